@@ -1,0 +1,1 @@
+"""naravard_analysis.methods layer."""
