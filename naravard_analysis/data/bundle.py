@@ -1,0 +1,247 @@
+"""`RegisterData`: the bundle of canonical tables that every analysis starts from.
+
+A bundle holds up to six canonical tables (see :mod:`naravard_analysis.data.schema`) plus metadata
+(region, period, source, the parameters that made it and, for synthetic worlds, the truth). It
+validates on creation, and it round-trips through a directory of Parquet files with a JSON manifest
+(schema version, row counts, sha256 of every file, the metadata) so that a reader can tell whether
+the files are the ones that were written.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from naravard_analysis.data import RegisterData
+>>> persons = pd.DataFrame({"person_id": [1], "sex": ["F"], "birth_date": ["1950-03-01"],
+...     "region_code": ["14"], "municipality_code": ["1480"], "death_date": [None]})
+>>> data = RegisterData(persons=persons, meta={"region": "14"})
+>>> data.persons.shape, list(data.tables)
+((1, 6), ['persons'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from naravard_analysis.data.schema import SCHEMA_VERSION, TABLES, validate_table
+from naravard_analysis.errors import IntegrityError, ReadError
+
+__all__ = ["RegisterData", "TABLE_NAMES", "MANIFEST_NAME", "sha256_file"]
+
+#: The canonical tables a bundle may hold, in the order they are written.
+TABLE_NAMES: tuple[str, ...] = (
+    "persons",
+    "population",
+    "admissions",
+    "contacts",
+    "listings",
+    "enrolments",
+)
+MANIFEST_NAME = "manifest.json"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class RegisterData:
+    """A bundle of canonical register tables plus metadata.
+
+    Parameters
+    ----------
+    persons, population, admissions, contacts, listings, enrolments
+        Canonical tables (any may be ``None``).
+    meta
+        JSON-serialisable metadata: ``region``, ``period``, ``source``, ``params``, ``truth`` ...
+    validate
+        Validate (and coerce to canonical dtypes) on creation; ``False`` only for tables that were
+        validated before, e.g. when reading a bundle whose hashes match its manifest.
+    duplicates
+        Passed to :func:`~naravard_analysis.data.schema.validate_table`.
+
+    Attributes
+    ----------
+    tables : dict
+        The tables that are present, by name.
+    """
+
+    def __init__(
+        self,
+        persons: pd.DataFrame | None = None,
+        population: pd.DataFrame | None = None,
+        admissions: pd.DataFrame | None = None,
+        contacts: pd.DataFrame | None = None,
+        listings: pd.DataFrame | None = None,
+        enrolments: pd.DataFrame | None = None,
+        *,
+        meta: dict[str, Any] | None = None,
+        validate: bool = True,
+        duplicates: str = "error",
+    ) -> None:
+        self.persons = persons
+        self.population = population
+        self.admissions = admissions
+        self.contacts = contacts
+        self.listings = listings
+        self.enrolments = enrolments
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._duplicates = duplicates
+        if validate:
+            self.validate()
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables that are present, by name, in canonical order."""
+        return {n: getattr(self, n) for n in TABLE_NAMES if getattr(self, n) is not None}
+
+    def validate(self) -> RegisterData:
+        """Coerce every table to its canonical dtypes and check every rule (in place).
+
+        Also checks that every ``person_id`` in the event tables exists in ``persons`` when both
+        are present.
+
+        Returns
+        -------
+        RegisterData
+            ``self``, for chaining.
+
+        Raises
+        ------
+        SchemaError
+            The first rule broken, naming table, column, rule and row count.
+        """
+        for name, df in self.tables.items():
+            setattr(self, name, validate_table(df, name, duplicates=self._duplicates))
+        if self.persons is not None:
+            known = self.persons["person_id"]
+            for name in ("admissions", "contacts", "listings", "enrolments"):
+                df = getattr(self, name)
+                if df is None:
+                    continue
+                unknown = ~df["person_id"].isin(known).to_numpy()
+                if unknown.any():
+                    from naravard_analysis.errors import SchemaError
+
+                    pos = unknown.nonzero()[0]
+                    raise SchemaError(
+                        name, "person_id", "must refer to a person in persons", len(pos), pos[:5]
+                    )
+        return self
+
+    # ------------------------------------------------------------------ I/O
+    def to_dir(self, path: str | Path, *, compression: str = "zstd") -> Path:
+        """Write every table as Parquet plus ``manifest.json`` (and ``truth.json`` when known).
+
+        Files are written deterministically (no timestamps), so the same bundle gives
+        byte-identical files.
+
+        Returns
+        -------
+        Path
+            The directory written.
+        """
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        files: dict[str, dict[str, Any]] = {}
+        for name, df in self.tables.items():
+            file = out / f"{name}.parquet"
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            pq.write_table(table, file, compression=compression)
+            files[name] = {"file": file.name, "rows": int(len(df)), "sha256": sha256_file(file)}
+        if "truth" in self.meta:
+            truth_file = out / "truth.json"
+            truth_file.write_text(json.dumps(self.meta["truth"], indent=2, sort_keys=True, default=str))
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "package": "naravard_analysis",
+            "tables": files,
+            "meta": self.meta,
+        }
+        (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        return out
+
+    @classmethod
+    def from_dir(cls, path: str | Path, *, verify: bool = True) -> RegisterData:
+        """Read a bundle written by :meth:`to_dir`.
+
+        Parameters
+        ----------
+        path
+            Directory holding ``manifest.json`` and the Parquet files.
+        verify
+            Check every file's sha256 and row count against the manifest.
+
+        Raises
+        ------
+        ReadError
+            When the directory or manifest is missing or unreadable.
+        IntegrityError
+            When a file's hash or row count differs from the manifest.
+        """
+        root = Path(path)
+        mfile = root / MANIFEST_NAME
+        if not mfile.is_file():
+            raise ReadError(
+                f"{root}: no {MANIFEST_NAME}; not a RegisterData directory (write one with "
+                "RegisterData.to_dir or `naravard synth`)"
+            )
+        try:
+            manifest = json.loads(mfile.read_text())
+        except json.JSONDecodeError as exc:
+            raise ReadError(f"{mfile}: manifest is not valid JSON ({exc.msg})") from exc
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ReadError(
+                f"{mfile}: schema version {manifest.get('schema_version')!r}, expected "
+                f"{SCHEMA_VERSION!r}"
+            )
+        tables: dict[str, pd.DataFrame] = {}
+        for name, entry in manifest.get("tables", {}).items():
+            if name not in TABLES:
+                raise ReadError(f"{mfile}: unknown table {name!r} in manifest")
+            file = root / entry["file"]
+            if not file.is_file():
+                raise ReadError(f"{file}: listed in the manifest but missing")
+            if verify and sha256_file(file) != entry["sha256"]:
+                raise IntegrityError(f"{file}: sha256 differs from the manifest (file changed)")
+            df = pd.read_parquet(file)
+            if verify and len(df) != entry["rows"]:
+                raise IntegrityError(
+                    f"{file}: {len(df)} rows, manifest says {entry['rows']}"
+                )
+            tables[name] = df
+        # Files whose hashes match were validated when written; re-validate only if unverified.
+        data = cls(**tables, meta=manifest.get("meta", {}), validate=not verify)
+        if verify:
+            data._restore_dtypes()
+        return data
+
+    def _restore_dtypes(self) -> None:
+        """Re-apply canonical text dtypes that Parquet round-trips as plain strings."""
+        from naravard_analysis.data.schema import STRING_DTYPE
+
+        for name, df in self.tables.items():
+            spec = TABLES[name]
+            for col in spec.columns:
+                if col.name in df.columns and col.kind == "str" and df[col.name].dtype != STRING_DTYPE:
+                    df[col.name] = df[col.name].astype(STRING_DTYPE)
+                if col.name in df.columns and col.kind == "date":
+                    df[col.name] = df[col.name].astype("datetime64[ns]")
+
+    def manifest_hash(self, path: str | Path) -> str:
+        """sha256 of the manifest in ``path`` (used by reports to cite their input data)."""
+        return sha256_file(Path(path) / MANIFEST_NAME)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}={len(df):,}" for n, df in self.tables.items())
+        region = self.meta.get("region")
+        return f"RegisterData({parts}{', region=' + repr(region) if region else ''})"

@@ -1,0 +1,263 @@
+"""Swedish personal identity numbers: recognise them, find them, and pseudonymise them.
+
+Register extracts delivered to researchers carry a pseudonymised ``LopNr``; regional extracts
+sometimes still carry the clear-text personnummer. The package must never let one through: every
+table is scanned on reading and validation (:func:`find_identifier_columns`), and a caller who has
+clear-text numbers must replace them with a keyed hash (:func:`pseudonymise`).
+
+Rules (DEFINITIONS.md 8.5; sv.wikipedia "Personnummer i Sverige"; Oops-AB/swedish-pnr):
+
+* 10 digits ``YYMMDD-NNNC`` (``+`` instead of ``-`` from the year a person turns 100) or 12 digits
+  ``YYYYMMDDNNNC``; the century digits are not part of the check digit.
+* Luhn check digit over the nine digits ``YYMMDDNNN``: weights 2, 1, 2, 1, ... starting with 2, add
+  the *digits* of the products, ``C = (10 - sum mod 10) mod 10``.
+* Samordningsnummer: day + 60 (61..91); the check runs on the digits as written, the date check on
+  day - 60.
+* Reserve numbers (e.g. Inera's NRID, 12 characters with letters) fail validation by design and are
+  classified as ``"reserve"``, not dropped.
+
+Pseudonymisation is keyed HMAC-SHA256 over the normalised 12-digit form: stable for a given key and
+irreversible without it (DEFINITIONS.md 8.6: pseudonymised data are still personal data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "is_personnummer",
+    "classify_identifiers",
+    "find_identifier_columns",
+    "identifier_report",
+    "pseudonymise",
+    "luhn_check_digit",
+]
+
+_PNR_RE = r"^\s*(?P<century>[0-9]{2})?(?P<body>[0-9]{6})(?P<sep>[-+]?)(?P<tail>[0-9]{4})\s*$"
+_RESERVE_RE = r"^[0-9A-Za-z]{12}$"
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_LUHN_WEIGHTS = np.array([2, 1, 2, 1, 2, 1, 2, 1, 2])
+
+
+def luhn_check_digit(nine_digits: str) -> int:
+    """Check digit of the nine digits ``YYMMDDNNN`` (scalar helper, for tests and examples).
+
+    >>> luhn_check_digit("811218987")
+    6
+    """
+    d = np.array([int(c) for c in nine_digits])
+    products = d * _LUHN_WEIGHTS
+    total = int((products // 10 + products % 10).sum())
+    return (10 - total % 10) % 10
+
+
+def _digit_matrix(ten: np.ndarray) -> np.ndarray:
+    """(n, 10) int matrix of the digits of 10-character digit strings."""
+    if len(ten) == 0:
+        return np.zeros((0, 10), dtype=np.int64)
+    codes = np.asarray(ten, dtype="U10").view(np.int32).reshape(len(ten), 10)
+    return (codes - 48).astype(np.int64)
+
+
+def _classify_text(values: pd.Series) -> np.ndarray:
+    """Classify distinct text values as 'pnr', 'snr', 'reserve' or 'invalid' (vectorised)."""
+    text = values.astype("string[pyarrow]")
+    parts = text.str.extract(_PNR_RE)
+    result = np.full(len(text), "invalid", dtype=object)
+    has = parts["body"].notna().to_numpy()
+    if has.any():
+        body = parts.loc[has, "body"].astype(str).to_numpy()
+        tail = parts.loc[has, "tail"].astype(str).to_numpy()
+        ten = np.char.add(body.astype("U6"), tail.astype("U4"))
+        d = _digit_matrix(ten)
+        products = d[:, :9] * _LUHN_WEIGHTS
+        check = (10 - (products // 10 + products % 10).sum(axis=1) % 10) % 10
+        luhn_ok = check == d[:, 9]
+        month = d[:, 2] * 10 + d[:, 3]
+        day = d[:, 4] * 10 + d[:, 5]
+        month_ok = (month >= 1) & (month <= 12)
+        dim = _DAYS_IN_MONTH[np.clip(month, 0, 12)]
+        pnr_day = (day >= 1) & (day <= dim)
+        snr_day = (day >= 61) & (day - 60 <= dim)
+        century = parts.loc[has, "century"]
+        century_ok = (century.isna() | century.isin(["18", "19", "20"])).to_numpy(dtype=bool)
+        valid = luhn_ok & month_ok & century_ok
+        cls = np.where(valid & pnr_day, "pnr", np.where(valid & snr_day, "snr", "invalid"))
+        result[has] = cls
+    reserve = (~has) & text.str.fullmatch(_RESERVE_RE).fillna(False).to_numpy(dtype=bool)
+    reserve &= text.str.contains(r"[A-Za-z]").fillna(False).to_numpy(dtype=bool)
+    result[reserve] = "reserve"
+    return result
+
+
+def _as_text_candidates(values: pd.Series) -> pd.Series:
+    """Text form of the values that could be identifiers (integers padded to 10 digits)."""
+    if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
+        v = pd.to_numeric(values, errors="coerce").dropna()
+        v = v[(v == np.floor(v)) & (v >= 1e8) & (v < 1e12)].astype("int64")
+        # A leading zero is lost when a 10-digit number is stored as an integer: pad back.
+        return v.astype(str).str.zfill(10).astype("string[pyarrow]")
+    return values.dropna().astype("string[pyarrow]")
+
+
+def classify_identifiers(values: Iterable | pd.Series) -> pd.Series:
+    """Classify each value as ``"pnr"``, ``"snr"``, ``"reserve"`` or ``"invalid"``.
+
+    Parameters
+    ----------
+    values
+        Strings (with or without ``-``/``+``) or integers.
+
+    Examples
+    --------
+    >>> classify_identifiers(["811218-9876", "811278-9873", "123"]).tolist()
+    ['pnr', 'snr', 'invalid']
+    """
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    out = pd.Series("invalid", index=s.index, dtype=object)
+    cand = _as_text_candidates(s)
+    if len(cand):
+        codes, uniques = pd.factorize(cand)
+        cls = _classify_text(pd.Series(uniques))
+        out.loc[cand.index] = cls[codes]
+    return out
+
+
+def is_personnummer(value: object) -> bool | np.ndarray:
+    """Whether a value is a valid personnummer or samordningsnummer.
+
+    Accepts 10 or 12 digits with an optional ``-``/``+`` separator; checks the Luhn digit and the
+    date (day - 60 for samordningsnummer). A scalar gives a ``bool``; a list, array or Series gives
+    a boolean ``ndarray``.
+
+    Examples
+    --------
+    >>> is_personnummer("19811218-9876")
+    True
+    >>> is_personnummer("811218-9875")
+    False
+    """
+    if isinstance(value, str | int | np.integer) or value is None:
+        if value is None:
+            return False
+        return bool(classify_identifiers([value]).iloc[0] in ("pnr", "snr"))
+    return classify_identifiers(value).isin(["pnr", "snr"]).to_numpy()
+
+
+def identifier_report(df: pd.DataFrame, *, min_share: float = 0.5) -> dict[str, int]:
+    """Columns that hold clear-text identity numbers, with how many rows hold one.
+
+    A text column is flagged when any valid number is written in an unmistakable form (with a
+    ``-``/``+`` separator, or 12 digits) or when at least ``min_share`` of its distinct values are
+    valid numbers; an integer column only by ``min_share`` (random 10-digit ids pass the check
+    digit and date by chance in well under 1 % of cases, so a share threshold tells them apart).
+    """
+    found: dict[str, int] = {}
+    for name in df.columns:
+        s = df[name]
+        if not (
+            pd.api.types.is_string_dtype(s.dtype)
+            or pd.api.types.is_object_dtype(s.dtype)
+            or pd.api.types.is_integer_dtype(s.dtype)
+            or pd.api.types.is_float_dtype(s.dtype)
+        ) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        cand = _as_text_candidates(s)
+        if cand.empty:
+            continue
+        codes, uniques = pd.factorize(cand)
+        uniq = pd.Series(uniques).astype("string[pyarrow]")
+        plausible = uniq.str.contains(r"[0-9]{6}", regex=True).fillna(False).to_numpy(dtype=bool)
+        if not plausible.any():
+            continue
+        cls = np.full(len(uniq), "invalid", dtype=object)
+        cls[plausible] = _classify_text(uniq[plausible].reset_index(drop=True))
+        valid_u = np.isin(cls, ["pnr", "snr"])
+        if not valid_u.any():
+            continue
+        explicit = valid_u & uniq.str.contains(r"[-+]|^\s*[0-9]{12}\s*$", regex=True).fillna(
+            False
+        ).to_numpy(dtype=bool)
+        is_text = not (pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype))
+        share = valid_u.sum() / len(uniq)
+        if (is_text and explicit.any()) or share >= min_share:
+            found[str(name)] = int(valid_u[codes].sum())
+    return found
+
+
+def find_identifier_columns(df: pd.DataFrame, *, min_share: float = 0.5) -> list[str]:
+    """Names of the columns of ``df`` that hold clear-text personnummer or samordningsnummer.
+
+    See :func:`identifier_report` for the rule. Values are never returned or printed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> find_identifier_columns(pd.DataFrame({"pnr": ["19811218-9876"], "x": [1]}))
+    ['pnr']
+    """
+    return list(identifier_report(df, min_share=min_share))
+
+
+def _normalise_12(values: pd.Series, today: date) -> pd.Series:
+    """12-digit form ``YYYYMMDDNNNC``; 10-digit numbers get the century that makes the person
+    0-99 years old today, or 100+ with a ``+`` separator."""
+    parts = values.astype("string[pyarrow]").str.extract(_PNR_RE)
+    body = parts["body"].astype(object)
+    yy = pd.to_numeric(parts["body"].str.slice(0, 2), errors="coerce")
+    year_now = today.year
+    century = (year_now - yy) // 100 * 100
+    born = century + yy
+    born = born.where(born <= year_now, born - 100)
+    born = born.where(parts["sep"] != "+", born - 100)
+    cent = parts["century"].astype(object)
+    cent = cent.where(cent.notna(), (born // 100).astype("Int64").astype(str))
+    out = cent.astype(str) + body.astype(str) + parts["tail"].astype(str)
+    return out.where(parts["body"].notna(), values.astype(str))
+
+
+def pseudonymise(values: Iterable | pd.Series, key: str | bytes, *, length: int = 20) -> pd.Series:
+    """Replace identity numbers by a keyed, stable, irreversible pseudonym.
+
+    ``pseudonym = HMAC-SHA256(key, normalised 12-digit number)[:length]`` (hex). The same person
+    written as ``YYMMDD-NNNC`` or ``YYYYMMDDNNNC`` gets the same pseudonym; without the key the
+    pseudonym cannot be reversed or recomputed.
+
+    Parameters
+    ----------
+    values
+        Identity numbers (text or integers).
+    key
+        Secret key kept by the data controller (at least 16 characters).
+    length
+        Hex characters kept (20 = 80 bits; collisions are negligible below 10^9 persons).
+
+    Examples
+    --------
+    >>> p = pseudonymise(["811218-9876", "19811218-9876"], key="a-secret-key-0123")
+    >>> p[0] == p[1], len(p[0])
+    (True, 20)
+    """
+    if not key or len(key) < 16:
+        from naravard_analysis.errors import ParameterError
+
+        raise ParameterError("pseudonymise: key must be at least 16 characters long")
+    kb = key.encode() if isinstance(key, str) else bytes(key)
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
+        s = s.astype("Int64").astype(str).str.zfill(10)
+    codes, uniques = pd.factorize(s.astype(str))
+    norm = _normalise_12(pd.Series(uniques), date.today())
+    digests = np.array(
+        [hmac.new(kb, v.encode(), hashlib.sha256).hexdigest()[:length] for v in norm],
+        dtype=object,
+    )
+    return pd.Series(digests[codes], index=s.index, name=s.name, dtype=object).astype(
+        "string[pyarrow]"
+    )
