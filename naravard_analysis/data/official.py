@@ -33,6 +33,7 @@ import gzip
 import io
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -327,7 +328,9 @@ def _county_population(p: Path) -> pd.DataFrame:
     import rdata  # optional heavy import, only for this reader
 
     try:
-        converted = rdata.read_rda(p)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # rdata guesses formats noisily
+            converted = rdata.read_rda(p)
     except Exception as exc:  # rdata raises several unrelated types on damaged files
         raise ReadError(
             f"{p}: not a readable R data (.rda) file ({type(exc).__name__}: {exc})"
@@ -494,7 +497,7 @@ def population(
     --------
     >>> pop = population("county", years=2015)
     >>> int(pop.loc[pop.region_code == "14", "population"].sum())
-    1671783
+    1648682
     """
     if level == "county":
         p = _resolve("county_population", path)
