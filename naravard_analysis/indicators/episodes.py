@@ -242,9 +242,13 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     span = (out["discharge_date"] - out["admission_date"]).dt.days.to_numpy()
     out["bed_days"] = np.maximum(span, 1).astype(np.int64)
     if "planned" in stays.columns:
-        out["n_planned_stays"] = np.add.reduceat(
-            stays["planned"].fillna(False).to_numpy(dtype=bool).astype(np.int64), first_pos
-        ) if n else np.zeros(0, dtype=np.int64)
+        out["n_planned_stays"] = (
+            np.add.reduceat(
+                stays["planned"].fillna(False).to_numpy(dtype=bool).astype(np.int64), first_pos
+            )
+            if n
+            else np.zeros(0, dtype=np.int64)
+        )
     multi = n_stays > 1
     for col in ("other_diagnoses", "procedures"):
         if col not in stays.columns:

@@ -154,7 +154,10 @@ def test_same_day_episode_has_one_bed_day_and_procedures_concatenated():
 
 def test_errors_are_clear():
     adm = _adm([(1, "2024-01-05", "2024-01-01", "I50", False, "home")])
-    with pytest.raises(SchemaError, match=r"admissions.discharge_date: discharge before admission -- 1 row breaks it \(row 0\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"admissions.discharge_date: discharge before admission -- 1 row breaks it \(row 0\)",
+    ):
         build_episodes(adm)
     with pytest.raises(SchemaError, match="admissions.discharge_date: required column missing"):
         build_episodes(adm.drop(columns="discharge_date"))
@@ -182,7 +185,9 @@ def _naive_episode_counts(adm: pd.DataFrame, gap: int) -> list[int]:
     df = adm.sort_values(["person_id", "admission_date", "discharge_date"], kind="stable")
     for _, g in df.groupby("person_id", sort=True):
         reach = None
-        for a, d, to in zip(g["admission_date"], g["discharge_date"], g["discharge_to"], strict=True):
+        for a, d, to in zip(
+            g["admission_date"], g["discharge_date"], g["discharge_to"], strict=True
+        ):
             this_reach = d + pd.Timedelta(days=max(gap, 1) if to == "hospital" else gap)
             if reach is None or a > reach:
                 counts.append(1)
@@ -229,5 +234,7 @@ def test_matches_naive_loop_and_accounts_for_every_stay(rows, gap, rnd):
     # Consecutive episodes of a person are separated: the next one starts after the previous reach.
     if len(ep) > 1:
         same = ep["person_id"].to_numpy()[1:] == ep["person_id"].to_numpy()[:-1]
-        gapdays = (ep["admission_date"].to_numpy()[1:] - ep["discharge_date"].to_numpy()[:-1]) / np.timedelta64(1, "D")
+        gapdays = (
+            ep["admission_date"].to_numpy()[1:] - ep["discharge_date"].to_numpy()[:-1]
+        ) / np.timedelta64(1, "D")
         assert (gapdays[same] > gap).all()
