@@ -656,15 +656,23 @@ def _logit(d: np.ndarray, xc: np.ndarray, tol: float = 1e-12, max_iter: int = 10
         p = np.full(n1, d.mean())
         return p, np.array([[n1 / (n1 * p[0] * (1 - p[0]))]])
     beta = np.zeros(k)
+    converged = False
     for _ in range(max_iter):
-        p = 1 / (1 + np.exp(-(xc @ beta)))
+        p = _expit(xc @ beta)
         w = p * (1 - p)
         step = np.linalg.lstsq((w[:, None] * xc).T @ xc, xc.T @ (d - p), rcond=None)[0]
         beta = beta + step
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            converged = True
             break
-    else:  # pragma: no cover - separation is caught by the overlap check
+    p = _expit(xc @ beta)
+    # under separation the coefficients diverge; the overlap check (p >= 0.999) then voids the cell
+    if not converged and p.max() < 0.999:
         warnings.warn("propensity-score model did not converge", DataWarning, stacklevel=5)
-    p = 1 / (1 + np.exp(-(xc @ beta)))
     w = p * (1 - p)
     return p, np.linalg.pinv((w[:, None] * xc).T @ xc) * n1
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    # clipped so that separated data do not overflow; |eta| = 35 is p = 1 - 6e-16
+    return 1 / (1 + np.exp(-np.clip(eta, -35, 35)))
