@@ -26,10 +26,11 @@ class NaravardError(Exception):
     """Base class of every error raised by naravard_analysis."""
 
 
-def format_examples(positions: Sequence[int], limit: int = 5) -> str:
-    """Render up to ``limit`` row positions, e.g. ``"rows 0, 4, 9"``."""
+def format_examples(positions: Sequence[int], limit: int = 5, total: int | None = None) -> str:
+    """Render up to ``limit`` row positions, e.g. ``"rows 0, 4, 9"`` (``...`` when more break)."""
     shown = [str(int(p)) for p in list(positions)[:limit]]
-    more = "" if len(positions) <= limit else ", ..."
+    total = len(positions) if total is None else total
+    more = "" if total <= len(shown) else ", ..."
     return ("row " if len(shown) == 1 else "rows ") + ", ".join(shown) + more
 
 
@@ -65,7 +66,7 @@ class SchemaError(NaravardError, ValueError):
         if n_rows:
             msg += f" -- {self.n_rows} row{'s' if self.n_rows != 1 else ''} break{'s' if self.n_rows == 1 else ''} it"
             if self.examples:
-                msg += f" ({format_examples(self.examples)})"
+                msg += f" ({format_examples(self.examples, total=self.n_rows)})"
         if hint:
             msg += f". {hint}"
         super().__init__(msg)

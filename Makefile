@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, pip, gcc):
+#   make demo   -- virtual environment, package, synthetic data, notebooks, outputs/
+#   make test   -- virtual environment with test tools, then the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+REGION ?= 14
+DEMO_DATA := data/generated/demo
+OUT    ?= outputs
+
+.PHONY: demo test lab lint bench clean venv
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+$(DEMO_DATA)/manifest.json: $(BIN)/.installed
+	$(BIN)/naravard synth --preset demo --region $(REGION) --seed 0 --out $(DEMO_DATA)
+
+demo: $(DEMO_DATA)/manifest.json
+	$(BIN)/naravard run notebooks/00_overview.ipynb -p region_code $(REGION) -p data_dir $(DEMO_DATA) -p output_dir $(OUT)/00_overview
+	@echo "Outputs written under $(abspath $(OUT))/"
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+lab: $(BIN)/.installed
+	$(BIN)/python -m ipykernel install --user --name naravard_analysis --display-name "Python (naravard_analysis)"
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f --quick || exit 1; done
+
+clean:
+	rm -rf $(OUT) data/generated .pytest_cache

@@ -1,0 +1,249 @@
+"""Figures that are safe to publish: one theme, Swedish or English labels, data beside every figure.
+
+Every figure the package writes goes out as PNG and SVG **plus the CSV of the numbers behind it**,
+and that CSV (and the figure drawn from it) must have passed small-cell suppression
+(:func:`naravard_analysis.report.disclosure.suppress`). :func:`save_figure` enforces this: data that
+was not suppressed is checked, and if it holds a cell that suppression would hide, the figure is
+refused rather than written.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from naravard_analysis.report.disclosure import suppress
+>>> from naravard_analysis.report.figures import set_theme, plot_lines, save_figure
+>>> set_theme()
+>>> df = pd.DataFrame({"year": [2020, 2021], "admissions": [120, 135]})
+>>> safe = suppress(df, ["admissions"], min_count=5)
+>>> fig = plot_lines(safe, x="year", y="admissions", language="en")
+>>> paths = save_figure(fig, safe, "admissions", "/tmp/naravard-doc", count_cols=["admissions"])
+>>> sorted(paths)
+['csv', 'png', 'svg']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on servers and CI; notebooks still render inline
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from naravard_analysis.report.labels import check_language, format_number, label  # noqa: E402
+
+__all__ = [
+    "PALETTE",
+    "set_theme",
+    "save_figure",
+    "plot_lines",
+    "plot_bars",
+    "write_csv",
+    "ensure_suppressed",
+]
+
+#: Okabe–Ito colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design").
+PALETTE = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+]
+
+
+def set_theme(context: str = "notebook") -> None:
+    """Apply the package's seaborn theme: white grid, colour-blind-safe palette, readable fonts."""
+    sns.set_theme(context=context, style="whitegrid", palette=PALETTE, font_scale=1.0)
+    plt.rcParams.update(
+        {
+            "figure.figsize": (8, 4.5),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "naravard",  # deterministic SVG ids, so reruns give identical files
+            "svg.fonttype": "none",
+        }
+    )
+
+
+def ensure_suppressed(
+    data: pd.DataFrame, count_cols: Sequence[str], min_count: int, *, what: str = "figure"
+) -> pd.DataFrame:
+    """Return ``data`` if it has passed suppression at ``min_count`` or needs none.
+
+    Raises
+    ------
+    DisclosureError
+        When ``data`` was not suppressed and holds a count that suppression would hide.
+    """
+    from naravard_analysis.report.disclosure import DisclosureError, suppress
+
+    info = data.attrs.get("disclosure") or {}
+    if info and info.get("min_count", 0) >= min_count:
+        return data
+    if not count_cols:
+        return data
+    trial = suppress(data, list(count_cols), min_count=min_count)
+    hidden = int(trial[list(count_cols)].isna().sum().sum() - data[list(count_cols)].isna().sum().sum())
+    if hidden:
+        raise DisclosureError(
+            f"{what}: {hidden} cell(s) in {', '.join(count_cols)} would be suppressed at "
+            f"min_count={min_count}; draw the {what} from suppress(...)'s result instead"
+        )
+    return trial
+
+
+def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = "en") -> Path:
+    """Write a CSV: UTF-8 with ``,``/``.`` for machines (``en``) or Excel-Swedish (``sv``:
+    ``;`` separator, decimal comma, UTF-8 with BOM) as DEFINITIONS.md 8.1 recommends."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if language == "sv":
+        data.to_csv(path, index=False, sep=";", decimal=",", encoding="utf-8-sig")
+    else:
+        data.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def save_figure(
+    fig: plt.Figure,
+    data: pd.DataFrame,
+    name: str,
+    output_dir: str | Path,
+    *,
+    count_cols: Sequence[str] = (),
+    min_count: int = 5,
+    language: str = "sv",
+    formats: Sequence[str] = ("png", "svg"),
+    close: bool = True,
+) -> dict[str, Path]:
+    """Write ``fig`` as PNG and SVG and the (suppressed) numbers behind it as CSV.
+
+    Parameters
+    ----------
+    fig
+        The matplotlib figure, drawn from ``data``.
+    data
+        The numbers behind the figure, already passed through
+        :func:`~naravard_analysis.report.disclosure.suppress` (or free of small cells).
+    name
+        File stem, e.g. ``"fig1_admissions_per_month"``.
+    output_dir
+        Directory to write into (created if needed).
+    count_cols
+        Count columns of ``data`` (checked against ``min_count``).
+    min_count
+        Suppression threshold.
+    language
+        ``"sv"`` or ``"en"``: CSV flavour (see :func:`write_csv`).
+
+    Returns
+    -------
+    dict
+        Paths by kind: ``png``, ``svg``, ``csv``.
+    """
+    check_language(language)
+    safe = ensure_suppressed(data, count_cols, min_count, what=f"figure {name!r}")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for fmt in formats:
+        p = out / f"{name}.{fmt}"
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        fig.savefig(p, format=fmt, metadata=metadata)
+        paths[fmt] = p
+    paths["csv"] = write_csv(safe, out / f"{name}.csv", language="en")
+    if close:
+        plt.close(fig)
+    return paths
+
+
+def _finish(ax: plt.Axes, x: str, y: str, title: str | None, language: str, ylabel: str | None):
+    ax.set_xlabel(label(x, language))
+    ax.set_ylabel(ylabel or label(y, language))
+    if title:
+        ax.set_title(title)
+    ax.yaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda v, _: format_number(v, language, decimals=0 if abs(v) >= 10 else 1))
+    )
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.set_title(label(legend.get_title().get_text(), language) if legend.get_title().get_text() else None)
+        for text in legend.get_texts():
+            text.set_text(label(text.get_text(), language))
+
+
+def plot_lines(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    lower: str | None = None,
+    upper: str | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+    language: str = "sv",
+    target: float | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
+    """Line chart of ``y`` over ``x`` (one line per ``hue``), with an optional interval band
+    (``lower``/``upper``) and a dashed target line; labels in ``language``."""
+    check_language(language)
+    if ax is None:
+        fig, ax = plt.subplots()
+    else:
+        fig = ax.figure
+    groups = [(None, data)] if hue is None else list(data.groupby(hue, sort=True))
+    for i, (key, part) in enumerate(groups):
+        part = part.sort_values(x)
+        colour = PALETTE[i % len(PALETTE)]
+        ax.plot(part[x], part[y], marker="o", ms=3, color=colour, label=None if key is None else str(key))
+        if lower and upper:
+            ax.fill_between(part[x], part[lower], part[upper], color=colour, alpha=0.2, lw=0)
+    if target is not None:
+        ax.axhline(target, ls="--", color="0.3", lw=1, label=label("target", language))
+    if hue is not None or target is not None:
+        ax.legend(title=hue or "")
+    _finish(ax, x, y, title, language, ylabel)
+    return fig
+
+
+def plot_bars(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+    language: str = "sv",
+    horizontal: bool = False,
+) -> plt.Figure:
+    """Bar chart with bars ordered by the *displayed* value, so ordering cannot reveal a
+    suppressed cell (DEFINITIONS.md 8.7)."""
+    check_language(language)
+    fig, ax = plt.subplots()
+    order = (
+        data.groupby(x, sort=False)[y].sum(min_count=1).sort_values(ascending=False, na_position="last").index
+    )
+    if horizontal:
+        sns.barplot(data=data, y=x, x=y, hue=hue, order=order, ax=ax, orient="h")
+        ax.set_ylabel(label(x, language))
+        ax.set_xlabel(ylabel or label(y, language))
+        if title:
+            ax.set_title(title)
+    else:
+        sns.barplot(data=data, x=x, y=y, hue=hue, order=order, ax=ax)
+        _finish(ax, x, y, title, language, ylabel)
+    return fig

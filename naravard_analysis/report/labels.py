@@ -1,0 +1,121 @@
+"""Swedish and English labels and number formats for figures and tables.
+
+One dictionary holds every label the package writes, so a figure or a table says the same thing in
+both languages. Unknown keys fall back to the key itself with underscores as spaces, so a new
+column never breaks a report; add the translation here when it appears.
+
+Examples
+--------
+>>> label("rate_per_100000", "sv")
+'Per 100 000 invånare'
+>>> format_number(1234.5, "sv", decimals=1)
+'1\\xa0234,5'
+"""
+
+from __future__ import annotations
+
+import math
+
+from naravard_analysis.errors import ParameterError
+
+__all__ = ["LANGUAGES", "LABELS", "label", "format_number", "check_language"]
+
+LANGUAGES = ("sv", "en")
+
+#: key -> (Swedish, English)
+LABELS: dict[str, tuple[str, str]] = {
+    "year": ("År", "Year"),
+    "month": ("Månad", "Month"),
+    "quarter": ("Kvartal", "Quarter"),
+    "sex": ("Kön", "Sex"),
+    "F": ("Kvinnor", "Women"),
+    "M": ("Män", "Men"),
+    "all": ("Alla", "All"),
+    "total": ("Totalt", "Total"),
+    "age": ("Ålder", "Age"),
+    "age_group": ("Åldersgrupp", "Age group"),
+    "region": ("Region", "Region"),
+    "region_code": ("Regionkod", "Region code"),
+    "municipality": ("Kommun", "Municipality"),
+    "municipality_code": ("Kommunkod", "Municipality code"),
+    "unit": ("Vårdcentral", "Primary-care unit"),
+    "admissions": ("Vårdtillfällen", "Admissions"),
+    "unplanned_admissions": ("Oplanerade vårdtillfällen", "Unplanned admissions"),
+    "episodes": ("Vårdepisoder", "Care episodes"),
+    "ed_visits": ("Akutbesök", "Emergency-department visits"),
+    "bed_days": ("Vårddagar", "Bed days"),
+    "deaths": ("Döda", "Deaths"),
+    "population": ("Befolkning", "Population"),
+    "persons": ("Personer", "Persons"),
+    "n": ("Antal", "Number"),
+    "events": ("Händelser", "Events"),
+    "rate": ("Andel", "Rate"),
+    "rate_per_100000": ("Per 100 000 invånare", "Per 100,000 inhabitants"),
+    "rate_per_1000": ("Per 1 000 invånare", "Per 1,000 inhabitants"),
+    "crude_rate": ("Ojusterad takt", "Crude rate"),
+    "adjusted_rate": ("Åldersstandardiserad takt", "Age-standardised rate"),
+    "lower": ("Nedre gräns", "Lower limit"),
+    "upper": ("Övre gräns", "Upper limit"),
+    "ci": ("95 % konfidensintervall", "95% confidence interval"),
+    "suppressed": ("Röjandeskyddat", "Suppressed"),
+    "suppression_note": (
+        "Värden som bygger på färre än {min_count} personer eller händelser visas inte.",
+        "Values based on fewer than {min_count} persons or events are not shown.",
+    ),
+    "source_synthetic": (
+        "Källa: syntetiska registerdata (naravard_analysis), inte verkliga patienter.",
+        "Source: synthetic register data (naravard_analysis), not real patients.",
+    ),
+    "about_sheet": ("Om data", "About the data"),
+    "admissions_per_month": ("Vårdtillfällen per månad", "Admissions per month"),
+    "continuity": ("Kontinuitet", "Continuity"),
+    "coc": ("Kontinuitetsindex (COC)", "Continuity of care index (COC)"),
+    "upc": ("Andel besök hos vanligaste vårdgivare (UPC)", "Usual provider continuity (UPC)"),
+    "named_doctor_share": ("Andel med fast läkarkontakt", "Share with a named doctor"),
+    "target": ("Mål", "Target"),
+    "readmission_rate": (
+        "Andel oplanerade återinskrivningar inom 30 dagar",
+        "Unplanned readmissions within 30 days",
+    ),
+    "avoidable": ("Undvikbar slutenvård", "Avoidable hospitalisation"),
+    "observed": ("Observerat", "Observed"),
+    "fitted": ("Skattat", "Fitted"),
+    "counterfactual": ("Kontrafaktiskt", "Counterfactual"),
+    "interruption": ("Intervention", "Interruption"),
+    "estimate": ("Skattning", "Estimate"),
+    "naive": ("Före–efter (naiv)", "Before–after (naive)"),
+    "matched": ("Matchade kontroller", "Matched controls"),
+}
+
+
+def check_language(language: str) -> str:
+    """Return ``language`` if it is ``"sv"`` or ``"en"``; raise ParameterError otherwise."""
+    if language not in LANGUAGES:
+        raise ParameterError(f"language must be one of {LANGUAGES}, got {language!r}")
+    return language
+
+
+def label(key: str, language: str = "sv", **fmt: object) -> str:
+    """Label for ``key`` in ``language`` (``"sv"`` or ``"en"``), formatted with ``fmt``."""
+    check_language(language)
+    if key in LABELS:
+        text = LABELS[key][0 if language == "sv" else 1]
+    else:
+        text = str(key).replace("_", " ")
+        text = text[:1].upper() + text[1:]
+    return text.format(**fmt) if fmt else text
+
+
+def format_number(value: float | int | None, language: str = "sv", *, decimals: int = 0) -> str:
+    """Format a number with the language's conventions.
+
+    Swedish: decimal comma and a non-breaking space as thousands separator (Språkrådet);
+    English: decimal point and a comma. Missing values render as an en dash.
+    """
+    check_language(language)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    if language == "sv":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text

@@ -1,0 +1,199 @@
+"""Run parameterised notebooks through Papermill, safely.
+
+Wraps :func:`papermill.execute_notebook` with the rules of DEFINITIONS.md section 9:
+
+* parameters are validated *before* a kernel starts (:func:`~.parameters.validate_parameters`):
+  unknown names are errors (papermill only warns), region codes must be zero-padded text;
+* values given on the command line are converted by the type of the notebook's default
+  (``-p min_count 3`` becomes ``3``; ``-p region_code 01`` stays ``"01"``), never by guessing;
+* relative paths are resolved against the caller's directory and the notebook runs with its own
+  folder as working directory (papermill issue #316);
+* the kernel is always ``python3`` (9.4), there is a per-cell timeout (9.6) and one retry when the
+  kernel fails to start because of a port collision (9.7).
+
+Examples
+--------
+>>> from naravard_analysis.report.pipeline import notebook_parameters
+>>> sorted(notebook_parameters("notebooks/00_overview.ipynb"))[:3]  # doctest: +SKIP
+['data_dir', 'language', 'min_count']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from naravard_analysis.errors import NaravardError, ParameterError
+from naravard_analysis.report.parameters import validate_parameters
+
+__all__ = [
+    "notebook_parameters",
+    "coerce_cli_parameters",
+    "run_notebook",
+    "NotebookFailed",
+    "PATH_PARAMETERS",
+]
+
+#: Parameters holding paths: resolved to absolute paths before injection.
+PATH_PARAMETERS = ("data_dir", "output_dir", "reference_dir")
+
+
+class NotebookFailed(NaravardError):
+    """A notebook raised while executing; the partially executed notebook is still written."""
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
+    """Parameters the notebook declares (name -> papermill's description with ``default``)."""
+    import papermill as pm
+
+    path = Path(notebook)
+    if not path.is_file():
+        raise ParameterError(f"notebook {str(path)!r} does not exist")
+    return dict(pm.inspect_notebook(str(path)))
+
+
+def _default_value(spec: Mapping[str, Any]) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(spec.get("default", "None"))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def coerce_cli_parameters(
+    notebook: str | Path, raw: Mapping[str, str]
+) -> dict[str, Any]:
+    """Convert command-line strings to the type of each parameter's default in the notebook.
+
+    Unknown names raise ParameterError. Text defaults keep the value as given, so region and
+    municipality codes keep their leading zeros (unlike ``papermill -p``, DEFINITIONS.md 9.2).
+    """
+    declared = notebook_parameters(notebook)
+    unknown = [k for k in raw if k not in declared]
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for {Path(notebook).name}; it "
+            f"declares {', '.join(declared)}"
+        )
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        default = _default_value(declared[name])
+        if isinstance(default, bool):
+            low = value.strip().lower()
+            if low not in ("true", "false", "1", "0"):
+                raise ParameterError(f"{name} must be true or false, got {value!r}")
+            out[name] = low in ("true", "1")
+        elif isinstance(default, int):
+            try:
+                out[name] = int(value)
+            except ValueError:
+                raise ParameterError(f"{name} must be an integer, got {value!r}") from None
+        elif isinstance(default, float):
+            try:
+                out[name] = float(value)
+            except ValueError:
+                raise ParameterError(f"{name} must be a number, got {value!r}") from None
+        elif isinstance(default, list | tuple):
+            out[name] = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            out[name] = value
+    return out
+
+
+def _is_start_collision(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__}: {exc}"
+    return any(
+        s in text
+        for s in ("Address already in use", "ZMQError", "Kernel didn't respond", "Kernel died before")
+    )
+
+
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    timeout: int = 900,
+    progress_bar: bool = False,
+    retries: int = 1,
+    log_output: bool = False,
+) -> Path:
+    """Validate parameters, then execute ``notebook`` with Papermill.
+
+    Parameters
+    ----------
+    notebook
+        The parameterised notebook (its first code cell tagged ``parameters``).
+    output
+        Where to write the executed notebook; default ``<output_dir>/<stem>.ipynb`` when the
+        notebook has an ``output_dir`` parameter, else next to the input with ``.out.ipynb``.
+    parameters
+        Values by name (Python types kept as given, as when called from Python).
+    timeout
+        Seconds allowed per cell.
+    retries
+        Retries when the kernel fails to *start* (port collision); execution errors never retry.
+
+    Returns
+    -------
+    Path
+        The executed notebook.
+
+    Raises
+    ------
+    ParameterError
+        Before any kernel starts, for unknown names or invalid values.
+    NotebookFailed
+        When a cell raises; the message carries the notebook's error.
+    """
+    import papermill as pm
+
+    nb_path = Path(notebook).resolve()
+    declared = notebook_parameters(nb_path)
+    params = dict(parameters or {})
+    for name in PATH_PARAMETERS:
+        if name in params and params[name] is not None:
+            params[name] = str(Path(str(params[name])).expanduser().resolve())
+    merged = {k: _default_value(v) for k, v in declared.items()}
+    # Defaults hold paths relative to the notebook; resolve them as the kernel will see them.
+    for name in PATH_PARAMETERS:
+        if name in merged and name not in params and isinstance(merged[name], str):
+            merged[name] = str((nb_path.parent / merged[name]).resolve())
+    merged.update(params)
+    validate_parameters(merged, declared=declared)
+    if output is None:
+        if "output_dir" in merged and merged["output_dir"]:
+            output = Path(merged["output_dir"]) / f"{nb_path.stem}.ipynb"
+        else:
+            output = nb_path.with_suffix(".out.ipynb")
+    output = Path(output).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    attempt = 0
+    while True:
+        try:
+            pm.execute_notebook(
+                str(nb_path),
+                str(output),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(nb_path.parent),
+                execution_timeout=timeout,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                request_save_on_cell_execute=False,
+            )
+            return output
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(
+                f"{nb_path.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+                f"(executed notebook written to {output})"
+            ) from exc
+        except Exception as exc:  # kernel start collisions surface as several exception types
+            if attempt < retries and _is_start_collision(exc):
+                attempt += 1
+                time.sleep(1.0 + attempt)
+                continue
+            raise

@@ -1,0 +1,112 @@
+"""Excel workbooks that are safe to publish, with an "Om data" / "About the data" sheet.
+
+Each table goes on its own sheet after small-cell suppression
+(:func:`naravard_analysis.report.disclosure.suppress`); a first sheet says where the data come from,
+which definitions were used and which suppression rule was applied, so a reader of the workbook alone
+knows what the numbers mean.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from naravard_analysis.report.tables import write_tables
+>>> t = pd.DataFrame({"year": [2020, 2021], "admissions": [120, 3]})
+>>> path = write_tables({"admissions": t}, "/tmp/naravard-doc/tables.xlsx",
+...                     count_cols=["admissions"], min_count=5, language="en")
+>>> pd.read_excel(path, sheet_name="admissions")["admissions"].isna().tolist()
+[False, True]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from naravard_analysis.report.labels import check_language, label
+
+__all__ = ["write_tables", "about_table"]
+
+_SHEET_BAD = re.compile(r"[\[\]\:\*\?\/\\]")
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = _SHEET_BAD.sub("_", str(name))[:31] or "Sheet"
+    candidate, i = base, 2
+    while candidate.lower() in used:
+        suffix = f"_{i}"
+        candidate, i = base[: 31 - len(suffix)] + suffix, i + 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def about_table(
+    about: Mapping[str, str] | pd.DataFrame | None, *, min_count: int, language: str
+) -> pd.DataFrame:
+    """Rows of (item, text) for the "about" sheet, ending with the suppression rule."""
+    item, text = ("Uppgift", "Beskrivning") if language == "sv" else ("Item", "Description")
+    if isinstance(about, pd.DataFrame):
+        rows = about.copy()
+        rows.columns = [item, text]
+    else:
+        rows = pd.DataFrame(list((about or {}).items()), columns=[item, text])
+    rule = label("suppression_note", language, min_count=min_count)
+    key = "Röjandeskydd" if language == "sv" else "Disclosure control"
+    return pd.concat([rows, pd.DataFrame({item: [key], text: [rule]})], ignore_index=True)
+
+
+def write_tables(
+    tables: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    count_cols: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    min_count: int = 5,
+    language: str = "sv",
+    about: Mapping[str, str] | pd.DataFrame | None = None,
+) -> Path:
+    """Write each table to its own sheet of an Excel workbook, after small-cell suppression.
+
+    Parameters
+    ----------
+    tables
+        Sheet name -> table. Names are cut to Excel's 31 characters and made unique.
+    path
+        The ``.xlsx`` file to write (its folder is created).
+    count_cols
+        Count columns to suppress: one list for every table, or a mapping sheet -> list. Tables
+        already passed through ``suppress`` at this ``min_count`` are written as they are.
+    min_count
+        Suppression threshold (DEFINITIONS.md 8.7: 5 by default; 3 and 10 are common).
+    language
+        ``"sv"`` (sheet "Om data") or ``"en"`` ("About the data").
+    about
+        Sources and definitions for the about sheet (item -> text).
+
+    Returns
+    -------
+    Path
+        The workbook written.
+    """
+    from naravard_analysis.report.disclosure import suppress
+
+    check_language(language)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        about_name = _sheet_name(label("about_sheet", language), used)
+        about_table(about, min_count=min_count, language=language).to_excel(
+            writer, sheet_name=about_name, index=False
+        )
+        for name, df in tables.items():
+            cols = count_cols.get(name, ()) if isinstance(count_cols, Mapping) else (count_cols or ())
+            cols = [c for c in cols if c in df.columns]
+            done = (df.attrs.get("disclosure") or {}).get("min_count", 0) >= min_count
+            safe = df if done or not cols else suppress(df, cols, min_count=min_count)
+            safe.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+        for ws in writer.book.worksheets:
+            for column in ws.columns:
+                width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
+                ws.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 80)
+    return path

@@ -1,0 +1,54 @@
+"""RegisterData: creation, validation across tables and the Parquet + manifest round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from naravard_analysis.data import RegisterData
+from naravard_analysis.data.bundle import sha256_file
+from naravard_analysis.errors import IntegrityError, ReadError, SchemaError
+
+
+def test_tables_are_attributes_and_validated(tiny):
+    data = RegisterData(**tiny, meta={"region": "14"})
+    assert list(data.tables) == ["persons", "admissions", "contacts"]
+    assert data.listings is None
+    assert data.admissions["admission_date"].dtype == "datetime64[ns]"
+    assert repr(data) == "RegisterData(persons=3, admissions=4, contacts=5, region='14')"
+
+
+def test_events_must_refer_to_known_persons(tiny):
+    tiny["contacts"].loc[4, "person_id"] = 99
+    with pytest.raises(SchemaError, match=r"contacts\.person_id: must refer to a person in persons -- 1 row breaks it \(row 4\)"):
+        RegisterData(**tiny)
+
+
+def test_round_trip_is_exact_and_deterministic(tiny, tmp_path):
+    data = RegisterData(**tiny, meta={"region": "14", "truth": {"effect": 0.8}})
+    a = data.to_dir(tmp_path / "a")
+    b = data.to_dir(tmp_path / "b")
+    for name in ["persons.parquet", "admissions.parquet", "contacts.parquet", "manifest.json"]:
+        assert sha256_file(a / name) == sha256_file(b / name), name
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["tables"]["admissions"]["rows"] == 4
+    assert json.loads((a / "truth.json").read_text()) == {"effect": 0.8}
+    back = RegisterData.from_dir(a)
+    for name, df in data.tables.items():
+        pd.testing.assert_frame_equal(back.tables[name], df, check_dtype=True)
+    assert back.meta["truth"] == {"effect": 0.8}
+
+
+def test_changed_file_is_detected(tiny, tmp_path):
+    out = RegisterData(**tiny).to_dir(tmp_path)
+    RegisterData(persons=tiny["persons"].iloc[:2]).to_dir(tmp_path / "other")
+    (tmp_path / "persons.parquet").write_bytes((tmp_path / "other" / "persons.parquet").read_bytes())
+    with pytest.raises(IntegrityError, match="persons.parquet: sha256 differs from the manifest"):
+        RegisterData.from_dir(out)
+
+
+def test_missing_manifest_is_a_read_error(tmp_path):
+    with pytest.raises(ReadError, match="no manifest.json; not a RegisterData directory"):
+        RegisterData.from_dir(tmp_path)
