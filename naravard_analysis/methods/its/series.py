@@ -1,0 +1,140 @@
+"""monthly_series: event tables -> period counts with a population offset, ready for fit_its."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
+
+__all__ = ["monthly_series"]
+
+_FREQS = {"MS": "M", "M": "M", "ME": "M", "QS": "Q", "Q": "Q", "QE": "Q", "YS": "Y", "Y": "Y", "YE": "Y",
+          "AS": "Y", "A": "Y"}
+
+
+def monthly_series(
+    events: pd.DataFrame,
+    population: pd.DataFrame,
+    *,
+    date: str,
+    by: str | Sequence[str] | None = None,
+    freq: str = "MS",
+    standardise: Any = None,
+    start: Any = None,
+    end: Any = None,
+    rate_per: float = 100_000,
+) -> pd.DataFrame:
+    """Count events per period (and per ``by`` group) and attach the population at risk.
+
+    Unit of analysis: a period (month by default) of one series. Every period between ``start`` and
+    ``end`` (default: first and last event date) appears for every ``by`` group found in
+    ``population``, with 0 events when none occurred -- a missing month is a zero count, not a gap.
+    Events with a missing ``date`` or outside [start, end] are excluded and counted in a
+    :class:`DataWarning`; events whose group is absent from ``population`` raise (their rate would
+    have no denominator).
+
+    Population (design choice, stated here because no source defines it for monthly series): the
+    population of the period's calendar year from the canonical ``population`` table (year, ...,
+    population; summed over sex and age within each ``by`` group). SCB publishes population on
+    31 December, so pass mid-year or 31-December-of-the-previous-year figures in ``year`` if that is
+    the denominator you want. Years missing from ``population`` take the nearest available year
+    (counted in a :class:`DataWarning`).
+
+    Parameters
+    ----------
+    events
+        One row per event (e.g. admissions already filtered to avoidable ones, or ED contacts) with
+        the ``date`` column and the ``by`` columns (e.g. region_code joined from persons).
+    population
+        Canonical population table with ``year``, ``population`` and the ``by`` columns.
+    date
+        Event date column (e.g. ``admission_date``).
+    by
+        Grouping column(s) present in both tables, or None for one series.
+    freq
+        ``"MS"`` (monthly, default), ``"QS"`` or ``"YS"``.
+    standardise
+        Age standardisation (DEFINITIONS.md §5) -- not yet available (needs
+        ``naravard_analysis.indicators.standardise.direct_standardise``); must be None.
+    start, end
+        First and last period to include (dates); default from the events.
+    rate_per
+        Multiplier of the crude ``rate`` column.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``period`` (period start, datetime64), ``events`` (int64), ``population``
+        (float), ``rate`` (events / population * rate_per), sorted by group and period. Use
+        ``fit_its(series, outcome="events", time="period", exposure="population", ...)``.
+    """
+    if standardise is not None:
+        raise ParameterError("standardise is not available yet: it will call "
+                             "naravard_analysis.indicators.standardise.direct_standardise")
+    pfreq = _FREQS.get(freq)
+    if pfreq is None:
+        raise ParameterError(f"freq must be one of {sorted(_FREQS)}, not {freq!r}")
+    by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    for table, df, cols in (("events", events, [date, *by]), ("population", population, ["year", "population", *by])):
+        miss = [c for c in cols if c not in df.columns]
+        if miss:
+            raise SchemaError(table, miss[0], f"column(s) {miss} not found")
+
+    when = pd.to_datetime(events[date], errors="coerce")
+    per = when.dt.to_period(pfreq)
+    p0 = per.min() if start is None else pd.Period(pd.Timestamp(start), pfreq)
+    p1 = per.max() if end is None else pd.Period(pd.Timestamp(end), pfreq)
+    if pd.isna(p0) or pd.isna(p1):
+        raise ParameterError("no dated events and no start/end given: the period range is unknown")
+    keep = per.notna() & (per >= p0) & (per <= p1)
+    n_drop = int((~keep).sum())
+    if n_drop:
+        warnings.warn(f"monthly_series: {n_drop} events excluded (missing {date} or outside "
+                      f"{p0}..{p1})", DataWarning, stacklevel=2)
+
+    pop = population.groupby(by + ["year"], observed=True, dropna=False)["population"].sum().reset_index()
+    groups = pop[by].drop_duplicates().reset_index(drop=True) if by else pd.DataFrame(index=[0])
+    periods = pd.period_range(p0, p1, freq=pfreq)
+    grid = groups.merge(pd.DataFrame({"_ord": periods.asi8}), how="cross")
+
+    ev = events.loc[keep.to_numpy(), by].copy()
+    ev["_ord"] = per[keep].array.asi8
+    counts = ev.groupby(by + ["_ord"], observed=True, dropna=False).size().rename("events").reset_index()
+    if by:
+        unknown = counts.merge(groups, on=by, how="left", indicator=True)["_merge"].eq("left_only")
+        if unknown.any():
+            raise SchemaError("events", ",".join(by), "group not present in population (no denominator)",
+                              int(counts.loc[unknown.to_numpy(), "events"].sum()))
+    out = grid.merge(counts, on=by + ["_ord"], how="left")
+    out["events"] = out["events"].fillna(0).astype(np.int64)
+    pidx = pd.PeriodIndex.from_ordinals(out["_ord"].to_numpy(), freq=pfreq)
+    out["year"] = pidx.year.astype(np.int64)
+    out = _attach_population(out, pop, by)
+    out["period"] = pidx.to_timestamp(how="start")
+    out["rate"] = out["events"] / out["population"] * rate_per
+    return out[by + ["period", "events", "population", "rate"]].sort_values(by + ["period"]).reset_index(drop=True)
+
+
+def _attach_population(out: pd.DataFrame, pop: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Population of the period's year; missing years take the nearest available year (warned)."""
+    pop = pop.assign(year=pop["year"].astype(np.int64))
+    key = by + ["year"]
+    merged = out.merge(pop, on=key, how="left")
+    miss = merged["population"].isna().to_numpy()
+    if miss.any():
+        years = pop[by + ["year"]].rename(columns={"year": "_pyear"})
+        cand = merged.loc[miss, by + ["year"]].drop_duplicates()
+        cand = cand.merge(years, on=by, how="left") if by else cand.merge(years, how="cross")
+        cand["_dist"] = (cand["_pyear"] - cand["year"]).abs()
+        best = cand.sort_values(["_dist", "_pyear"]).drop_duplicates(key)
+        best = best.merge(pop.rename(columns={"year": "_pyear"}), on=by + ["_pyear"], how="left")
+        fill = merged.loc[miss, key].merge(best[key + ["population"]], on=key, how="left")
+        merged.loc[miss, "population"] = fill["population"].to_numpy()
+        warnings.warn(f"monthly_series: {int(miss.sum())} period(s) had no population for their year; "
+                      "the nearest year's population was used", DataWarning, stacklevel=3)
+    return merged
