@@ -39,25 +39,37 @@ _DEFAULT_TIE_BREAK = ("contact_time", "contact_id")
 # --------------------------------------------------------------------------------------------------
 
 
-def _as_tuple(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+def _as_tuple(
+    value: str | Sequence[str] | None, name: str, allow_empty: bool = False
+) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         return (value,)
     out = tuple(value)
-    if not out or not all(isinstance(v, str) for v in out):
+    if (not out and not allow_empty) or not all(isinstance(v, str) for v in out):
         raise ParameterError(f"{name} must be None, a string or a non-empty sequence of strings")
     return out
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, Any]:
-    """Integer codes (missing = -1) and the values they stand for.
+    """Integer codes (missing = -1) in sorted value order, and the sorted values.
 
-    Categoricals reuse their codes (free); other columns are factorised by hashing.
+    Sorted order makes the provider-id tie-break of SECON independent of row order.
+    Categoricals reuse their codes, remapped to sorted category order (cheap: one small lookup).
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int64, copy=False), s.cat.categories
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        cats = s.cat.categories
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        if not cats.is_monotonic_increasing:
+            order = np.argsort(np.asarray(cats, dtype=object) if cats.dtype == object else cats)
+            rank = np.empty(len(cats) + 1, dtype=np.int64)
+            rank[order] = np.arange(len(cats))
+            rank[-1] = -1  # code -1 (missing) stays -1
+            codes = rank[codes]
+            cats = cats[order]
+        return codes, cats
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     return codes.astype(np.int64, copy=False), uniques
 
 
@@ -557,7 +569,7 @@ def continuity_indices(
         period=period,
         dedupe=bool(dedupe),
         provider_col=provider_col,
-        tie_break=_as_tuple(tie_break, "tie_break"),
+        tie_break=_as_tuple(tie_break, "tie_break", allow_empty=True),
     )
     out = keys
     n = k.n_visits
