@@ -74,6 +74,41 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from naravard_analysis.report.batch import run_reports
+
+    params: dict = {"language": args.language}
+    for name, value in args.p or []:
+        params[name] = value
+    summary = run_reports(
+        args.regions,
+        data=args.data,
+        out=args.out,
+        jobs=args.jobs,
+        parameters=params,
+        synth_preset=args.synth,
+        seed=args.seed,
+        min_count=args.min_count,
+    )
+    print(summary.drop(columns=["html"]).to_string(index=False))
+    for html in summary.loc[summary["status"] == "ok", "html"]:
+        print(f"Report: {html}")
+    return 0 if (summary["status"] == "ok").all() else 1
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from naravard_analysis.report.reproduce import reproduce_paper
+
+    result = reproduce_paper(args.paper, work_dir=args.work_dir, record=args.record)
+    for row in result.itertuples():
+        if row.status == "differs":
+            note = f" ({row.note})" if row.note else ""
+            print(f"{row.id}: differs, largest absolute difference {row.max_abs_diff:.3g}{note}")
+        else:
+            print(f"{row.id}: {row.status}")
+    return 0 if result["status"].isin(["identical", "recorded"]).all() else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="naravard",
@@ -124,6 +159,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("directory")
     check.add_argument("--min-count", type=int, default=5)
     check.set_defaults(func=_cmd_check)
+
+    report = sub.add_parser(
+        "report",
+        help="run the regional report for one, several or all regions in parallel",
+        description="Run notebooks/regional_report.ipynb per region: HTML report, figures with "
+        "their data, Excel tables and manifest.json under OUT/<region>/. Parameters are validated "
+        "before any kernel starts; a failing region does not stop the others.",
+    )
+    report.add_argument("--regions", required=True, help="14 | 01,03,14 | all")
+    report.add_argument("--data", required=True, help="folder with one bundle per region (DATA/<code>/)")
+    report.add_argument("--out", required=True, help="output folder")
+    report.add_argument("--jobs", type=int, default=1, help="parallel processes (<= cores)")
+    report.add_argument("--synth", choices=["demo", "region", "scale"], default=None,
+                        help="generate a synthetic world for regions without data")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--language", choices=["sv", "en"], default="sv")
+    report.add_argument("--min-count", type=int, default=5)
+    report.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="further notebook parameter (text)")
+    report.set_defaults(func=_cmd_report)
+
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="re-create a paper's figures and compare their data with the recorded ones",
+    )
+    reproduce.add_argument("paper", help="papers/NAME")
+    reproduce.add_argument("--work-dir", default=None, help="keep worlds and outputs here")
+    reproduce.add_argument("--record", action="store_true", help="record the figures' data (authors)")
+    reproduce.set_defaults(func=_cmd_reproduce)
     return parser
 
 

@@ -108,10 +108,14 @@ def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = "en") -> 
     ``;`` separator, decimal comma, UTF-8 with BOM) as DEFINITIONS.md 8.1 recommends."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Ten significant digits: enough for any published figure, and stable across BLAS builds, so
+    # a reproduced figure's data compare byte for byte (papers/ record their sha256).
     if language == "sv":
-        data.to_csv(path, index=False, sep=";", decimal=",", encoding="utf-8-sig")
+        data.to_csv(
+            path, index=False, sep=";", decimal=",", encoding="utf-8-sig", float_format="%.10g"
+        )
     else:
-        data.to_csv(path, index=False, encoding="utf-8")
+        data.to_csv(path, index=False, encoding="utf-8", float_format="%.10g")
     return path
 
 

@@ -1,0 +1,167 @@
+"""Re-create every figure of a paper in ``papers/NAME`` and say whether its data match.
+
+A paper folder holds its text (``paper.md``), ``figures.yaml`` and, under ``recorded/``, the CSV of the
+numbers behind each figure as published. ``figures.yaml``::
+
+    paper: validation
+    worlds:                       # synthetic worlds the figures need (optional)
+      null: {preset: demo, region: "14", seed: 0, effects: none}
+    figures:
+      - id: fig1
+        notebook: notebooks/40_interrupted_time_series.ipynb
+        parameters: {data_dir: "{world:null}", language: en}
+        output: sicily_rate_ratios.csv         # written by the notebook into its output_dir
+        sha256: 3f2a...                        # of recorded/fig1.csv
+
+Each distinct (notebook, parameters) pair runs once. A figure is ``identical`` when the new CSV has
+the recorded sha256; otherwise the report gives the largest absolute difference over the numeric
+cells (and says when the shapes differ).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from naravard_analysis.data.bundle import sha256_file
+from naravard_analysis.errors import NaravardError, ParameterError
+
+__all__ = ["load_figures", "reproduce_paper", "ReproductionError"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ReproductionError(NaravardError):
+    """A paper's figure list is malformed or a figure could not be re-created."""
+
+
+def load_figures(paper_dir: str | Path) -> dict[str, Any]:
+    """Read and check ``figures.yaml`` of a paper folder."""
+    import yaml
+
+    path = Path(paper_dir) / "figures.yaml"
+    if not path.is_file():
+        raise ReproductionError(f"{path}: missing; a paper folder needs figures.yaml")
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    figures = spec.get("figures") or []
+    if not figures:
+        raise ReproductionError(f"{path}: lists no figures")
+    seen = set()
+    for i, fig in enumerate(figures):
+        for key in ("id", "notebook", "output"):
+            if key not in fig:
+                raise ReproductionError(f"{path}: figure {i} has no {key!r}")
+        if fig["id"] in seen:
+            raise ReproductionError(f"{path}: figure id {fig['id']!r} listed twice")
+        seen.add(fig["id"])
+    return spec
+
+
+def _resolve(value: Any, worlds: dict[str, Path]) -> Any:
+    if isinstance(value, str) and value.startswith("{world:") and value.endswith("}"):
+        name = value[len("{world:") : -1]
+        if name not in worlds:
+            raise ReproductionError(f"unknown world {name!r} in figures.yaml")
+        return str(worlds[name])
+    return value
+
+
+def _max_abs_diff(new: Path, recorded: Path) -> tuple[float | None, str]:
+    a, b = pd.read_csv(new), pd.read_csv(recorded)
+    if a.shape != b.shape or list(a.columns) != list(b.columns):
+        return None, f"shape {a.shape} vs recorded {b.shape}"
+    num = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c])]
+    other = [c for c in a.columns if c not in num]
+    text_diff = int((a[other].astype(str) != b[other].astype(str)).to_numpy().sum()) if other else 0
+    diffs = np.abs(a[num].to_numpy(float) - b[num].to_numpy(float)) if num else np.zeros(1)
+    both_nan = np.isnan(a[num].to_numpy(float)) & np.isnan(b[num].to_numpy(float)) if num else False
+    diffs = np.where(both_nan, 0.0, diffs)
+    largest = float(np.nanmax(diffs)) if diffs.size else 0.0
+    if np.isnan(diffs).any():
+        largest = float("inf")
+    return largest, (f"{text_diff} text cell(s) differ" if text_diff else "")
+
+
+def reproduce_paper(
+    paper_dir: str | Path, *, work_dir: str | Path | None = None, record: bool = False
+) -> pd.DataFrame:
+    """Re-run the notebooks behind a paper's figures and compare each figure's data.
+
+    Parameters
+    ----------
+    paper_dir
+        ``papers/NAME``.
+    work_dir
+        Where to write the worlds and outputs (a temporary folder by default, removed after).
+    record
+        Write the new CSVs to ``recorded/`` and their sha256 into ``figures.yaml`` (for authors).
+
+    Returns
+    -------
+    DataFrame
+        One row per figure: id, status (``identical`` / ``differs`` / ``recorded``),
+        max_abs_diff, note.
+    """
+    import yaml
+
+    from naravard_analysis.report.pipeline import run_notebook
+
+    paper = Path(paper_dir).resolve()
+    spec = load_figures(paper)
+    cleanup = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="naravard-reproduce-")) if work_dir is None else Path(work_dir)
+    try:
+        worlds: dict[str, Path] = {}
+        for name, w in (spec.get("worlds") or {}).items():
+            from naravard_analysis.data.synthetic import make_world
+
+            effects = w.get("effects")
+            worlds[name] = make_world(
+                w.get("preset", "demo"), region=str(w.get("region", "14")), seed=int(w.get("seed", 0)),
+                n_persons=w.get("n_persons"), effects=None if effects in (None, "known") else effects,
+            ).to_dir(work / "worlds" / name)
+        runs: dict[str, Path] = {}
+        rows = []
+        for fig in spec["figures"]:
+            params = {k: _resolve(v, worlds) for k, v in (fig.get("parameters") or {}).items()}
+            key = json.dumps([fig["notebook"], params], sort_keys=True)
+            if key not in runs:
+                out_dir = work / "outputs" / f"run{len(runs)}"
+                nb = REPO_ROOT / fig["notebook"]
+                if not nb.is_file():
+                    raise ReproductionError(f"figure {fig['id']}: notebook {fig['notebook']} not found")
+                run_notebook(nb, out_dir / nb.name, {**params, "output_dir": str(out_dir)})
+                runs[key] = out_dir
+            new = runs[key] / fig["output"]
+            if not new.is_file():
+                raise ReproductionError(f"figure {fig['id']}: the notebook wrote no {fig['output']}")
+            recorded = paper / "recorded" / f"{fig['id']}.csv"
+            if record:
+                recorded.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(new, recorded)
+                fig["sha256"] = sha256_file(new)
+                rows.append({"id": fig["id"], "status": "recorded", "max_abs_diff": 0.0, "note": ""})
+                continue
+            if "sha256" not in fig or not recorded.is_file():
+                raise ReproductionError(f"figure {fig['id']}: nothing recorded; run with --record first")
+            if sha256_file(new) == fig["sha256"]:
+                rows.append({"id": fig["id"], "status": "identical", "max_abs_diff": 0.0, "note": ""})
+            else:
+                diff, note = _max_abs_diff(new, recorded)
+                rows.append({"id": fig["id"], "status": "differs", "max_abs_diff": diff, "note": note})
+        if record:
+            (paper / "figures.yaml").write_text(
+                yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
+            )
+        return pd.DataFrame(rows, columns=["id", "status", "max_abs_diff", "note"])
+    except ParameterError as exc:
+        raise ReproductionError(f"{paper.name}: {exc}") from exc
+    finally:
+        if cleanup:
+            shutil.rmtree(work, ignore_errors=True)
