@@ -1,0 +1,1545 @@
+"""Small-cell suppression of published tables, and a disclosure check of written outputs.
+
+Two halves, one concept (nothing disclosive leaves the secure environment):
+
+* :func:`suppress` hides small counts in an aggregate table before it is drawn or written
+  (primary suppression), hides the rates computed from them, and hides further cells
+  (secondary suppression) so that no hidden value can be worked out from the row and column
+  totals the table also publishes. :func:`sort_by_displayed`, :func:`format_suppressed` and
+  :func:`suppression_note` help display the result.
+* :func:`check_outputs` scans what was written (CSV, Excel, HTML, executed notebooks, Parquet,
+  text) and fails if a count below the threshold or a valid personnummer / samordningsnummer
+  appears anywhere.
+
+Rules (DEFINITIONS.md 8.7, design choices of this project unless a source is named):
+
+* A count ``c`` is *primary*-suppressed when ``1 <= c <= min_count - 1`` (Region Dalarna
+  ``func_diagram.R``: hide counts 1 ... min_antal - 1). Zero is shown unless ``suppress_zero``.
+  ``min_count`` defaults to 5; 3 (sdcTable ``maxN = 3``) and 10 (ACRO ``safe_threshold``) are
+  common alternatives.
+* A rate, share or mean is hidden when its numerator **or** denominator is below ``min_count`` or
+  is itself hidden (otherwise ``rate * denominator`` gives the numerator back). Confidence-interval
+  columns go with their rate.
+* *Secondary* suppression: every published total defines a linear equation
+  ``sum(parts) - total = 0``. A hidden cell must not be recoverable from these equations, so
+  (1) no equation may contain exactly one hidden cell -- if it does, the smallest visible
+  positive non-total cell of that equation is hidden as well ("next-smallest cell"), repeated
+  until stable; and (2) because (1) is not enough when hidden cells form chains (a hidden cell
+  that is a *bridge* between two cycles of hidden cells in a 2-D table is determined by the
+  equations although each equation holds two hidden cells), every connected group of hidden
+  cells is then audited exactly: a hidden cell is recoverable iff its unit vector lies in the
+  row space of the equations restricted to the hidden cells (its component in every null-space
+  vector is zero). Recoverable cells get another complement until none is left.
+  This protects against exact recovery by subtraction and linear algebra; it does not guarantee
+  a minimum interval width (the "protection level" of tau-ARGUS or sdcTable) and it assumes the
+  margins add up (a warning says when they do not, e.g. for Cell-Key-perturbed SCB figures).
+
+Flags (design choice): every column ``suppress`` may blank -- each count column, each rate column
+and each confidence-interval column -- gets a text column ``<col>_suppressed`` placed right after
+it, holding ``""`` (shown), ``"primary"`` (a small count, or a rate whose numerator or denominator
+is small) or ``"secondary"`` (hidden to protect another cell, or a rate whose count was so hidden).
+
+Examples
+--------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"sex": ["F", "M", "Totalt"], "n": [3, 40, 43]})
+>>> s = suppress(t, "n", dims=["sex"])
+>>> s["n"].tolist(), s["n_suppressed"].tolist()
+([<NA>, <NA>, 43], ['primary', 'secondary', ''])
+>>> s.attrs["disclosure"]["n_primary"], s.attrs["disclosure"]["n_secondary"]
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import html.parser
+import io
+import json
+import re
+import warnings
+from calendar import monthrange
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.linalg import null_space
+from scipy.sparse.csgraph import connected_components
+
+from naravard_analysis.errors import DataWarning, NaravardError, ParameterError, format_examples
+
+try:  # the lead moves the class to errors.py; until then it lives here
+    from naravard_analysis.errors import DisclosureError  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on errors.py
+
+    class DisclosureError(NaravardError, ValueError):  # type: ignore[no-redef]
+        """A table or output directory would disclose a small count or an identity number."""
+
+
+__all__ = [
+    "DEFAULT_COUNT_PATTERNS",
+    "DEFAULT_TOTAL_LABELS",
+    "FLAG_SUFFIX",
+    "DisclosureError",
+    "DisclosureReport",
+    "FileScan",
+    "Finding",
+    "check_outputs",
+    "format_suppressed",
+    "is_count_column",
+    "sort_by_displayed",
+    "suppress",
+    "suppression_note",
+]
+
+FLAG_SUFFIX = "_suppressed"
+PRIMARY, SECONDARY = "primary", "secondary"
+DEFAULT_TOTAL_LABELS = ("Total", "Totalt", "Alla", "Riket", "Båda könen", "all", "All")
+SECONDARY_MARKER = ".."
+_LANGUAGES = ("sv", "en")
+# Suffixes/prefixes that tie a confidence-interval column to its rate (``rate_lower``, ``lcl_rate``).
+_CI_AFFIXES = (
+    "lower",
+    "upper",
+    "lo",
+    "hi",
+    "low",
+    "high",
+    "lcl",
+    "ucl",
+    "ll",
+    "ul",
+    "l95",
+    "u95",
+    "ci_lower",
+    "ci_upper",
+    "ci_low",
+    "ci_high",
+    "ci_lo",
+    "ci_hi",
+    "lower_ci",
+    "upper_ci",
+    "lower95",
+    "upper95",
+    "se",
+    "ci",
+)
+# Confidence-interval columns without a rate name; attached only when the table has one rate.
+_CI_GENERIC = (
+    "ci_lower",
+    "ci_upper",
+    "ci_low",
+    "ci_high",
+    "lower",
+    "upper",
+    "lcl",
+    "ucl",
+    "lower_ci",
+    "upper_ci",
+    "nedre",
+    "övre",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# suppress
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_language(language: str) -> str:
+    if language not in _LANGUAGES:
+        raise ParameterError(f"language must be one of {_LANGUAGES}, got {language!r}")
+    return language
+
+
+def _check_min_count(min_count: object) -> int:
+    if isinstance(min_count, bool) or not isinstance(min_count, int | np.integer) or min_count < 1:
+        raise ParameterError(
+            f"min_count must be an integer >= 1 (e.g. 3, 5 or 10), got {min_count!r}"
+        )
+    return int(min_count)
+
+
+def _as_names(value: str | Iterable[str] | None, what: str) -> list[str]:
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    if len(set(names)) != len(names):
+        raise ParameterError(f"{what} lists a column twice: {names}")
+    return names
+
+
+def _require_columns(df: pd.DataFrame, names: Iterable[str], what: str) -> None:
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise ParameterError(
+            f"{what}: column(s) {missing} not in the table (columns: {list(map(str, df.columns))})"
+        )
+
+
+def _count_matrix(df: pd.DataFrame, counts: Sequence[str]) -> np.ndarray:
+    """(n_rows, n_counts) float matrix of the count columns; NaN where missing."""
+    cols = []
+    for c in counts:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s.dtype) or not (
+            pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)
+        ):
+            raise ParameterError(f"count column {c!r} is not numeric (dtype {s.dtype})")
+        try:
+            v = pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
+        except (TypeError, ValueError) as err:
+            raise ParameterError(f"count column {c!r} holds values that are not numbers") from err
+        neg = np.flatnonzero(v < 0)
+        if neg.size:
+            raise ParameterError(
+                f"count column {c!r}: counts cannot be negative -- {neg.size} row(s) are "
+                f"({format_examples(neg)})"
+            )
+        cols.append(v)
+    return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+
+
+def _small(v: np.ndarray, min_count: int, suppress_zero: bool) -> np.ndarray:
+    """Cells the primary rule hides: 1 .. min_count - 1 (and 0 when ``suppress_zero``)."""
+    with np.errstate(invalid="ignore"):
+        small = (v > 0) & (v < min_count)
+        if suppress_zero:
+            small |= v == 0
+    return small
+
+
+def _is_float_col(s: pd.Series) -> bool:
+    return pd.api.types.is_float_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _ci_columns(rate: str, columns: Sequence[str], n_rates: int) -> list[str]:
+    """Confidence-interval / standard-error columns that belong to ``rate`` (by name)."""
+    out = []
+    for c in columns:
+        if c == rate or not isinstance(c, str):
+            continue
+        low = c.casefold()
+        r = rate.casefold()
+        if any(low == f"{r}_{a}" or low == f"{a}_{r}" for a in _CI_AFFIXES):
+            out.append(c)
+        elif n_rates == 1 and low in _CI_GENERIC:
+            out.append(c)
+    return out
+
+
+def _rate_sources(
+    df: pd.DataFrame,
+    counts: list[str],
+    rate_cols: Mapping[str, str | Sequence[str]] | None,
+    dims: list[str] | None,
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Rate column -> source columns, and CI column -> its rate."""
+    flags = {c for c in df.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
+    if rate_cols is None:
+        # Documented default: every float column that is not a count, a dimension or a flag is
+        # treated as derived from all counts of its row. Integer columns (year, age, month) are
+        # left alone because in aggregate tables they are dimensions, not rates.
+        skip = set(counts) | flags | set(dims or ())
+        rates = [c for c in df.columns if c not in skip and _is_float_col(df[c])]
+        return {c: list(counts) for c in rates}, {}
+    if not isinstance(rate_cols, Mapping):
+        raise ParameterError(
+            "rate_cols must map each rate column to the count column(s) it is computed from, "
+            f"e.g. {{'rate': ['events', 'population']}}; got {type(rate_cols).__name__}"
+        )
+    sources = {r: _as_names(s, f"rate_cols[{r!r}]") for r, s in rate_cols.items()}
+    _require_columns(df, sources, "rate_cols")
+    for r, s in sources.items():
+        _require_columns(df, s, f"rate_cols[{r!r}]")
+        if not s:
+            raise ParameterError(f"rate_cols[{r!r}] names no count column")
+        if r in counts:
+            raise ParameterError(f"{r!r} is listed both as a count column and as a rate column")
+    ci_of: dict[str, str] = {}
+    for r in sources:
+        for c in _ci_columns(r, list(df.columns), len(sources)):
+            if c not in sources and c not in counts and c not in flags:
+                ci_of.setdefault(c, r)
+    return sources, ci_of
+
+
+def _key_codes(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.factorize(df[col].astype(object).where(df[col].notna(), "\x00<NA>"))[0]
+
+
+def _aliases(df: pd.DataFrame, candidates: list[str]) -> list[list[str]]:
+    """Group columns that are 1:1 relabellings of each other (region_code ~ region_name)."""
+    codes = {c: _key_codes(df, c) for c in candidates}
+    groups: list[list[str]] = []
+    for c in candidates:
+        for g in groups:
+            a, b = codes[g[0]], codes[c]
+            pair = a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b
+            n_pair = len(np.unique(pair))
+            if n_pair == len(np.unique(a)) == len(np.unique(b)):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    return groups
+
+
+@dataclass
+class _Constraints:
+    """Linear equations ``sum(coef * cell) = 0`` over the cells of the count grid."""
+
+    cells: list[np.ndarray] = field(default_factory=list)
+    coefs: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, cells: np.ndarray, coefs: np.ndarray) -> None:
+        if len(cells) >= 2:
+            self.cells.append(cells.astype(np.int64))
+            self.coefs.append(coefs.astype(np.float64))
+
+    def matrix(self, n_cells: int) -> sparse.csr_matrix:
+        if not self.cells:
+            return sparse.csr_matrix((0, n_cells))
+        rows = np.concatenate([np.full(len(c), i) for i, c in enumerate(self.cells)])
+        return sparse.csr_matrix(
+            (np.concatenate(self.coefs), (rows, np.concatenate(self.cells))),
+            shape=(len(self.cells), n_cells),
+        )
+
+
+def _build_constraints(
+    df: pd.DataFrame,
+    counts: list[str],
+    dims: list[str] | None,
+    excluded: set[str],
+    total_labels: Sequence[str],
+) -> tuple[_Constraints, np.ndarray]:
+    """Equations published by the table's totals; also a mask of cells that are totals."""
+    n, k = len(df), len(counts)
+    labels = {str(x).strip().casefold() for x in total_labels}
+    cons = _Constraints()
+    is_total = np.zeros((n, k), dtype=bool)
+
+    # Wide: the count columns across a row form one dimension when one of them is a total.
+    total_cols = [j for j, c in enumerate(counts) if str(c).strip().casefold() in labels]
+    if len(total_cols) > 1:
+        raise ParameterError(
+            f"more than one count column is a total ({[counts[j] for j in total_cols]}); "
+            "a wide table may have one total column"
+        )
+    if total_cols and k >= 2:
+        jt = total_cols[0]
+        is_total[:, jt] = True
+        coefs = np.ones(k)
+        coefs[jt] = -1.0
+        for r in range(n):
+            cons.add(r * k + np.arange(k), coefs)
+
+    # Long: rows whose dimension value is a total label are the margin of the other rows that
+    # share the values of all other dimensions.
+    candidates = [c for c in df.columns if c not in excluded]
+    if dims is None:
+        dims = [c for c in candidates if not _is_float_col(df[c])]
+    if not dims or n < 2:
+        return cons, is_total
+    alias_groups = _aliases(df, list(dict.fromkeys(list(dims) + candidates)))
+    dim_groups = []  # each: the dimension's columns (itself plus relabellings)
+    for g in alias_groups:
+        if any(c in dims for c in g):
+            dim_groups.append(g)
+    total_rows = []
+    for g in dim_groups:
+        t = np.zeros(n, dtype=bool)
+        for c in g:
+            t |= df[c].astype(str).str.strip().str.casefold().isin(labels).to_numpy()
+        total_rows.append(t)
+    for i, g in enumerate(dim_groups):
+        t = total_rows[i]
+        if not t.any():
+            continue
+        others = [h[0] for j, h in enumerate(dim_groups) if j != i]
+        if others:
+            gid = df.groupby(others, dropna=False, sort=False).ngroup().to_numpy()
+        else:
+            gid = np.zeros(n, dtype=np.int64)
+        order = np.argsort(gid, kind="stable")
+        bounds = np.flatnonzero(np.diff(gid[order])) + 1
+        for rows in np.split(order, bounds):
+            tot = rows[t[rows]]
+            if len(tot) == 0 or len(tot) == len(rows):
+                continue
+            if len(tot) > 1:
+                raise ParameterError(
+                    f"dimension {g[0]!r}: {len(tot)} rows are labelled as a total for the same "
+                    f"values of {others} ({format_examples(tot)}); pass dims= explicitly or remove "
+                    "duplicate total rows"
+                )
+            coef = np.where(t[rows], -1.0, 1.0)
+            is_total[tot[0], :] = True
+            for j in range(k):
+                cons.add(rows * k + j, coef)
+    return cons, is_total
+
+
+def _pick(
+    cands: np.ndarray,
+    v: np.ndarray,
+    is_total: np.ndarray,
+    n_hidden: np.ndarray,
+    member_csc: sparse.csc_matrix,
+) -> int:
+    """The complement to hide.
+
+    Order: positive before zero (a hidden zero next to a hidden ``c`` gives ``c`` back as the
+    difference of the totals), non-total before total, then the cell that leaves the fewest
+    equations with a single hidden cell (it may fix another equation at the same time), then
+    the smallest value ("next-smallest cell"), then position (deterministic).
+    """
+    net = np.empty(cands.size, dtype=np.int64)
+    for i, x in enumerate(cands):
+        nh = n_hidden[member_csc.indices[member_csc.indptr[x] : member_csc.indptr[x + 1]]]
+        net[i] = int((nh == 0).sum()) - int((nh == 1).sum())
+    order = np.lexsort((cands, v[cands], net, is_total[cands], v[cands] <= 0))
+    return int(cands[order[0]])
+
+
+def _determined(hidden: np.ndarray, a: sparse.csr_matrix, max_block: int) -> np.ndarray:
+    """Hidden cells whose value the published equations determine exactly."""
+    u = np.flatnonzero(hidden)
+    if u.size == 0 or a.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    sub = a[:, u].tocsc()
+    pattern = (sub != 0).astype(np.int64)
+    n_comp, label = connected_components(pattern.T @ pattern, directed=False)
+    out = []
+    for comp in range(n_comp):
+        cols = np.flatnonzero(label == comp)
+        block = sub[:, cols]
+        rows = np.flatnonzero(np.asarray(abs(block).sum(axis=1)).ravel() > 0)
+        if rows.size == 0:
+            continue
+        if cols.size > max_block:
+            warnings.warn(
+                f"disclosure: {cols.size} linked hidden cells exceed the exact-audit limit "
+                f"({max_block}); only the one-hidden-cell-per-total rule was applied to them",
+                DataWarning,
+                stacklevel=4,
+            )
+            continue
+        ns = null_space(block[rows].toarray())
+        norm = np.abs(ns).sum(axis=1) if ns.size else np.zeros(cols.size)
+        out.extend(u[cols[norm < 1e-9]].tolist())
+    return np.asarray(sorted(out), dtype=np.int64)
+
+
+def _secondary(
+    v: np.ndarray, hidden: np.ndarray, cons: _Constraints, is_total: np.ndarray, max_block: int
+) -> np.ndarray:
+    """Add complementary cells until no hidden cell can be recovered; returns the new mask."""
+    hidden = hidden.copy()
+    eligible = ~np.isnan(v)
+    a = cons.matrix(v.size)
+    member = (a != 0).astype(np.int64).tocsr()
+    member_csc = member.tocsc()
+    n_hidden = member @ hidden.astype(np.int64)
+
+    def hide(x: int) -> None:
+        hidden[x] = True
+        n_hidden[member_csc.indices[member_csc.indptr[x] : member_csc.indptr[x + 1]]] += 1
+
+    while True:
+        # (1) no published equation with exactly one hidden cell
+        while True:
+            changed = False
+            for e in np.flatnonzero(n_hidden == 1):
+                if n_hidden[e] != 1:
+                    continue  # already fixed by a complement chosen for another equation
+                cells = member.indices[member.indptr[e] : member.indptr[e + 1]]
+                cands = cells[~hidden[cells] & eligible[cells]]
+                if cands.size:
+                    hide(_pick(cands, v, is_total, n_hidden, member_csc))
+                    changed = True
+            if not changed:
+                break
+        # (2) exact audit: a hidden cell that linear algebra recovers gets one more complement
+        det = _determined(hidden, a, max_block)
+        if det.size == 0:
+            return hidden
+        eqs = member_csc.indices[member_csc.indptr[det[0]] : member_csc.indptr[det[0] + 1]]
+        cands = np.unique(
+            np.concatenate([member.indices[member.indptr[e] : member.indptr[e + 1]] for e in eqs])
+        )
+        cands = cands[~hidden[cands] & eligible[cands]]
+        if cands.size == 0:  # pragma: no cover - every equation of the cell already hidden
+            warnings.warn(
+                "disclosure: a hidden cell stays recoverable although all cells of its totals "
+                "are hidden; check the table's margins",
+                DataWarning,
+                stacklevel=3,
+            )
+            return hidden
+        hide(_pick(cands, v, is_total, n_hidden, member_csc))
+
+
+def suppress(
+    table: pd.DataFrame,
+    count_cols: str | Sequence[str],
+    min_count: int = 5,
+    secondary: bool = True,
+    *,
+    rate_cols: Mapping[str, str | Sequence[str]] | None = None,
+    dims: Sequence[str] | None = None,
+    total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS,
+    suppress_zero: bool = False,
+    language: str = "sv",
+    max_block: int = 2000,
+) -> pd.DataFrame:
+    """Hide small counts, the rates computed from them, and the cells that would reveal them.
+
+    Rules (DEFINITIONS.md 8.7; see the module docstring for the secondary-suppression method):
+    a count ``c`` with ``1 <= c < min_count`` is hidden (*primary*); zero is shown unless
+    ``suppress_zero``. A rate is hidden when any count it is computed from is below
+    ``min_count`` or hidden. Then cells are hidden (*secondary*) until no hidden count can be
+    recovered from the totals the table publishes.
+
+    Unit of analysis: one cell of an aggregate table (never person-level rows).
+
+    Parameters
+    ----------
+    table
+        Aggregate table, long (one row per combination of ``dims``) and/or wide (several count
+        columns, one of which may be a total column named by ``total_labels``, e.g. ``Kvinnor``,
+        ``Män``, ``Totalt``).
+    count_cols
+        The count columns (persons, events, population ...).
+    min_count
+        Smallest count that may be shown (default 5; 3 and 10 are common alternatives).
+    secondary
+        Apply secondary suppression (default True). Switch off only for tables without margins.
+    rate_cols
+        Mapping rate column -> the column(s) it is computed from, e.g.
+        ``{"rate": ["events", "population"]}``; sources that are not count columns are still
+        checked against ``min_count``. CI columns named after the rate (``rate_lower``,
+        ``rate_upper``, ``rate_ci_low``, ``lcl_rate``, ``rate_se`` ...; or ``ci_lower`` /
+        ``lower`` ... when there is a single rate) are hidden with it. When ``None``: every
+        **float** column that is not a count, a dimension or a flag is hidden in each row where a
+        count is hidden or below ``min_count`` (integer columns such as year or age are taken as
+        dimensions).
+    dims
+        Dimension columns of a long table. A row is a total of dimension ``d`` when its value of
+        ``d`` (or of a column that is a 1:1 relabelling of ``d``, such as a name next to a code)
+        is in ``total_labels`` (case-insensitive); it is the total of the rows that share its
+        values of the other dimensions. When ``None``: every column that is not a count, a rate
+        or a float. One total level per dimension (no nested hierarchies).
+    total_labels
+        Labels that mark total rows (values of a dimension) or a total count column.
+    suppress_zero
+        Also hide zero counts (default False).
+    language
+        ``"sv"`` or ``"en"``: language of the note stored in ``attrs["disclosure"]["note"]``.
+    max_block
+        Largest group of linked hidden cells audited exactly (dense SVD); larger groups get the
+        one-hidden-cell-per-total rule only, with a warning.
+
+    Returns
+    -------
+    DataFrame
+        A copy: hidden cells are missing (integer counts become nullable ``Int64``, floats
+        ``NaN``); a text column ``<col>_suppressed`` after each count, rate and CI column holds
+        ``""``, ``"primary"`` or ``"secondary"``; ``attrs["disclosure"]`` records ``min_count``,
+        ``n_primary``, ``n_secondary`` (count cells), ``n_rates`` (rate/CI cells hidden),
+        ``count_cols``, ``rate_cols``, ``suppress_zero`` and ``note``. Calling ``suppress`` again
+        on its own result keeps the earlier flags.
+
+    Raises
+    ------
+    ParameterError
+        Unknown columns, non-numeric or negative counts, a bad ``min_count`` or ``language``,
+        or two total rows for the same cell of the other dimensions.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kommun": ["A", "B", "C", "Totalt"], "n": [2, 9, 30, 41],
+    ...                   "rate": [0.1, 0.3, 0.5, 0.4]})
+    >>> s = suppress(t, "n", rate_cols={"rate": "n"}, dims=["kommun"])
+    >>> s["n"].tolist(), s["rate_suppressed"].tolist()
+    ([<NA>, <NA>, 30, 41], ['primary', 'secondary', '', ''])
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(f"suppress expects a DataFrame, got {type(table).__name__}")
+    _check_language(language)
+    min_count = _check_min_count(min_count)
+    counts = _as_names(count_cols, "count_cols")
+    if not counts:
+        raise ParameterError("count_cols names no column")
+    _require_columns(table, counts, "count_cols")
+    dim_list = None if dims is None else _as_names(dims, "dims")
+    if dim_list is not None:
+        _require_columns(table, dim_list, "dims")
+        overlap = set(dim_list) & set(counts)
+        if overlap:
+            raise ParameterError(f"column(s) {sorted(overlap)} are both dims and count_cols")
+
+    out = table.copy(deep=True)
+    out.attrs = dict(table.attrs)
+    n, k = len(out), len(counts)
+    values = _count_matrix(out, counts)
+    sources, ci_of = _rate_sources(out, counts, rate_cols, dim_list)
+
+    # Earlier flags (suppress applied twice) stay.
+    reason = np.zeros((n, k), dtype=np.int8)
+    for j, c in enumerate(counts):
+        flag = c + FLAG_SUFFIX
+        if flag in out.columns:
+            f = out[flag].astype(str).to_numpy()
+            reason[f == PRIMARY, j] = 1
+            reason[f == SECONDARY, j] = 2
+    primary = _small(values, min_count, suppress_zero) & (reason == 0)
+    reason[primary] = 1
+
+    if secondary and n * k:
+        flags = {c for c in out.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
+        excluded = set(counts) | set(sources) | set(ci_of) | flags
+        cons, is_total = _build_constraints(out, counts, dim_list, excluded, total_labels)
+        _warn_non_additive(values, cons)
+        hidden = _secondary(values.ravel(), (reason > 0).ravel(), cons, is_total.ravel(), max_block)
+        reason[(hidden.reshape(n, k)) & (reason == 0)] = 2
+
+    # Rates: primary if a source is small, secondary if a source count was hidden to protect.
+    rate_reason: dict[str, np.ndarray] = {}
+    for r, src in sources.items():
+        rr = np.zeros(n, dtype=np.int8)
+        for s in src:
+            if s in counts:
+                j = counts.index(s)
+                rr = np.where((reason[:, j] == 1) & (rr == 0), 1, rr)
+                rr = np.where((reason[:, j] == 2) & (rr == 0), 2, rr)
+            else:
+                sv = pd.to_numeric(out[s], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                rr = np.where(_small(sv, min_count, suppress_zero), 1, rr)
+        flag = r + FLAG_SUFFIX
+        if flag in out.columns:  # keep earlier flags
+            f = out[flag].astype(str).to_numpy()
+            rr = np.where((f == PRIMARY) & (rr == 0), 1, rr)
+            rr = np.where((f == SECONDARY) & (rr == 0), 2, rr)
+        rate_reason[r] = rr
+    for c, r in ci_of.items():
+        rate_reason[c] = rate_reason[r]
+
+    labels = np.array(["", PRIMARY, SECONDARY], dtype=object)
+    new_cols: dict[str, pd.Series] = {}
+    for j, c in enumerate(counts):
+        hide = reason[:, j] > 0
+        s = out[c]
+        if pd.api.types.is_integer_dtype(s.dtype) or (
+            pd.api.types.is_object_dtype(s.dtype)
+            and np.all(np.isnan(values[:, j]) | (values[:, j] % 1 == 0))
+        ):
+            s = pd.Series(
+                pd.array(np.where(hide, np.nan, values[:, j]), dtype="Int64"), index=out.index
+            )
+            s[hide] = pd.NA
+        else:
+            s = s.astype("float64").mask(hide)
+        out[c] = s
+        new_cols[c + FLAG_SUFFIX] = pd.Series(labels[reason[:, j]], index=out.index, dtype=str)
+    n_rates = 0
+    for r, rr in rate_reason.items():
+        hide = rr > 0
+        n_rates += int((hide & out[r].notna().to_numpy()).sum())
+        out[r] = (
+            out[r].mask(hide)
+            if not pd.api.types.is_integer_dtype(out[r].dtype)
+            else out[r].astype("Float64").mask(hide)
+        )
+        new_cols[r + FLAG_SUFFIX] = pd.Series(labels[rr], index=out.index, dtype=str)
+
+    # Each flag column right after its column; flags of other columns keep their place.
+    order: list = []
+    for c in out.columns:
+        if c in new_cols:
+            continue
+        order.append(c)
+        if (c + FLAG_SUFFIX if isinstance(c, str) else None) in new_cols:
+            order.append(c + FLAG_SUFFIX)
+    for name, s in new_cols.items():
+        out[name] = s
+    out = out[order]
+    out.attrs = dict(table.attrs)
+    out.attrs["disclosure"] = {
+        "min_count": min_count,
+        "n_primary": int((reason == 1).sum()),
+        "n_secondary": int((reason == 2).sum()),
+        "n_rates": n_rates,
+        "count_cols": list(counts),
+        "rate_cols": {r: list(s) for r, s in sources.items()},
+        "suppress_zero": bool(suppress_zero),
+        "secondary": bool(secondary),
+        "note": suppression_note(min_count, language),
+    }
+    return out
+
+
+def _warn_non_additive(values: np.ndarray, cons: _Constraints) -> None:
+    """Warn when published margins do not add up (wrong ``dims`` or perturbed figures)."""
+    v = values.ravel()
+    bad = 0
+    for cells, coefs in zip(cons.cells, cons.coefs, strict=True):
+        x = v[cells]
+        if not np.isnan(x).any() and abs(float(coefs @ x)) > 1e-6 * max(
+            1.0, float(np.abs(x).max())
+        ):
+            bad += 1
+    if bad:
+        warnings.warn(
+            f"disclosure: {bad} of {len(cons.cells)} totals do not equal the sum of their parts; "
+            "secondary suppression assumes they do -- check dims/total_labels (or perturbed "
+            "figures such as SCB's Cell Key Method, DEFINITIONS.md 8.7)",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+def suppression_note(min_count: int = 5, language: str = "sv") -> str:
+    """Caption explaining the markers of :func:`format_suppressed`.
+
+    >>> suppression_note(5, "en")
+    "Values based on fewer than 5 persons or events are not shown ('<5'); '..' = hidden so that a hidden value cannot be worked out from totals."
+    """
+    _check_language(language)
+    m = _check_min_count(min_count)
+    if language == "sv":
+        return (
+            f"Värden som bygger på färre än {m} personer eller händelser visas inte ('<{m}'); "
+            f"'{SECONDARY_MARKER}' = dolt så att ett dolt värde inte kan räknas fram ur summorna."
+        )
+    return (
+        f"Values based on fewer than {m} persons or events are not shown ('<{m}'); "
+        f"'{SECONDARY_MARKER}' = hidden so that a hidden value cannot be worked out from totals."
+    )
+
+
+def format_suppressed(
+    df: pd.DataFrame,
+    language: str = "sv",
+    *,
+    min_count: int | None = None,
+    keep_flags: bool = False,
+) -> pd.DataFrame:
+    """Display copy of a suppressed table: hidden cells as ``"<5"`` or ``".."``.
+
+    Cells flagged ``primary`` show ``"<{min_count}"`` (the threshold actually used, from
+    ``df.attrs["disclosure"]`` unless given), cells flagged ``secondary`` show ``".."``; other
+    values keep their number (integers as ``int``) so Excel still sees numbers. Flag columns are
+    dropped unless ``keep_flags``. The caption is put in ``attrs["disclosure_note"]``.
+
+    Raises
+    ------
+    ParameterError
+        When ``df`` has no flag columns or no threshold is known (the table did not pass
+        :func:`suppress`).
+
+    Examples
+    --------
+    >>> t = suppress(pd.DataFrame({"sex": ["F", "M", "Alla"], "n": [3, 40, 43]}), "n")
+    >>> format_suppressed(t, "en")["n"].tolist()
+    ['<5', '..', 43]
+    """
+    _check_language(language)
+    info = df.attrs.get("disclosure") or {}
+    m = min_count if min_count is not None else info.get("min_count")
+    flagged = [
+        c
+        for c in df.columns
+        if isinstance(c, str) and not c.endswith(FLAG_SUFFIX) and c + FLAG_SUFFIX in df.columns
+    ]
+    if m is None or not flagged:
+        raise ParameterError(
+            "format_suppressed needs a table returned by suppress() (flag columns "
+            f"'<col>{FLAG_SUFFIX}' and attrs['disclosure']); pass min_count= if attrs were lost"
+        )
+    m = _check_min_count(m)
+    out = df.copy()
+    for c in flagged:
+        f = df[c + FLAG_SUFFIX].astype(str).to_numpy()
+        vals = []
+        for x, why in zip(df[c].tolist(), f, strict=True):
+            if why == PRIMARY:
+                vals.append(f"<{m}")
+            elif why == SECONDARY:
+                vals.append(SECONDARY_MARKER)
+            elif x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
+                vals.append(None)
+            elif (
+                isinstance(x, float | np.floating)
+                and float(x).is_integer()
+                and c in info.get("count_cols", [])
+            ):
+                vals.append(int(x))
+            else:
+                vals.append(x)
+        out[c] = pd.Series(vals, index=df.index, dtype=object)
+    if not keep_flags:
+        out = out.drop(columns=[c + FLAG_SUFFIX for c in flagged])
+    out.attrs = dict(df.attrs)
+    out.attrs["disclosure_note"] = suppression_note(m, language)
+    return out
+
+
+def sort_by_displayed(
+    df: pd.DataFrame,
+    col: str,
+    ascending: bool = False,
+    *,
+    labels: Sequence[str] | None = None,
+    totals_last: bool = True,
+    total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS,
+) -> pd.DataFrame:
+    """Sort by the *displayed* value of ``col`` so that the order does not reveal hidden cells.
+
+    Visible rows are sorted by ``col``; ties and all hidden (missing) rows are ordered by the
+    label columns, never by their original position (the rows may have been sorted by the true
+    value before suppression). Hidden rows go last, totals after them when ``totals_last``
+    (Region Dalarna ``func_diagram.R``: bars sorted by the visible value).
+
+    Parameters
+    ----------
+    labels
+        Columns that name a row; default: the text, categorical and integer columns that are not
+        counts or flags.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"k": ["a", "b", "c", "d"], "n": [pd.NA, 9, pd.NA, 30]}, dtype=object)
+    >>> sort_by_displayed(t.astype({"n": "Int64"}), "n")["k"].tolist()
+    ['d', 'b', 'a', 'c']
+    """
+    _require_columns(df, [col], "sort_by_displayed")
+    info = df.attrs.get("disclosure") or {}
+    skip = set(info.get("count_cols", [])) | {col}
+    if labels is None:
+        labels = [
+            c
+            for c in df.columns
+            if c not in skip
+            and not (isinstance(c, str) and c.endswith(FLAG_SUFFIX))
+            and not pd.api.types.is_float_dtype(df[c].dtype)
+            and not pd.api.types.is_bool_dtype(df[c].dtype)
+        ]
+    else:
+        labels = _as_names(labels, "labels")
+        _require_columns(df, labels, "sort_by_displayed labels")
+    v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    hidden = np.isnan(v)
+    tot_set = {str(x).strip().casefold() for x in total_labels}
+    total = np.zeros(len(df), dtype=bool)
+    if totals_last:
+        for c in labels:
+            total |= df[c].astype(str).str.strip().str.casefold().isin(tot_set).to_numpy()
+    key = np.where(hidden, 0.0, v if ascending else -v)
+    keys = [df[c].astype(str).to_numpy() for c in reversed(list(labels))]
+    order = np.lexsort((*keys, key, hidden, total))
+    out = df.iloc[order]
+    out.attrs = dict(df.attrs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# check_outputs
+# ---------------------------------------------------------------------------------------------
+
+_TOKENS = (
+    "events",
+    "cases",
+    "controls",
+    "deaths",
+    "admissions",
+    "visits",
+    "contacts",
+    "readmitted",
+    "readmissions",
+    "population",
+    "eligible",
+    "patients",
+    "persons",
+    "individuals",
+    "numerator",
+    "denominator",
+    "personer",
+    "patienter",
+    "individer",
+    "vårdtillfällen",
+    "besök",
+    "återinskrivningar",
+    "dödsfall",
+    "befolkning",
+    "täljare",
+    "nämnare",
+    "händelser",
+)
+DEFAULT_COUNT_PATTERNS: tuple[str, ...] = (
+    "n",
+    "n_*",
+    "*_n",
+    "count",
+    "count*",
+    "*_count",
+    "antal",
+    "antal*",
+    "*_antal",
+    "freq",
+    "frequency",
+    "nobs",
+    *(p for t in _TOKENS for p in (t, f"*_{t}", f"{t}_*")),
+)
+# A column whose name holds one of these words is a rate, share, mean or interval, not a count.
+_RATE_WORDS = {
+    "per",
+    "rate",
+    "rates",
+    "andel",
+    "share",
+    "pct",
+    "percent",
+    "procent",
+    "prop",
+    "proportion",
+    "mean",
+    "medel",
+    "medelvärde",
+    "median",
+    "ratio",
+    "kvot",
+    "lower",
+    "upper",
+    "lcl",
+    "ucl",
+    "ci",
+    "ki",
+    "se",
+    "sd",
+    "dsr",
+    "crude",
+    "rr",
+    "or",
+    "hr",
+    "irr",
+    "takt",
+    "%",
+    "avg",
+    "average",
+    "min",
+    "max",
+    "p25",
+    "p75",
+    "iqr",
+}
+
+
+def is_count_column(name: object, patterns: Sequence[str] = DEFAULT_COUNT_PATTERNS) -> bool:
+    """Whether a column header names a count (used by :func:`check_outputs`).
+
+    A header matches when it equals a pattern without wildcard, or matches a glob pattern
+    (case-insensitive) and holds no rate word (``per``, ``rate``, ``andel``, ``mean``,
+    ``lower`` ...). Flag columns (``*_suppressed``) are never counts.
+
+    >>> [is_count_column(c) for c in ["n", "antal_besok", "n_per_1000", "n_suppressed", "region"]]
+    [True, True, False, False, False]
+    """
+    if name is None:
+        return False
+    low = str(name).strip().casefold()
+    if not low or low.endswith(FLAG_SUFFIX):
+        return False
+    exact = {p.casefold() for p in patterns if not any(ch in p for ch in "*?[")}
+    if low in exact:
+        return True
+    words = set(re.split(r"[^0-9a-zåäöéü%]+", low))
+    if words & _RATE_WORDS:
+        return False
+    return any(
+        fnmatch.fnmatchcase(low, p.casefold()) for p in patterns if any(ch in p for ch in "*?[")
+    )
+
+
+# Personnummer / samordningsnummer: 10 or 12 digits, optional -/+ before the last four, not part
+# of a longer number, a decimal fraction or an alphanumeric token (hashes, base64).
+_ID_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9][.,])([0-9]{8}|[0-9]{6})([-+]?)([0-9]{4})(?![0-9A-Za-z])(?![.,][0-9])"
+)
+_LUHN = (2, 1, 2, 1, 2, 1, 2, 1, 2)
+
+
+def _valid_identity_number(text: str) -> bool:
+    """Luhn + date check of a 10/12-digit candidate (DEFINITIONS.md 8.5), day - 60 for snr."""
+    digits = text.replace("-", "").replace("+", "")
+    if len(digits) == 12:
+        century = int(digits[:2])
+        if century not in (18, 19, 20):
+            return False
+        years = [int(digits[:4])]
+        ten = digits[2:]
+    elif len(digits) == 10:
+        ten = digits
+        years = [1900 + int(ten[:2]), 2000 + int(ten[:2])]
+    else:
+        return False
+    month, day = int(ten[2:4]), int(ten[4:6])
+    if day > 60:
+        day -= 60
+    if not (1 <= month <= 12 and day >= 1 and any(day <= monthrange(y, month)[1] for y in years)):
+        return False
+    total = sum(
+        (p // 10 + p % 10) for p in (int(d) * w for d, w in zip(ten[:9], _LUHN, strict=True))
+    )
+    return (10 - total % 10) % 10 == int(ten[9])
+
+
+def _identity_checker() -> Callable[[str], bool]:
+    """The lead's ``is_personnummer`` when present, else the local Luhn + date check."""
+    try:
+        from naravard_analysis.data.identifiers import is_personnummer
+    except ImportError:  # pragma: no cover - the data layer ships it
+        return _valid_identity_number
+
+    def check(candidate: str) -> bool:
+        try:
+            return bool(is_personnummer(candidate))
+        except (TypeError, ValueError):  # pragma: no cover - defensive
+            return _valid_identity_number(candidate)
+
+    return check
+
+
+def _count_identifiers(text: str, check: Callable[[str], bool]) -> int:
+    if not text or len(text) < 10:
+        return 0
+    return sum(1 for m in _ID_RE.finditer(text) if check(m.group(0)))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one place: never the value itself.
+
+    ``rule`` is ``"small_count"`` or ``"personnummer"``; ``location`` names the sheet, table,
+    notebook cell/output or ``"text"``; ``column`` the header (or None); ``rows`` up to five
+    positions: 0-based data rows below the header (CSV, HTML, Parquet, notebook tables), Excel
+    row numbers (1-based, as Excel shows) for workbooks, line numbers (1-based) for text.
+    """
+
+    file: str
+    rule: str
+    location: str
+    column: str | None
+    n_cells: int
+    rows: tuple[int, ...]
+    row_kind: str = "rows"
+    min_count: int = 5
+
+    def describe(self) -> str:
+        where = f"{self.file}"
+        if self.location:
+            where += f" [{self.location}]"
+        if self.column is not None:
+            where += f" column {self.column!r}"
+        rows = ", ".join(map(str, self.rows)) + (", ..." if self.n_cells > len(self.rows) else "")
+        pos = f" ({self.row_kind} {rows})" if self.rows else ""
+        if self.rule == "small_count":
+            return (
+                f"{where}: {self.n_cells} cell(s) with a count of 1..{self.min_count - 1}{pos} -- "
+                f"rule: counts below min_count={self.min_count} must be suppressed"
+            )
+        if self.rule == "unreadable":
+            return f"{where}: could not be read -- rule: every output must be checkable"
+        return (
+            f"{where}: {self.n_cells} valid personnummer/samordningsnummer{pos} -- rule: no "
+            "personal identity numbers in outputs"
+        )
+
+
+@dataclass
+class FileScan:
+    """What was scanned in one file and what was found there."""
+
+    file: str
+    kind: str
+    scanned: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class DisclosureReport:
+    """Result of :func:`check_outputs`: one :class:`FileScan` per file."""
+
+    directory: str
+    min_count: int
+    files: list[FileScan] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.files for f in s.findings]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def summary(self) -> str:
+        n_scanned = sum(1 for s in self.files if s.kind != "skipped")
+        head = (
+            f"Disclosure check of {self.directory} (min_count={self.min_count}): "
+            f"{n_scanned} file(s) scanned, {len(self.files) - n_scanned} skipped, "
+            + ("no problems found." if self.ok else f"{len(self.findings)} problem(s):")
+        )
+        lines = [head]
+        lines += [f"  - {f.describe()}" for f in self.findings]
+        for s in self.files:
+            lines.append(f"  {s.file} ({s.kind}): " + ("; ".join(s.scanned) or "-"))
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = [
+            {
+                "file": s.file,
+                "kind": s.kind,
+                "scanned": "; ".join(s.scanned),
+                "rule": f.rule if f else "",
+                "location": f.location if f else "",
+                "column": (f.column or "") if f else "",
+                "n_cells": f.n_cells if f else 0,
+                "rows": ", ".join(map(str, f.rows)) if f else "",
+            }
+            for s in self.files
+            for f in (s.findings or [None])
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=["file", "kind", "scanned", "rule", "location", "column", "n_cells", "rows"],
+        )
+
+    def _repr_html_(self) -> str:
+        status = "OK" if self.ok else f"{len(self.findings)} problem(s)"
+        return (
+            f"<p><b>Disclosure check</b> ({self.directory}, min_count={self.min_count}): {status}</p>"
+            + self.to_frame().to_html(index=False)
+        )
+
+
+_NUM_RE = re.compile(r"^[-+]?[0-9]+(?:[.,][0-9]+)?(?:[eE][-+]?[0-9]+)?$")
+
+
+def _number(x: object) -> float:
+    if x is None or isinstance(x, bool):
+        return np.nan
+    if isinstance(x, int | float | np.integer | np.floating):
+        return float(x)
+    s = str(x).strip()
+    for ch in (" ", "\u00a0", "\u202f", "\u2009"):
+        s = s.replace(ch, "")
+    return float(s.replace(",", ".")) if _NUM_RE.match(s) else np.nan
+
+
+def _cell_text(x: object) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float | np.floating) and np.isfinite(x) and float(x).is_integer():
+        return str(int(x))
+    return str(x)
+
+
+class _Scanner:
+    """Collects findings for one file."""
+
+    def __init__(
+        self,
+        scan: FileScan,
+        min_count: int,
+        patterns: Sequence[str],
+        allow_zero: bool,
+        check: Callable[[str], bool],
+    ):
+        self.scan, self.min_count, self.patterns = scan, min_count, patterns
+        self.allow_zero, self.check = allow_zero, check
+
+    def _add(
+        self, rule: str, location: str, column: str | None, positions: list[int], row_kind: str
+    ) -> None:
+        if positions:
+            self.scan.findings.append(
+                Finding(
+                    self.scan.file,
+                    rule,
+                    location,
+                    column,
+                    len(positions),
+                    tuple(positions[:5]),
+                    row_kind,
+                    self.min_count,
+                )
+            )
+
+    def grid(
+        self,
+        location: str,
+        header: Sequence[object],
+        rows: Sequence[Sequence[object]],
+        *,
+        row_numbers: Sequence[int] | None = None,
+        row_kind: str = "rows",
+    ) -> None:
+        """Check a table: count columns by header name, identifiers in every cell."""
+        names = [_cell_text(h).strip() for h in header]
+        count_idx = [j for j, h in enumerate(names) if is_count_column(h, self.patterns)]
+        nums = row_numbers if row_numbers is not None else range(len(rows))
+        small: dict[int, list[int]] = {j: [] for j in count_idx}
+        ids: dict[int, list[int]] = {}
+        for pos, row in zip(nums, rows, strict=True):
+            for j in count_idx:
+                if j < len(row):
+                    v = _number(row[j])
+                    if (0 < v < self.min_count) or (not self.allow_zero and v == 0):
+                        small[j].append(pos)
+            for j, x in enumerate(row):
+                if _count_identifiers(_cell_text(x), self.check):
+                    ids.setdefault(j, []).append(pos)
+        header_ids = [j for j, h in enumerate(names) if _count_identifiers(h, self.check)]
+        for j in header_ids:
+            self._add("personnummer", location, f"header of column {j}", [-1], "row")
+        for j, pos in small.items():
+            self._add("small_count", location, names[j], pos, row_kind)
+        for j, pos in sorted(ids.items()):
+            self._add(
+                "personnummer",
+                location,
+                names[j] if j < len(names) and names[j] else f"#{j}",
+                pos,
+                row_kind,
+            )
+        cc = ", ".join(names[j] for j in count_idx) or "none"
+        self.scan.scanned.append(
+            f"{location or 'table'}: {len(names)} columns x {len(rows)} rows, count columns: {cc}"
+        )
+
+    def text(self, location: str, text: str) -> None:
+        lines = [
+            i + 1
+            for i, line in enumerate(text.splitlines())
+            if _count_identifiers(line, self.check)
+        ]
+        self._add("personnummer", location, None, lines, "lines")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _scan_csv(path: Path, sc: _Scanner) -> None:
+    text = _decode(path.read_bytes())
+    sc.text("text", text)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    sep = max([";", ",", "\t", "|"], key=first.count) if first else ","
+    records = list(csv.reader(io.StringIO(text), delimiter=sep))
+    if not records:
+        sc.scan.scanned.append("empty")
+        return
+    widths = [len(r) for r in records if r]
+    modal = max(set(widths), key=widths.count)
+    h = next(i for i, r in enumerate(records) if len(r) == modal)
+    body = [r for r in records[h + 1 :] if r]
+    sc.grid(f"sep {sep!r}", records[h], body)
+
+
+def _scan_sheet(ws: object, sc: _Scanner) -> None:
+    """One worksheet: a row of text headers with a count name starts a table (several may
+    follow each other on one sheet); identifiers are looked for in every cell."""
+    where = f"sheet {ws.title!r}"  # type: ignore[attr-defined]
+    tables: list[tuple[list[object], list[list[object]], list[int]]] = []
+    loose: list[int] = []
+    for i, row in enumerate(ws.iter_rows(values_only=True), start=1):  # type: ignore[attr-defined]
+        cells = list(row)
+        texts = [c for c in cells if isinstance(c, str)]
+        numeric = [c for c in cells if isinstance(c, int | float) and not isinstance(c, bool)]
+        if texts and not numeric and any(is_count_column(t, sc.patterns) for t in texts):
+            tables.append((cells, [], []))
+        elif tables:
+            tables[-1][1].append(cells)
+            tables[-1][2].append(i)
+        elif any(_count_identifiers(_cell_text(c), sc.check) for c in cells):
+            loose.append(i)
+    for header, block, numbers in tables:
+        sc.grid(where, header, block, row_numbers=numbers, row_kind="Excel rows")
+    if not tables:
+        sc.scan.scanned.append(f"{where}: no count header (identifiers only)")
+    sc._add("personnummer", where, None, loose, "Excel rows")
+
+
+def _scan_excel(path: Path, sc: _Scanner) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        for ws in wb.worksheets:
+            _scan_sheet(ws, sc)
+    finally:
+        wb.close()
+
+
+class _HTMLTables(html.parser.HTMLParser):
+    """Tables (rows of (text, is_header)) and identifier hits outside tables, by line."""
+
+    def __init__(self, check: Callable[[str], bool]):
+        super().__init__(convert_charrefs=True)
+        self.check = check
+        self.tables: list[list[list[tuple[str, bool]]]] = []
+        self.stack: list[int] = []
+        self.cell: list[str] | None = None
+        self.cell_th = False
+        self.colspan = 1
+        self.loose_lines: list[int] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for _, val in attrs:
+            if val and not val.startswith("data:") and _count_identifiers(val, self.check):
+                self.loose_lines.append(self.getpos()[0])
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag == "table":
+            self.tables.append([])
+            self.stack.append(len(self.tables) - 1)
+        elif tag == "tr" and self.stack:
+            self.tables[self.stack[-1]].append([])
+        elif tag in ("td", "th") and self.stack:
+            self.cell, self.cell_th = [], tag == "th"
+            span = dict(attrs).get("colspan") or "1"
+            self.colspan = int(span) if span.isdigit() else 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self.skip:
+            self.skip -= 1
+        elif tag in ("td", "th") and self.cell is not None and self.stack:
+            rows = self.tables[self.stack[-1]]
+            if not rows:
+                rows.append([])
+            text = " ".join("".join(self.cell).split())
+            rows[-1].extend([(text, self.cell_th)] * max(1, self.colspan))
+            self.cell = None
+        elif tag == "table" and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+        elif _count_identifiers(data, self.check):
+            self.loose_lines.append(self.getpos()[0])
+
+
+def _scan_html(text: str, sc: _Scanner, where: str) -> None:
+    p = _HTMLTables(sc.check)
+    p.feed(text)
+    p.close()
+    sc._add("personnummer", f"{where}text".strip(), None, sorted(set(p.loose_lines)), "lines")
+    for t, rows in enumerate(p.tables):
+        rows = [r for r in rows if r]
+        if not rows:
+            continue
+        n_head = 0
+        while n_head < len(rows) and all(th for _, th in rows[n_head]) and n_head < len(rows) - 1:
+            n_head += 1
+        n_head = max(n_head, 1)
+        width = max(len(r) for r in rows)
+        header = []
+        for j in range(width):
+            names = [r[j][0] for r in rows[:n_head] if j < len(r) and r[j][0]]
+            counts = [h for h in names if is_count_column(h, sc.patterns)]
+            header.append(counts[-1] if counts else (names[-1] if names else ""))
+        sc.grid(f"{where}table {t}", header, [[c for c, _ in r] for r in rows[n_head:]])
+
+
+def _scan_plain_table(text: str, sc: _Scanner, where: str) -> None:
+    """Whitespace-aligned DataFrame reprs in text/plain or stream output (heuristic)."""
+    block: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        tokens = line.split()
+        if tokens:
+            block.append(tokens)
+            continue
+        if len(block) >= 2 and any(is_count_column(h, sc.patterns) for h in block[0]):
+            header = block[0]
+            rows = []
+            for tok in block[1:]:
+                # right-align: leading extra tokens are the index
+                rows.append(
+                    tok[len(tok) - len(header) :] if len(tok) >= len(header) else [""] * len(header)
+                )
+            sc.grid(f"{where}printed table", header, rows)
+        block = []
+
+
+def _scan_notebook(path: Path, sc: _Scanner) -> None:
+    nb = json.loads(_decode(path.read_bytes()))
+    cells = nb.get("cells", [])
+    n_out = 0
+    for i, cell in enumerate(cells):
+        src = cell.get("source", "")
+        sc.text(f"cell {i} source", "".join(src) if isinstance(src, list) else str(src))
+        for j, out in enumerate(cell.get("outputs", []) or []):
+            n_out += 1
+            where = f"cell {i} output {j} "
+            data = out.get("data") or {}
+            if "text" in out:  # stream
+                t = "".join(out["text"]) if isinstance(out["text"], list) else str(out["text"])
+                sc.text(f"{where}stream", t)
+                _scan_plain_table(t, sc, where)
+            if "traceback" in out:
+                sc.text(f"{where}traceback", "\n".join(out.get("traceback") or []))
+            for mime, val in data.items():
+                if mime.startswith("image/") and mime != "image/svg+xml":
+                    continue
+                t = (
+                    "".join(val)
+                    if isinstance(val, list)
+                    else (val if isinstance(val, str) else json.dumps(val))
+                )
+                if mime == "text/html":
+                    _scan_html(t, sc, f"{where}text/html ")
+                else:
+                    sc.text(f"{where}{mime}", t)
+                    if mime == "text/plain" and "text/html" not in data:
+                        _scan_plain_table(t, sc, where)
+    sc.scan.scanned.insert(0, f"{len(cells)} cells, {n_out} outputs")
+
+
+def _scan_parquet(path: Path, sc: _Scanner) -> None:
+    df = pd.read_parquet(path)
+    sc.grid("", list(map(str, df.columns)), df.astype(object).to_numpy().tolist())
+
+
+_KINDS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".html": "html",
+    ".htm": "html",
+    ".ipynb": "notebook",
+    ".parquet": "parquet",
+    ".txt": "text",
+    ".md": "text",
+    ".json": "text",
+    ".svg": "text",
+    ".log": "text",
+    ".tex": "text",
+    ".yaml": "text",
+    ".yml": "text",
+    ".xml": "text",
+    ".rst": "text",
+}
+
+
+def check_outputs(
+    directory: str | Path,
+    min_count: int = 5,
+    *,
+    count_patterns: Sequence[str] = DEFAULT_COUNT_PATTERNS,
+    allow_zero: bool = True,
+    raise_on_failure: bool = True,
+) -> DisclosureReport:
+    """Scan written outputs for small counts and personal identity numbers.
+
+    Every file under ``directory`` (recursively, hidden folders included) is read by type:
+    CSV/TSV (separator ``;`` ``,`` tab or ``|`` from the first line; decimal comma or point;
+    space/NBSP thousands; UTF-8 or CP1252), Excel ``.xlsx`` (every sheet; a row of headers with
+    a count name starts a table), HTML (every ``<table>``, and all text and attributes outside
+    tables), executed notebooks (cell sources; stream, ``text/html``, ``text/plain`` and other
+    text outputs; printed DataFrames are parsed heuristically), Parquet, and plain text files
+    (``.txt .md .json .svg .log ...``: identifiers only). Other files (PNG, PDF ...) are listed
+    as skipped.
+
+    Rules: a value ``v`` with ``0 < v < min_count`` (or ``v == 0`` when not ``allow_zero``) in a
+    count column fails (DEFINITIONS.md 8.7); count columns are recognised by header name
+    (:func:`is_count_column`, ``count_patterns``). Any valid personnummer or samordningsnummer
+    (10 or 12 digits, optional ``-``/``+``, Luhn check digit, valid date, day - 60 for
+    samordningsnummer; DEFINITIONS.md 8.5-8.6) anywhere fails. Suppressed markers (``<5``,
+    ``..``, empty) are not numbers and pass.
+
+    Parameters
+    ----------
+    directory
+        Output folder (or a single file).
+    min_count
+        Threshold used when the outputs were suppressed.
+    count_patterns
+        Header names (exact) and glob patterns (``n_*``) of count columns, case-insensitive;
+        extend with ``DEFAULT_COUNT_PATTERNS + ("Kvinnor", "Män")`` for wide tables.
+    allow_zero
+        Zero counts pass (default, as in :func:`suppress`).
+    raise_on_failure
+        Raise :class:`DisclosureError` when anything is found (default); else only report.
+
+    Returns
+    -------
+    DisclosureReport
+        Per file: what was scanned and what was found (file, sheet/table/cell, column, row
+        positions and how many cells) -- never the value of an identifier.
+
+    Raises
+    ------
+    DisclosureError
+        Something disclosive was found; the message names file, column, number of cells and
+        the rule, and ``err.report`` holds the full report.
+    ParameterError
+        The directory does not exist or ``min_count`` is invalid.
+    """
+    min_count = _check_min_count(min_count)
+    root = Path(directory)
+    if not root.exists():
+        raise ParameterError(f"check_outputs: {str(root)!r} does not exist")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    report = DisclosureReport(str(root), min_count)
+    check = _identity_checker()
+    for path in files:
+        rel = path.name if root.is_file() else path.relative_to(root).as_posix()
+        kind = _KINDS.get(path.suffix.lower(), "skipped")
+        scan = FileScan(rel, kind)
+        report.files.append(scan)
+        sc = _Scanner(scan, min_count, count_patterns, allow_zero, check)
+        try:
+            if kind == "csv":
+                _scan_csv(path, sc)
+            elif kind == "excel":
+                _scan_excel(path, sc)
+            elif kind == "html":
+                _scan_html(_decode(path.read_bytes()), sc, "")
+            elif kind == "notebook":
+                _scan_notebook(path, sc)
+            elif kind == "parquet":
+                _scan_parquet(path, sc)
+            elif kind == "text":
+                sc.text("text", _decode(path.read_bytes()))
+                scan.scanned.append("text (identifiers only)")
+            else:
+                scan.scanned.append(f"not scanned ({path.suffix or 'no extension'})")
+        except Exception as err:  # a file we cannot read cannot be vouched for
+            scan.findings.append(Finding(rel, "unreadable", "", None, 1, (), "rows", min_count))
+            scan.scanned.append(f"could not be read: {type(err).__name__}")
+    if raise_on_failure and not report.ok:
+        shown = report.findings[:20]
+        msg = (
+            f"disclosure check of {root} failed (min_count={min_count}): {len(report.findings)} "
+            "problem(s):\n" + "\n".join(f"  - {f.describe()}" for f in shown)
+        )
+        if len(report.findings) > len(shown):
+            msg += f"\n  ... and {len(report.findings) - len(shown)} more (see err.report)"
+        err = DisclosureError(msg)
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+    return report
