@@ -1,0 +1,354 @@
+"""Tests of avoidable-hospitalisation flags and rates (DEFINITIONS.md §3, §5).
+
+Every rule is exercised on hand-built admissions; the expected flags follow from the rule as written
+in DEFINITIONS.md (the Swedish list itself is unverified, so these tests target the mechanics:
+prefix matching, age windows, secondary rules, exclusions, unions — §3.1 "Design choice"). Rate
+expectations are hand calculations written out beside the assertions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from naravard_analysis.data.codelists import load_codelist
+from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.indicators.avoidable import (
+    EXCLUSION_REASONS,
+    avoidable_rates,
+    ed_visit_rates,
+    exclusion_summary,
+    flag_avoidable,
+    group_columns,
+)
+
+PERSONS = pd.DataFrame(
+    {
+        "person_id": [1, 2, 3, 4, 5],
+        "sex": ["F", "M", "F", "M", "F"],
+        # ages on 2024-06-01: 74, 19 (20 on 2024-06-02), 30, 45, 90
+        "birth_date": pd.to_datetime(
+            ["1950-01-01", "2004-06-02", "1994-01-01", "1979-01-01", "1934-01-01"]
+        ),
+        "region_code": ["14"] * 5,
+        "municipality_code": ["1480", "1480", "1401", "1401", "1480"],
+    }
+)
+
+
+def adm(*rows, **defaults):
+    """rows: dicts with at least person_id and main_diagnosis; dates default 2024-06-01..03."""
+    base = {
+        "admission_date": "2024-06-01",
+        "discharge_date": "2024-06-03",
+        "other_diagnoses": "",
+        "procedures": "",
+        "planned": False,
+        "admitted_from": "home",
+        "discharge_to": "home",
+    }
+    base.update(defaults)
+    df = pd.DataFrame([{**base, **r} for r in rows])
+    df["admission_date"] = pd.to_datetime(df["admission_date"])
+    df["discharge_date"] = pd.to_datetime(df["discharge_date"])
+    return df
+
+
+def one(row, definition="socialstyrelsen_chronic", **kw):
+    f = flag_avoidable(adm(row), PERSONS, definition=definition, **kw)
+    assert len(f) == 1
+    return f.iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "group"),
+    [
+        ("I500", "heart_failure"),  # prefix I50
+        ("I509", "heart_failure"),
+        ("I110", "heart_failure"),
+        ("I119", "hypertension"),
+        ("I10", "hypertension"),
+        ("E105", "diabetes"),  # enumerated E100-E108
+        ("e11.5", "diabetes"),  # normalised: upper case, dot removed (§2.3)
+        ("J441", "copd"),
+        ("J46", "asthma"),
+        ("D509", "anemia"),
+        ("I249", "angina"),
+    ],
+)
+def test_swedish_chronic_prefix_matching(code, group):
+    r = one({"person_id": 1, "main_diagnosis": code})
+    assert r[group] and r["avoidable"]
+    assert sum(bool(r[g]) for g in group_columns("socialstyrelsen_chronic")) == 1
+
+
+@pytest.mark.parametrize("code", ["E109", "E149", "D500", "I21", "I24", "J40", "J4"])
+def test_swedish_chronic_non_matches(code):
+    # E1x9 is outside E1x0-E1x8 (§2.3 pitfall); D500, I24 (not I240/8/9) and J40 are not listed.
+    r = one({"person_id": 1, "main_diagnosis": code})
+    assert not r["avoidable"] and pd.isna(r["excluded_reason"])
+
+
+def test_age_window_at_birthday():
+    # Person 2 turns 20 on 2024-06-02: admitted 06-01 -> 19 -> excluded; 06-02 -> 20 -> counted (20+).
+    f = flag_avoidable(
+        adm(
+            {"person_id": 2, "main_diagnosis": "J45", "admission_date": "2024-06-01",
+             "discharge_date": "2024-06-01"},
+            {"person_id": 2, "main_diagnosis": "J45", "admission_date": "2024-06-10",
+             "discharge_date": "2024-06-12"},
+        ),
+        PERSONS,
+    )  # fmt: skip
+    assert f["age"].tolist() == [19, 20]
+    assert f["avoidable"].tolist() == [False, True]
+    assert f["excluded_reason"].astype(object).tolist()[0] == "age"
+    # The all-ages Swedish definition counts the 19-year-old.
+    f0 = flag_avoidable(
+        adm({"person_id": 2, "main_diagnosis": "J45"}), PERSONS, definition="socialstyrelsen"
+    )
+    assert f0["avoidable"].tolist() == [True] and f0["chronic"].tolist() == [True]
+
+
+@pytest.mark.parametrize(
+    ("other", "counted"),
+    [("J441", True), ("I10 J47", True), ("E119", False), ("XJ44", False), ("", False)],
+)
+def test_j20_counts_only_with_copd_secondary(other, counted):
+    r = one({"person_id": 1, "main_diagnosis": "J20", "other_diagnoses": other})
+    assert bool(r["copd"]) is counted
+    assert (r["excluded_reason"] == "secondary_missing") is (not counted)
+
+
+def test_pneumonia_sickle_cell_exclusion_and_acute_union():
+    f = flag_avoidable(
+        adm(
+            {"person_id": 1, "main_diagnosis": "J181", "other_diagnoses": "D570"},
+            {"person_id": 3, "main_diagnosis": "J181", "admission_date": "2024-07-01",
+             "discharge_date": "2024-07-02"},
+        ),
+        PERSONS,
+        definition="socialstyrelsen",
+    )  # fmt: skip
+    assert f["pneumonia"].tolist() == [False, True]
+    assert f["acute"].tolist() == [False, True] and not f["chronic"].any()
+    assert f["excluded_reason"].astype(object).tolist()[0] == "exclusion_diagnosis"
+
+
+def test_cardiac_procedure_exclusion_is_configurable():
+    row = {"person_id": 1, "main_diagnosis": "I500", "procedures": "AB123 FNG05"}
+    r = one(row)
+    assert not r["heart_failure"] and r["excluded_reason"] == "procedure"
+    # A code containing F but not starting with it is not a chapter-F procedure.
+    assert one({**row, "procedures": "DF001"})["heart_failure"]
+    # Switch the exclusion off, or replace the list.
+    assert one(row, procedure_exclusions={"heart_failure": []})["heart_failure"]
+    assert one(row, procedure_exclusions={"heart_failure": ["FNA"]})["heart_failure"]
+
+
+def test_unplanned_only():
+    row = {"person_id": 1, "main_diagnosis": "J441", "planned": True}
+    assert one(row)["avoidable"]
+    r = one(row, unplanned_only=True)
+    assert not r["avoidable"] and r["excluded_reason"] == "planned"
+
+
+def test_swedish_episode_unit_counts_transfer_chain_once():
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "I500", "discharge_to": "hospital",
+         "admission_date": "2024-03-01", "discharge_date": "2024-03-04"},
+        {"person_id": 1, "main_diagnosis": "I500", "admitted_from": "hospital",
+         "admission_date": "2024-03-05", "discharge_date": "2024-03-09"},
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS)
+    assert len(f) == 1 and f["n_stays"].tolist() == [2] and f["avoidable"].sum() == 1
+    fa = flag_avoidable(a, PERSONS, unit="admission")
+    assert fa["avoidable"].sum() == 2
+    # PQI works on discharges and excludes the transfer in (§3.2).
+    fp = flag_avoidable(a, PERSONS, definition="pqi")
+    assert fp["pqi08"].tolist() == [True, False]
+    assert fp["excluded_reason"].astype(object).tolist() == [np.nan, "transfer_in"]
+
+
+def test_pqi_columns_age_windows_and_composites():
+    cols = group_columns("pqi")
+    assert cols == [
+        "pqi01", "pqi03", "pqi05", "pqi07", "pqi08", "pqi11", "pqi12", "pqi14", "pqi15", "pqi16",
+        "pqi90", "pqi91", "pqi92", "pqi93",
+    ]  # fmt: skip
+    a = adm(
+        {"person_id": 3, "main_diagnosis": "J441"},  # COPD at 30: PQI 05 is 40+
+        {"person_id": 3, "main_diagnosis": "J459", "admission_date": "2024-08-01", "discharge_date": "2024-08-02"},
+        {"person_id": 4, "main_diagnosis": "J459"},  # asthma at 45 -> PQI 05, not 15
+        {"person_id": 4, "main_diagnosis": "J159", "admission_date": "2024-09-01", "discharge_date": "2024-09-03"},
+        {"person_id": 2, "main_diagnosis": "J159"},  # 19 -> adult (18+) pneumonia
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS, definition="pqi").set_index(["person_id", "admission_date"])
+    r = f.reset_index()
+    assert r["pqi05"].tolist() == [False, False, False, True, False]
+    # rows sorted by person then date: (2,J159),(3,J441),(3,J459),(4,J459),(4,J159)
+    assert r["pqi15"].tolist() == [False, False, True, False, False]
+    assert r["pqi11"].tolist() == [True, False, False, False, True]
+    assert r["pqi90"].tolist() == [True, False, True, True, True]
+    assert r["pqi91"].tolist() == [True, False, False, False, True]
+    assert r["pqi92"].tolist() == [False, False, True, True, False]
+    assert not r["pqi93"].any()
+    assert r["avoidable"].tolist() == r["pqi90"].tolist()
+    assert r["excluded_reason"].astype(object).tolist()[1] == "age"
+
+
+def test_pqi16_needs_amputation_and_diabetes_and_pqi01_prefix():
+    a = adm(
+        {"person_id": 4, "main_diagnosis": "T873", "procedures": "NGQ19", "other_diagnoses": "E116"},
+        {"person_id": 4, "main_diagnosis": "T873", "procedures": "NGQ19", "admission_date": "2024-07-01",
+         "discharge_date": "2024-07-03"},
+        {"person_id": 4, "main_diagnosis": "E101", "admission_date": "2024-08-01", "discharge_date": "2024-08-03"},
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS, definition="pqi")
+    assert f["pqi16"].tolist() == [True, False, False]
+    assert f["pqi01"].tolist() == [False, False, True]
+    assert f["pqi93"].tolist() == [True, False, True]
+    assert not f["pqi14"].any()  # no ICD-10-SE equivalent (code list note)
+
+
+def test_oecd_day_case_j40_rule_and_union_counts_once():
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "J441", "discharge_date": "2024-06-01"},  # same day
+        {"person_id": 1, "main_diagnosis": "J40", "other_diagnoses": "J449",
+         "admission_date": "2024-07-01", "discharge_date": "2024-07-02"},
+        {"person_id": 1, "main_diagnosis": "J40", "other_diagnoses": "J42",  # J42 does not qualify J40
+         "admission_date": "2024-08-01", "discharge_date": "2024-08-02"},
+        {"person_id": 1, "main_diagnosis": "I110", "admission_date": "2024-09-01", "discharge_date": "2024-09-02"},
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS, definition="oecd")
+    assert f["copd"].tolist() == [False, True, False, False]
+    assert f["excluded_reason"].astype(object).tolist()[:3] == [
+        "day_case",
+        np.nan,
+        "secondary_missing",
+    ]
+    # I110 is in both CHF (I110) and hypertension (I11): two groups, one avoidable admission.
+    assert f["chf"].iloc[3] and f["hypertension"].iloc[3]
+    assert f["avoidable"].sum() == 2
+
+
+def test_optional_code_and_unknown_person():
+    row = {"person_id": 1, "main_diagnosis": "N159"}
+    assert not one(row, definition="socialstyrelsen")["pyelonephritis"]
+    assert one(row, definition="socialstyrelsen", include_optional=True)["pyelonephritis"]
+    r = one({"person_id": 99, "main_diagnosis": "J441"})
+    assert r["excluded_reason"] == "person_unknown" and pd.isna(r["age"])
+
+
+def test_exclusion_summary_accounts_for_every_candidate():
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "J441"},
+        {"person_id": 2, "main_diagnosis": "J441", "admission_date": "2024-05-01", "discharge_date": "2024-05-02"},
+        {"person_id": 1, "main_diagnosis": "I500", "procedures": "FNG05", "admission_date": "2024-08-01", "discharge_date": "2024-08-03"},
+        {"person_id": 3, "main_diagnosis": "A09"},
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS)
+    s = exclusion_summary(f).set_index("excluded_reason")["n"]
+    assert s["counted"] == 1 and s["age"] == 1 and s["procedure"] == 1
+    assert s.drop("counted").sum() == 2
+    assert set(s.index) == {*EXCLUSION_REASONS, "counted"}
+
+
+def test_codelists_have_provenance_and_honest_flags():
+    sos = load_codelist("socialstyrelsen_undvikbar")
+    assert not sos["verified"].any()  # DEFINITIONS.md §3.1: the whole Swedish list is unverified
+    assert (sos["source"].str.len() > 20).all()
+    oecd = load_codelist("oecd_hcqi")
+    assert oecd.loc[oecd.condition_group == "copd", "verified"].all()
+    assert not oecd.loc[oecd.condition_group != "copd", "verified"].any()
+    pqi = load_codelist("ahrq_pqi")
+    assert pqi["note"].str.contains("CM|adapted|partial|ICD-10-SE", regex=True).all()
+
+
+def test_errors():
+    with pytest.raises(ParameterError, match="unknown definition 'nope'"):
+        flag_avoidable(adm({"person_id": 1, "main_diagnosis": "J441"}), PERSONS, definition="nope")
+    with pytest.raises(SchemaError, match="admissions.main_diagnosis: required column missing"):
+        flag_avoidable(
+            adm({"person_id": 1, "main_diagnosis": "J441"}).drop(columns="main_diagnosis"), PERSONS
+        )
+    with pytest.raises(SchemaError, match="persons.person_id: duplicate person_id"):
+        flag_avoidable(
+            adm({"person_id": 1, "main_diagnosis": "J441"}), pd.concat([PERSONS, PERSONS])
+        )
+
+
+# ----------------------------------------------------------------------------------------- rates
+
+
+def _population():
+    rows = []
+    for muni in ("1480", "1401"):
+        for age in range(0, 101):
+            rows.append((2024, "14", muni, "F", age, 100 if muni == "1480" else 50))
+    return pd.DataFrame(
+        rows, columns=["year", "region_code", "municipality_code", "sex", "age", "population"]
+    )
+
+
+def test_avoidable_rates_against_hand_calculation():
+    # Flags: person 1 (74, 1480) two COPD admissions, person 4 (45, 1401) one asthma, person 5 (90)
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "J441"},
+        {"person_id": 1, "main_diagnosis": "J441", "admission_date": "2024-09-01", "discharge_date": "2024-09-02"},
+        {"person_id": 4, "main_diagnosis": "J45"},
+        {"person_id": 5, "main_diagnosis": "I500"},
+    )  # fmt: skip
+    f = flag_avoidable(a, PERSONS)
+    std = {"20-64": 0.7, "65+": 0.3}
+    r = avoidable_rates(f, _population(), by=("year", "municipality_code"), standard=std)
+    r = r.set_index("municipality_code")
+    # 1401: population 20-64 = 45*50 = 2250, 65+ = 36*50 = 1800; events (1, 0)
+    #   DSR = 0.7*1/2250 = 3.1111e-4 -> 31.111 per 100 000; crude = 1/4050
+    assert r.loc["1401", "adjusted_rate"] == pytest.approx(1e5 * 0.7 / 2250)
+    assert r.loc["1401", "crude_rate"] == pytest.approx(1e5 / 4050)
+    # 1480: 20-64 = 4500, 65+ = 3600; events (0, 3)  -> DSR = 0.3*3/3600
+    assert r.loc["1480", "adjusted_rate"] == pytest.approx(1e5 * 0.3 * 3 / 3600)
+    assert r.loc["1480", "events"] == 3 and r.loc["1480", "population"] == 8100
+    # By condition group with ESP2013 20+, restricted to 65+ (band edges).
+    g = avoidable_rates(f, _population(), indicators=["copd", "heart_failure"], min_age=65)
+    assert g["indicator"].tolist() == ["copd", "heart_failure"]
+    assert g["events"].tolist() == [2, 1]
+    # ESP 65+: 1480+1401 population per single year = 150; band 65-69 = 750 … 90+ = 11*150
+    w = np.array([5500, 5000, 4000, 2500, 1500, 1000]) / 19_500
+    n = np.array([750, 750, 750, 750, 750, 1650])
+    d_copd = np.array([0, 1 * 2, 0, 0, 0, 0])  # age 74 -> band 70-74
+    assert g["adjusted_rate"].iloc[0] == pytest.approx(1e5 * np.sum(w * d_copd / n))
+
+
+def test_rates_raise_when_population_misses_a_cell_and_no_standard_gives_exact_crude():
+    a = adm({"person_id": 1, "main_diagnosis": "J441"})
+    f = flag_avoidable(a, PERSONS)
+    pop = _population()
+    with pytest.raises(SchemaError, match="events in a cell without population"):
+        avoidable_rates(f, pop[pop.municipality_code == "1401"], by=("year", "municipality_code"))
+    r = avoidable_rates(f, pop, standard=None)
+    # 20+ population = 81 ages × 150 = 12150; 1 event; Garwood limits for 1: chi2(0.025,2)/2, chi2(0.975,4)/2
+    assert r["crude_rate"].item() == pytest.approx(1e5 / 12_150)
+    assert r["adjusted_rate"].item() == r["crude_rate"].item()
+    assert r["lower"].item() == pytest.approx(1e5 * stats.chi2.ppf(0.025, 2) / 2 / 12_150)
+    assert r["upper"].item() == pytest.approx(1e5 * stats.chi2.ppf(0.975, 4) / 2 / 12_150)
+
+
+def test_ed_visit_rates_80_plus_per_1000():
+    contacts = pd.DataFrame(
+        {
+            "person_id": [5, 5, 5, 1, 5],
+            "contact_date": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-03-01", "2024-01-01", "2024-04-01"]),
+            "care_level": ["emergency", "emergency", "emergency", "emergency", "primary"],
+        }
+    )  # fmt: skip
+    r = ed_visit_rates(contacts, _population(), persons=PERSONS)
+    # 80+ population = 21 ages × 150 = 3150; ED visits by the 90-year-old = 3 (the 74-year-old is < 80)
+    assert r["events"].item() == 3 and r["population"].item() == 3150
+    assert r["crude_rate"].item() == pytest.approx(3 / 3150 * 1000)
+    assert r["lower"].item() == pytest.approx(1000 * stats.chi2.ppf(0.025, 6) / 2 / 3150)
+    with pytest.raises(ParameterError, match="needs persons="):
+        ed_visit_rates(contacts, _population())
