@@ -27,10 +27,10 @@ __all__ = ["ITSResult"]
 _LABELS = {
     "en": {"observed": "Observed", "fitted": "Fitted", "counterfactual": "Counterfactual",
            "excluded": "Excluded from fit", "interruption": "Interruption", "time": "Time",
-           "rate": "Rate per {per:,}", "value": "Value", "treated": "treated", "control": "control"},
+           "rate": "Rate per {per}", "value": "Value", "treated": "treated", "control": "control"},
     "sv": {"observed": "Observerat", "fitted": "Anpassat", "counterfactual": "Kontrafaktiskt",
            "excluded": "Exkluderat ur skattningen", "interruption": "Intervention", "time": "Tid",
-           "rate": "Antal per {per:,}".replace(",", " "), "value": "Värde", "treated": "intervention",
+           "rate": "Antal per {per}", "value": "Värde", "treated": "intervention",
            "control": "kontroll"},
 }
 
@@ -423,7 +423,8 @@ class ITSResult:
             ax.axvspan(t0, t1, color="0.85", alpha=0.5, lw=0,
                        label=lab["excluded"] if a == exc_idx[0] else None)
         ax.set_xlabel(lab["time"])
-        ax.set_ylabel(lab["rate"].format(per=int(rate_per)) if self.exposure is not None else lab["value"])
+        per = f"{int(rate_per or 1):,}".replace(",", " " if language == "sv" else ",")
+        ax.set_ylabel(lab["rate"].format(per=per) if self.exposure is not None else lab["value"])
         ax.legend(fontsize=8, frameon=False)
         return ax.figure
 
