@@ -204,6 +204,7 @@ class StaggeredDiDResult:
             infl = inf_e[:, pos].mean(axis=1) if pos.any() else np.full(n, np.nan)
         elif kind == "calendar":
             keys = self.periods[self.periods >= group.min()]
+            keys = np.array([t for t in keys if np.any((time == t) & (g_r <= t_r))])
             parts = []
             for t in keys:
                 keep = (time == t) & (g_r <= t_r)
@@ -399,13 +400,13 @@ def _prepare(panel, outcome, unit, time, first_treated, covs, control, anticipat
         bad = np.flatnonzero(panel[col].isna().to_numpy())
         if bad.size:
             raise SchemaError(_TABLE, col, "missing values are not allowed", bad.size, bad)
-    yv = panel[outcome].to_numpy(float)
+    yv = panel[outcome].to_numpy(dtype=float, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(yv))
     if bad.size:
         raise SchemaError(_TABLE, outcome, "must be finite", bad.size, bad)
 
     ucodes, unit_ids = pd.factorize(panel[unit], sort=True)
-    tvals = panel[time].to_numpy(float)
+    tvals = panel[time].to_numpy(dtype=float, na_value=np.nan)
     periods, tcodes = np.unique(tvals, return_inverse=True)
     n_all, n_t = len(unit_ids), len(periods)
 
@@ -415,7 +416,8 @@ def _prepare(panel, outcome, unit, time, first_treated, covs, control, anticipat
         raise SchemaError(_TABLE, f"{unit}, {time}", "each unit may appear once per period",
                           pos.size, pos)
 
-    gv = panel[first_treated].to_numpy(float)
+    # nullable integer columns: pd.NA (never treated) becomes NaN
+    gv = panel[first_treated].to_numpy(dtype=float, na_value=np.nan)
     gv = np.where(np.isnan(gv) | (gv == 0), np.inf, gv)
     # first_treated must be constant within a unit (treatment is absorbing and assigned once)
     gmin = np.full(n_all, np.inf)
@@ -497,7 +499,7 @@ def _design(panel: pd.DataFrame, covs: list[str]) -> np.ndarray:
     for c in covs:
         col = panel[c]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            parts.append(col.to_numpy(float)[:, None])
+            parts.append(col.to_numpy(dtype=float, na_value=np.nan)[:, None])
         else:
             codes, levels = pd.factorize(col, sort=True)
             if len(levels) > 1:

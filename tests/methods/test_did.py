@@ -214,6 +214,14 @@ def test_text_covariate_is_dummy_coded(mpdta):
     np.testing.assert_allclose(ra[["att", "se"]], rb[["att", "se"]], atol=1e-12)
 
 
+def test_nullable_integers_with_missing_first_treated_mean_never_treated(mpdta, fits):
+    # first_treated as pandas Int64 with <NA> for never treated (instead of R's 0)
+    nullable = mpdta.assign(**{"first.treat": mpdta["first.treat"].astype("Int64").replace(0, pd.NA),
+                               "year": mpdta["year"].astype("Int64")})
+    got = staggered_did(nullable, **MPDTA_COLS).att_gt
+    pd.testing.assert_frame_equal(got, fits["mpdta_nev_dr"].att_gt)
+
+
 def test_string_unit_ids_and_row_order_do_not_matter(mpdta):
     shuffled = mpdta.sample(frac=1, random_state=3).assign(
         countyreal=lambda d: "k" + d["countyreal"].astype(str))
