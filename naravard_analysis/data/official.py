@@ -49,7 +49,10 @@ __all__ = [
     "municipalities",
     "population",
     "deaths_monthly",
+    "monthly_population",
+    "deaths_series",
     "oppna_jamforelser",
+    "rest_of_country",
     "transliterate",
 ]
 
@@ -602,6 +605,116 @@ def deaths_monthly(
     return _years_filter(df, years, "deaths_monthly", p).copy()
 
 
+def monthly_population(
+    level: str = "country",
+    years: Iterable[int] | int | None = None,
+    *,
+    by: str | list[str] | None = None,
+) -> pd.DataFrame:
+    """Population in the middle of each month, linearly interpolated from SCB's 31 December counts.
+
+    SCB counts the population on 31 December. For month m of year y, with t = (days from 1 January
+    to the middle of the month) / (days in year y), the mid-month population is
+
+        P(y, m) = P(31 Dec y-1) + t * (P(31 Dec y) - P(31 Dec y-1))
+
+    and the person-time at risk in that month is ``person_years = P(y, m) * days_in_month / 365.25``
+    (so a 29-day February in a leap year has more time at risk than a 28-day one). Design choice:
+    linear within a year, the usual approximation when only year-end counts exist; it is the
+    exposure used for monthly death counts in DEFINITIONS.md §6.3.
+
+    Parameters
+    ----------
+    level
+        ``"country"`` or ``"county"`` (see :func:`population`); year y needs both y-1 and y.
+    years
+        Years to return (default: every year whose previous year-end is also known).
+    by
+        Columns to keep apart (``"region_code"``, ``"sex"``); summed over age and the rest.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``period`` (first day of the month), ``year``, ``month``, ``population``
+        (float, mid-month), ``person_years`` (float).
+
+    Examples
+    --------
+    >>> mp = monthly_population("country", years=2020)
+    >>> round(mp.loc[mp.month == 1, "population"].item())  # 31 Dec 2019 + 1/24 of the 2020 growth
+    10329779
+    """
+    if level not in ("country", "county"):
+        raise ParameterError(
+            f"monthly_population: level must be 'country' or 'county', not {level!r}"
+        )
+    keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    yearly = population(level).groupby([*keys, "year"], as_index=False)["population"].sum()
+    prev = yearly.assign(year=yearly["year"] + 1).rename(columns={"population": "previous"})
+    both = yearly.merge(prev, on=[*keys, "year"], how="inner")
+    if years is not None:
+        wanted = [int(years)] if isinstance(years, int | np.integer) else [int(y) for y in years]
+        absent = sorted(set(wanted) - set(both["year"]))
+        if absent:
+            raise ParameterError(
+                f"monthly_population: years {absent} need the population on 31 December of that "
+                f"year and the year before ({level} level covers {yearly.year.min()}-{yearly.year.max()})"
+            )
+        both = both[both["year"].isin(wanted)]
+    months = pd.DataFrame({"month": np.arange(1, 13)})
+    out = both.merge(months, how="cross")
+    start = pd.to_datetime({"year": out["year"], "month": out["month"], "day": 1})
+    days = start.dt.days_in_month.to_numpy(float)
+    year_days = np.where(start.dt.is_leap_year, 366.0, 365.0)
+    t = ((start.dt.dayofyear.to_numpy(float) - 1) + days / 2) / year_days
+    out["population"] = out["previous"] + t * (out["population"] - out["previous"])
+    out["person_years"] = out["population"] * days / 365.25
+    out["period"] = start
+    return out[[*keys, "period", "year", "month", "population", "person_years"]].sort_values(
+        [*keys, "period"], ignore_index=True
+    )
+
+
+def deaths_series(start: str = "2010-01", end: str = "2020-12") -> pd.DataFrame:
+    """Monthly deaths in Sweden (both sexes) with the mid-month population: an ITS-ready series.
+
+    Deaths from :func:`deaths_monthly` summed over sex; person-time from :func:`monthly_population`
+    (country). Deaths SCB could not date to a month are not in the monthly counts; their number per
+    year is kept in ``attrs["unknown_month"]`` (2020: 254 of 98 124) so that it can be reported.
+
+    Returns
+    -------
+    DataFrame
+        ``period`` (first of the month), ``year``, ``month``, ``deaths`` (int64), ``population``,
+        ``person_years``, ``rate_per_100k_py`` (deaths per 100 000 person-years).
+
+    Examples
+    --------
+    >>> d = deaths_series("2020-01", "2020-12")
+    >>> int(d.deaths.sum()) + d.attrs["unknown_month"][2020]
+    98124
+    """
+    p0, p1 = pd.Period(start, "M"), pd.Period(end, "M")
+    if p1 < p0:
+        raise ParameterError(f"deaths_series: end {end} is before start {start}")
+    years = list(range(p0.year, p1.year + 1))
+    d = deaths_monthly(years)
+    unknown = d[d["month"].isna()].groupby("year")["deaths"].sum()
+    d = d.dropna(subset=["month"]).groupby(["year", "month"], as_index=False)["deaths"].sum()
+    d["month"] = d["month"].astype("int64")
+    pop = monthly_population("country", years)
+    out = pop.merge(d, on=["year", "month"], how="left", validate="one_to_one")
+    per = out["period"].dt.to_period("M")
+    out = out[(per >= p0) & (per <= p1)].reset_index(drop=True)
+    out["deaths"] = out["deaths"].astype("int64")
+    out["rate_per_100k_py"] = out["deaths"] / out["person_years"] * 1e5
+    out = out[
+        ["period", "year", "month", "deaths", "population", "person_years", "rate_per_100k_py"]
+    ]
+    out.attrs["unknown_month"] = {int(k): int(v) for k, v in unknown.items()}
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Öppna jämförelser
 # --------------------------------------------------------------------------------------------------
@@ -774,3 +887,68 @@ def oppna_jamforelser(
     if absent:
         raise ParameterError(f"oppna_jamforelser: indicators {absent} are not in {p.name}")
     return df[df["indicator_id"].isin(wanted)].reset_index(drop=True)
+
+
+def rest_of_country(
+    data: pd.DataFrame,
+    exclude: Iterable[str],
+    *,
+    name: str = "Rest of Sweden",
+    code: str = "RR",
+    scale: float = 100.0,
+) -> pd.DataFrame:
+    """Pool an Öppna jämförelser indicator over the country minus some regions.
+
+    For a share or a rate with denominator ``n`` (330: discharges; 526: person-years at risk), the
+    number of events in a cell is ``value * n / scale``. The rest of the country is the country row
+    minus the excluded regions, period by period and sex by sex::
+
+        value_rest = scale * (E_country - sum_i E_i) / (n_country - sum_i n_i),  E = value * n / scale
+
+    Subtracting from the country row (rather than adding the other counties) keeps counties whose
+    value is suppressed in a year (Jämtland 2016 in indicator 330) inside the rest of the country.
+    For an age-standardised rate (526) the result is an approximation (the rest is standardised with
+    the excluded regions' weights mixed out); say so when it is used. No interval is attached.
+
+    Parameters
+    ----------
+    data
+        Output of :func:`oppna_jamforelser` for one indicator (country and county rows).
+    exclude
+        Region codes to leave out (e.g. ``["12", "14"]``).
+    scale
+        100 for per cent, 100 000 for rates per 100 000.
+
+    Returns
+    -------
+    DataFrame
+        The pooled rows with the columns of :func:`oppna_jamforelser` (``region_code`` = ``code``,
+        ``level`` = ``"pooled"``, ``events`` added, ``ci_*`` missing).
+    """
+    ex = [str(c).zfill(2) for c in exclude]
+    if data["indicator_id"].nunique() != 1:
+        raise ParameterError("rest_of_country: pass one indicator at a time")
+    keys = ["indicator_id", "indicator_name", "unit", "period", "period_start", "period_end", "sex"]
+    c = data[data["level"].eq("country")].set_index(keys)
+    r = data[data["level"].eq("county") & data["region_code"].isin(ex)]
+    found = set(r["region_code"])
+    if found != set(ex):
+        raise ParameterError(f"rest_of_country: regions {sorted(set(ex) - found)} not in the data")
+    if r[["value", "n"]].isna().any().any():
+        raise ParameterError("rest_of_country: an excluded region has no value or n in some period")
+    r = r.assign(events=r["value"] * r["n"] / scale).groupby(keys)[["events", "n"]].sum()
+    ev = c["value"] * c["n"] / scale - r["events"].reindex(c.index)
+    n = c["n"] - r["n"].reindex(c.index)
+    out = pd.DataFrame({"events": ev, "n": n}).dropna().reset_index()
+    out["value"] = scale * out["events"] / out["n"]
+    out = out.assign(
+        level="pooled",
+        region_code=code,
+        region_name=name,
+        group=np.nan,
+        ci_low=np.nan,
+        ci_high=np.nan,
+        comment=f"country minus {', '.join(ex)}",
+    )
+    cols = [c for c in data.columns if c in out.columns] + ["events"]
+    return out[cols]

@@ -403,3 +403,42 @@ def test_number_parser_point_and_comma_agree(x):
     s = pd.Series([str(x), str(x).replace(".", ",")])
     out = official._parse_numbers(Path("f.csv"), s, "value")
     assert out.iloc[0] == out.iloc[1] == pytest.approx(float(x))
+
+
+# ------------------------------------------------------------------ analysis-ready series
+
+
+def test_monthly_population_interpolates_between_year_ends():
+    mp = official.monthly_population("country", years=2020)
+    # Hand calculation: 31 Dec 2019 = 10 327 589, 31 Dec 2020 = 10 379 295 (SCB); mid-January 2020 is
+    # 15.5 days into a 366-day year: 10 327 589 + 15.5/366 * 51 706 = 10 329 778.7.
+    assert mp.loc[mp.month == 1, "population"].item() == pytest.approx(
+        10_327_589 + 15.5 / 366 * 51_706
+    )
+    assert mp.population.is_monotonic_increasing and len(mp) == 12
+    # person-years of February 2020 (29 days) = population * 29 / 365.25
+    feb = mp[mp.month == 2]
+    assert feb.person_years.item() == pytest.approx(feb.population.item() * 29 / 365.25)
+    with pytest.raises(ParameterError, match=r"years \[1968\] need the population"):
+        official.monthly_population("country", years=1968)
+
+
+def test_deaths_series_2020():
+    d = official.deaths_series("2020-01", "2020-12")
+    assert len(d) == 12 and d.period.iloc[0] == pd.Timestamp("2020-01-01")
+    # 98 124 deaths in 2020 (SCB) = 97 870 dated to a month + 254 not dated.
+    assert int(d.deaths.sum()) == 97_870 and d.attrs["unknown_month"][2020] == 254
+    assert d.rate_per_100k_py.between(700, 1300).all()
+
+
+def test_rest_of_country_pools_by_events():
+    oj = official.oppna_jamforelser(330)
+    rest = official.rest_of_country(oj, ["12", "14"]).query("sex == 'all' and period == '2017'")
+    # Hand calculation from the file (2017, Totalt): events = value * n / 100
+    # Riket 9.753844553 * 230586 / 100 = 22 491; Skåne 12.00733624 * 31081 / 100 = 3 732;
+    # Västra Götaland 9.975725 * 35015 / 100 = 3 493 -> 15 266 / 164 490 = 9.2808 %.
+    assert rest.n.item() == 230_586 - 31_081 - 35_015
+    assert rest.events.item() == pytest.approx(15_266, abs=0.5)
+    assert rest.value.item() == pytest.approx(100 * 15_266 / 164_490, abs=1e-3)
+    with pytest.raises(ParameterError, match=r"regions \['99'\] not in the data"):
+        official.rest_of_country(oj, ["99"])
