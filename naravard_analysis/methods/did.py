@@ -138,6 +138,9 @@ class StaggeredDiDResult:
             Event-time window, as in R: ``max_e`` limits the post-treatment cells used by simple, group
             and dynamic; ``min_e`` limits the event times of dynamic.
         """
+        if kind not in ("simple", "dynamic", "group", "calendar"):
+            raise ParameterError(f"aggregate: kind must be 'simple', 'dynamic', 'group' or "
+                                 f"'calendar', got {kind!r}")
         tab = self.att_gt
         ok = tab["att"].notna().to_numpy()
         if not ok.all():
@@ -202,7 +205,7 @@ class StaggeredDiDResult:
             pos = keys >= 0
             est = float(np.mean(est_e[pos])) if pos.any() else np.nan
             infl = inf_e[:, pos].mean(axis=1) if pos.any() else np.full(n, np.nan)
-        elif kind == "calendar":
+        else:  # calendar
             keys = self.periods[self.periods >= group.min()]
             keys = np.array([t for t in keys if np.any((time == t) & (g_r <= t_r))])
             parts = []
@@ -212,9 +215,6 @@ class StaggeredDiDResult:
             table, est_t, inf_t = per_period("time", keys, parts)
             est = float(np.mean(est_t))
             infl = inf_t.mean(axis=1)
-        else:
-            raise ParameterError(f"aggregate: kind must be 'simple', 'dynamic', 'group' or "
-                                 f"'calendar', got {kind!r}")
         if table is not None:
             table = _as_int_column(table, table.columns[0])
         se = float(_se(infl[:, None], n)[0])
