@@ -17,7 +17,7 @@ import pandas as pd
 
 from naravard_analysis.errors import ParameterError, SchemaError
 
-__all__ = ["TimeAxis", "infer_axis"]
+__all__ = ["TimeAxis", "infer_axis", "axis_and_index"]
 
 _FREQ_BY_STEP = {1: "M", 3: "Q", 12: "Y"}
 
@@ -65,6 +65,11 @@ class TimeAxis:
 
 
 def infer_axis(values: pd.Series, *, table: str = "its data") -> TimeAxis:
+    """Time axis of a column (see :func:`axis_and_index`)."""
+    return axis_and_index(values, table=table)[0]
+
+
+def axis_and_index(values: pd.Series, *, table: str = "its data") -> tuple[TimeAxis, np.ndarray]:
     """Infer the time axis of a column: integer-valued numbers, or monthly/quarterly/yearly dates.
 
     Dates must fall one per period (two dates in the same month are an error: aggregate first, e.g. with
@@ -74,26 +79,28 @@ def infer_axis(values: pd.Series, *, table: str = "its data") -> TimeAxis:
     s = pd.Series(values)
     if isinstance(s.dtype, pd.PeriodDtype):
         freq = s.dtype.freq.name[0]
-        return TimeAxis("period", {"M": "M", "Q": "Q", "Y": "Y", "A": "Y"}.get(freq, freq))
+        axis = TimeAxis("period", {"M": "M", "Q": "Q", "Y": "Y", "A": "Y"}.get(freq, freq))
+        return axis, axis.to_index(s)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         bad = np.flatnonzero(~np.isfinite(s.to_numpy(float)) | (s.to_numpy(float) % 1 != 0))
         if len(bad):
             raise SchemaError(table, str(s.name), "time must be whole numbers (period index)",
                               len(bad), bad)
-        return TimeAxis("integer")
+        return TimeAxis("integer"), s.to_numpy(float).astype(np.int64)
     try:
-        ts = pd.to_datetime(s)
+        ts = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s)
     except (ValueError, TypeError) as exc:
         raise SchemaError(table, str(s.name), f"time must be integers or dates ({exc})") from exc
     bad = np.flatnonzero(ts.isna().to_numpy())
     if len(bad):
         raise SchemaError(table, str(s.name), "time has missing values", len(bad), bad)
-    months = np.unique(ts.dt.to_period("M").array.asi8)
-    if len(months) < 2:
-        return TimeAxis("period", "M")
-    step = reduce(math.gcd, np.diff(months).tolist())
+    month_ord = pd.DatetimeIndex(ts).to_period("M").asi8
+    months = np.unique(month_ord)
+    step = reduce(math.gcd, np.diff(months).tolist()) if len(months) > 1 else 1
     freq = _FREQ_BY_STEP.get(step)
     if freq is None:
         raise SchemaError(table, str(s.name),
                           f"dates must be monthly, quarterly or yearly (greatest common step {step} months)")
-    return TimeAxis("period", freq)
+    # pandas ordinals count from 1970-01 (month), 1970Q1 (quarter) and 1970 (year)
+    index = {"M": month_ord, "Q": month_ord // 3, "Y": month_ord // 12}[freq]
+    return TimeAxis("period", freq), index.astype(np.int64)

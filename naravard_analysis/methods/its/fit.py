@@ -10,7 +10,7 @@ import pandas as pd
 
 from naravard_analysis.errors import ParameterError, SchemaError
 
-from ._time import TimeAxis, infer_axis
+from ._time import TimeAxis, axis_and_index
 from .design import build_design
 from .engines import LOG_FAMILIES, fit_engine
 from .result import ITSResult
@@ -160,32 +160,39 @@ def fit_its(
     if missing:
         raise SchemaError(_TABLE, missing[0], f"column(s) {missing} not found; columns are {list(data.columns)}")
 
-    axis = infer_axis(data[time], table=_TABLE)
-    index = axis.to_index(data[time].to_numpy() if axis.kind == "integer" else data[time])
+    axis, index = axis_and_index(data[time], table=_TABLE)
     t_int = int(axis.to_index(interruption)[0])
     extra = _extra(interruptions, axis)
 
-    frame = pd.DataFrame({"time": axis.to_time(index), "index": index, "row": np.arange(len(data))})
-    frame["observed"] = pd.to_numeric(data[outcome], errors="coerce").to_numpy(float)
+    cols_: dict[str, Any] = {"index": index, "row": np.arange(len(data)),
+                             "observed": pd.to_numeric(data[outcome], errors="coerce").to_numpy(float)}
     if exposure is not None:
-        frame["exposure"] = pd.to_numeric(data[exposure], errors="coerce").to_numpy(float)
+        cols_["exposure"] = pd.to_numeric(data[exposure], errors="coerce").to_numpy(float)
     if group is not None:
-        frame["group"] = data[group].to_numpy()
+        g = data[group].to_numpy()
         tl = list(treated) if isinstance(treated, (list, tuple, set, np.ndarray, pd.Index)) else [treated]
-        frame["treated"] = frame["group"].isin(tl)
-        if not frame["treated"].any() or frame["treated"].all():
+        z = pd.Index(g).isin(tl)
+        if not z.any() or z.all():
             raise ParameterError(f"treated={treated!r} must name some but not all values of {group!r}")
-        frame = frame.sort_values(["treated", "group", "index"], ascending=[False, True, True], kind="stable")
+        codes, uniq = pd.factorize(g, sort=True)
+        order = np.lexsort((index, codes, ~z))  # treated units first, then by unit and time
+        cols_.update(group=g, treated=z, _code=codes)
     else:
-        frame = frame.sort_values("index", kind="stable")
-    frame = frame.reset_index(drop=True)
-    keys = ["group", "index"] if group is not None else ["index"]
-    dup = np.flatnonzero(frame.duplicated(keys, keep=False).to_numpy())
+        order = np.argsort(index, kind="stable")
+    cols_ = {k: v[order] for k, v in cols_.items()}
+    key = cols_["index"] if group is None else cols_["_code"] * (1 << 40) + (cols_["index"] - index.min())
+    dup_mask = np.zeros(len(key), bool)
+    same = key[1:] == key[:-1]
+    dup_mask[1:] |= same
+    dup_mask[:-1] |= same
+    dup = np.flatnonzero(dup_mask)
     if len(dup):
         raise SchemaError(_TABLE, time, "one row per period" + (" and group" if group else ""),
-                          len(dup), frame["row"].to_numpy()[dup])
+                          len(dup), cols_["row"][dup])
+    cols_["post"] = cols_["index"] >= t_int
+    cols_["time"] = axis.to_time(cols_["index"])
+    frame = pd.DataFrame(cols_)
     frame["excluded"] = _excluded(exclude, frame, data, axis)
-    frame["post"] = frame["index"].to_numpy() >= t_int
     fitmask = ~frame["excluded"].to_numpy()
     if mode == "forecast":
         fitmask &= ~frame["post"].to_numpy()
@@ -211,7 +218,7 @@ def fit_its(
     )
     offset = np.log(frame["exposure"].to_numpy(float)) if exposure is not None else None
     y = frame["observed"].to_numpy(float)
-    groups = pd.factorize(frame["group"])[0][fitmask] if group is not None else None
+    groups = frame["_code"].to_numpy()[fitmask] if group is not None else None
     fit = fit_engine(
         family, y[fitmask], design.X[fitmask],
         offset=None if offset is None else offset[fitmask],

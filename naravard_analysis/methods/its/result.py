@@ -143,13 +143,10 @@ class ITSResult:
         q = self._crit(level)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = self._pvalue(est / se)
-        tab = pd.DataFrame({"estimate": est, "se": se, "lower": est - q * se, "upper": est + q * se,
-                            "p_value": p}, index=pd.Index(names, name="term"))
+        cols = {"estimate": est, "se": se, "lower": est - q * se, "upper": est + q * se, "p_value": p}
         if self.link == "log":
-            tab["ratio"] = np.exp(tab["estimate"])
-            tab["ratio_lower"] = np.exp(tab["lower"])
-            tab["ratio_upper"] = np.exp(tab["upper"])
-        return tab
+            cols.update(ratio=np.exp(est), ratio_lower=np.exp(est - q * se), ratio_upper=np.exp(est + q * se))
+        return pd.DataFrame(cols, index=pd.Index(names, name="term"))
 
     def _weights(self, weights: dict[str, float]) -> np.ndarray:
         L = np.zeros(len(self.design.names))
