@@ -193,7 +193,7 @@ def _count_matrix(df: pd.DataFrame, counts: Sequence[str]) -> np.ndarray:
         try:
             v = pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
         except (TypeError, ValueError) as err:
-            raise ParameterError(f"count column {c!r} holds values that are not numbers") from err
+            raise ParameterError(f"count column {c!r} is not numeric (it holds text)") from err
         neg = np.flatnonzero(v < 0)
         if neg.size:
             raise ParameterError(
@@ -968,9 +968,9 @@ def is_count_column(name: object, patterns: Sequence[str] = DEFAULT_COUNT_PATTER
 
 # Personnummer / samordningsnummer: 10 or 12 digits, optional -/+ before the last four, not part
 # of a longer number, a decimal fraction or an alphanumeric token (hashes, base64).
-_ID_RE = re.compile(
-    r"(?<![0-9A-Za-z])(?<![0-9][.,])([0-9]{8}|[0-9]{6})([-+]?)([0-9]{4})(?![0-9A-Za-z])(?![.,][0-9])"
-)
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])([0-9]{8}|[0-9]{6})([-+]?)([0-9]{4})(?![0-9A-Za-z])")
+_FRACTION_BEFORE = re.compile(r"[0-9][.,]$")
+_FRACTION_AFTER = re.compile(r"[.,][0-9]")
 _LUHN = (2, 1, 2, 1, 2, 1, 2, 1, 2)
 
 
@@ -1018,7 +1018,17 @@ def _identity_checker() -> Callable[[str], bool]:
 def _count_identifiers(text: str, check: Callable[[str], bool]) -> int:
     if not text or len(text) < 10:
         return 0
-    return sum(1 for m in _ID_RE.finditer(text) if check(m.group(0)))
+    n = 0
+    for m in _ID_RE.finditer(text):
+        # "0.8112189876" and "8112189876.5" are numbers; "1,811218-9876,2" (with a separator)
+        # is not. Cells of CSV/Excel/HTML tables are checked one by one, so there a bare
+        # 10-digit number is found whatever stands in the neighbouring cells.
+        if not m.group(2) and (
+            _FRACTION_BEFORE.search(text, 0, m.start()) or _FRACTION_AFTER.match(text, m.end())
+        ):
+            continue
+        n += bool(check(m.group(0)))
+    return n
 
 
 @dataclass(frozen=True)
@@ -1243,18 +1253,21 @@ def _decode(raw: bytes) -> str:
 
 def _scan_csv(path: Path, sc: _Scanner) -> None:
     text = _decode(path.read_bytes())
-    sc.text("text", text)
     first = next((line for line in text.splitlines() if line.strip()), "")
     sep = max([";", ",", "\t", "|"], key=first.count) if first else ","
     records = list(csv.reader(io.StringIO(text), delimiter=sep))
-    if not records:
+    widths = [len(r) for r in records if r]
+    if not widths:
         sc.scan.scanned.append("empty")
         return
-    widths = [len(r) for r in records if r]
     modal = max(set(widths), key=widths.count)
     h = next(i for i, r in enumerate(records) if len(r) == modal)
-    body = [r for r in records[h + 1 :] if r]
-    sc.grid(f"sep {sep!r}", records[h], body)
+    # caption lines above the header: identifiers only, reported by line
+    pre = [
+        i + 1 for i, r in enumerate(records[:h]) if any(_count_identifiers(x, sc.check) for x in r)
+    ]
+    sc._add("personnummer", "text", None, pre, "lines")
+    sc.grid(f"sep {sep!r}", records[h], [r for r in records[h + 1 :] if r])
 
 
 def _scan_sheet(ws: object, sc: _Scanner) -> None:
