@@ -138,6 +138,66 @@ class RegisterData:
                     )
         return self
 
+    def restrict(
+        self,
+        *,
+        municipality_codes: list[str] | tuple[str, ...] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+    ) -> RegisterData:
+        """A new bundle limited to residents of some municipalities and/or a period.
+
+        Persons are kept by their municipality of residence; event tables keep the events of
+        those persons whose date (admission, contact or start date) lies in ``[start, end]``;
+        the population table keeps the same municipalities and the years of the period. An empty
+        or ``None`` filter keeps everything.
+
+        Examples
+        --------
+        >>> data.restrict(municipality_codes=["1480"], start="2019-01-01")  # doctest: +SKIP
+        """
+        start_ts = pd.Timestamp(start) if start is not None else None
+        end_ts = pd.Timestamp(end) if end is not None else None
+        tables: dict[str, pd.DataFrame] = {}
+        persons = self.persons
+        if persons is not None and municipality_codes:
+            persons = persons[persons["municipality_code"].isin(list(municipality_codes))]
+        keep_ids = None if persons is None or not municipality_codes else persons["person_id"]
+        date_col = {
+            "admissions": "admission_date",
+            "contacts": "contact_date",
+            "listings": "start_date",
+            "enrolments": "start_date",
+        }
+        for name, df in self.tables.items():
+            if name == "persons":
+                tables[name] = persons.reset_index(drop=True)
+                continue
+            mask = pd.Series(True, index=df.index)
+            if name == "population":
+                if municipality_codes:
+                    mask &= df["municipality_code"].isin(list(municipality_codes))
+                if start_ts is not None:
+                    mask &= df["year"] >= start_ts.year
+                if end_ts is not None:
+                    mask &= df["year"] <= end_ts.year
+            else:
+                if keep_ids is not None:
+                    mask &= df["person_id"].isin(keep_ids)
+                col = date_col[name]
+                if start_ts is not None and name in ("admissions", "contacts"):
+                    mask &= df[col] >= start_ts
+                if end_ts is not None:
+                    mask &= df[col] <= end_ts
+            tables[name] = df[mask.to_numpy()].reset_index(drop=True)
+        meta = dict(self.meta)
+        meta["restricted"] = {
+            "municipality_codes": list(municipality_codes or []),
+            "start": None if start_ts is None else str(start_ts.date()),
+            "end": None if end_ts is None else str(end_ts.date()),
+        }
+        return RegisterData(**tables, meta=meta, validate=False)
+
     # ------------------------------------------------------------------ I/O
     def to_dir(self, path: str | Path, *, compression: str = "zstd") -> Path:
         """Write every table as Parquet plus ``manifest.json`` (and ``truth.json`` when known).

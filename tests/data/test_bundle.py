@@ -52,3 +52,14 @@ def test_changed_file_is_detected(tiny, tmp_path):
 def test_missing_manifest_is_a_read_error(tmp_path):
     with pytest.raises(ReadError, match="no manifest.json; not a RegisterData directory"):
         RegisterData.from_dir(tmp_path)
+
+
+def test_restrict_by_municipality_and_period(tiny):
+    data = RegisterData(**tiny)
+    sub = data.restrict(municipality_codes=["1480"], start="2020-01-10", end="2020-12-31")
+    assert sub.persons["person_id"].tolist() == [1, 3]
+    # person 1's stay of 2020-01-03 starts before the period; person 2 lives in 1401
+    assert sub.admissions["admission_date"].dt.strftime("%Y-%m-%d").tolist() == ["2020-02-10", "2020-01-15"]
+    assert sub.contacts["person_id"].tolist() == [1, 1, 1, 3]
+    assert sub.meta["restricted"]["municipality_codes"] == ["1480"]
+    assert len(data.restrict().admissions) == 4

@@ -1,0 +1,129 @@
+"""Sentences generated from numbers, in Swedish or English.
+
+A report's text must never go stale: every claim around a figure is written by these functions
+from the numbers the figure shows (after suppression), so a re-run for another region or year says
+what *its* numbers say. Each function returns Markdown; missing (suppressed) values give a sentence
+that says so instead of a number.
+
+Examples
+--------
+>>> describe_change("Continuity index (COC)", 2019, 0.42, 2023, 0.47, language="en", decimals=2)
+'Continuity index (COC) was 0.42 in 2019 and 0.47 in 2023, an increase of 11.9 %.'
+>>> describe_ratio("Unplanned admissions", 0.78, 0.65, 0.94, language="sv")
+'Unplanned admissions: kvot 0,78 (95 % KI 0,65–0,94), en minskning med 22 % som inte förklaras av slumpen (intervallet innehåller inte 1).'
+"""
+
+from __future__ import annotations
+
+import math
+
+from naravard_analysis.report.labels import check_language, format_number
+
+__all__ = ["describe_change", "describe_target", "describe_ratio", "describe_rate"]
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def describe_change(
+    what: str,
+    first_period: object,
+    first_value: float | None,
+    last_period: object,
+    last_value: float | None,
+    *,
+    language: str = "sv",
+    decimals: int = 1,
+    unit: str = "",
+) -> str:
+    """``what`` was A in P1 and B in P2, an increase/decrease of x %."""
+    check_language(language)
+    sv = language == "sv"
+    if _missing(first_value) or _missing(last_value):
+        return (
+            f"{what}: värdet visas inte för alla år (röjandeskydd eller för få uppgifter)."
+            if sv
+            else f"{what}: not shown for every year (disclosure control or too few data)."
+        )
+    a = format_number(first_value, language, decimals=decimals) + unit
+    b = format_number(last_value, language, decimals=decimals) + unit
+    text = (
+        f"{what} var {a} {first_period} och {b} {last_period}"
+        if sv
+        else f"{what} was {a} in {first_period} and {b} in {last_period}"
+    )
+    if first_value == 0:
+        return text + "."
+    change = 100 * (last_value - first_value) / abs(first_value)
+    if abs(change) < 0.05:
+        return text + (", oförändrat." if sv else ", unchanged.")
+    size = format_number(abs(change), language, decimals=1)
+    if sv:
+        return text + f", en {'ökning' if change > 0 else 'minskning'} med {size} %."
+    return text + (f", an increase of {size} %." if change > 0 else f", a decrease of {size} %.")
+
+
+def describe_target(
+    what: str, value: float | None, target: float, period: object, *, language: str = "sv",
+    percent: bool = True,
+) -> str:
+    """Whether ``value`` in ``period`` reaches ``target`` (shares given as 0–1 when ``percent``)."""
+    check_language(language)
+    sv = language == "sv"
+    if _missing(value):
+        return f"{what} {period}: visas inte." if sv else f"{what} {period}: not shown."
+    scale, suffix = (100.0, " %") if percent else (1.0, "")
+    v = format_number(value * scale, language, decimals=1) + suffix
+    t = format_number(target * scale, language, decimals=0) + suffix
+    met = value >= target
+    if sv:
+        return f"{what} {period} var {v}, {'vilket når' if met else 'under'} målet {t}."
+    return f"{what} in {period} was {v}, {'meeting' if met else 'below'} the target of {t}."
+
+
+def describe_ratio(
+    what: str, estimate: float | None, lower: float | None, upper: float | None, *,
+    language: str = "sv", level: float = 0.95,
+) -> str:
+    """A ratio with its interval, and whether the interval excludes 1."""
+    check_language(language)
+    sv = language == "sv"
+    if any(_missing(x) for x in (estimate, lower, upper)):
+        return f"{what}: kan inte skattas." if sv else f"{what}: cannot be estimated."
+    est, lo, hi = (format_number(x, language, decimals=2) for x in (estimate, lower, upper))
+    pct = format_number(abs(1 - estimate) * 100, language, decimals=0)
+    lvl = format_number(level * 100, language, decimals=0)
+    if sv:
+        head = f"{what}: kvot {est} ({lvl} % KI {lo}–{hi})"
+        direction = "minskning" if estimate < 1 else "ökning"
+        if lower > 1 or upper < 1:
+            return head + f", en {direction} med {pct} % som inte förklaras av slumpen (intervallet innehåller inte 1)."
+        return head + "; intervallet innehåller 1, så data visar ingen säker effekt."
+    head = f"{what}: ratio {est} ({lvl}% CI {lo}–{hi})"
+    direction = "decrease" if estimate < 1 else "increase"
+    if lower > 1 or upper < 1:
+        article = "a" if direction == "decrease" else "an"
+        return head + f", {article} {direction} of {pct}% that chance does not explain (the interval excludes 1)."
+    return head + "; the interval includes 1, so the data show no certain effect."
+
+
+def describe_rate(
+    what: str, rate: float | None, lower: float | None, upper: float | None, period: object, *,
+    language: str = "sv", per: str = "", decimals: int = 1,
+) -> str:
+    """A rate with its interval for one period."""
+    check_language(language)
+    sv = language == "sv"
+    if _missing(rate):
+        return f"{what} {period}: visas inte (röjandeskydd)." if sv else f"{what} {period}: not shown (disclosure control)."
+    r = format_number(rate, language, decimals=decimals)
+    if _missing(lower) or _missing(upper):
+        return f"{what} {period}: {r}{per}."
+    lo = format_number(lower, language, decimals=decimals)
+    hi = format_number(upper, language, decimals=decimals)
+    return (
+        f"{what} {period}: {r}{per} (95 % KI {lo}–{hi})."
+        if sv
+        else f"{what} in {period}: {r}{per} (95% CI {lo}–{hi})."
+    )

@@ -1,0 +1,41 @@
+"""Generated sentences follow the numbers (each expected sentence worked out from its inputs)."""
+
+from naravard_analysis.report.narrative import (
+    describe_change,
+    describe_rate,
+    describe_ratio,
+    describe_target,
+)
+
+
+def test_change_sentences():
+    # (0.47 - 0.42) / 0.42 = 11.90 %
+    assert describe_change("COC", 2019, 0.42, 2023, 0.47, language="en", decimals=2) == (
+        "COC was 0.42 in 2019 and 0.47 in 2023, an increase of 11.9 %."
+    )
+    # (80 - 100) / 100 = -20 %
+    assert describe_change("Besök", 2019, 100.0, 2023, 80.0, language="sv", decimals=0) == (
+        "Besök var 100 2019 och 80 2023, en minskning med 20,0 %."
+    )
+    assert "not shown" in describe_change("X", 2019, float("nan"), 2023, 1.0, language="en")
+
+
+def test_target_sentences():
+    assert describe_target("Andel med fast läkarkontakt", 0.481, 0.55, 2022) == (
+        "Andel med fast läkarkontakt 2022 var 48,1 %, under målet 55 %."
+    )
+    assert describe_target("Named doctor", 0.6, 0.55, 2022, language="en").endswith("meeting the target of 55 %.")
+
+
+def test_ratio_sentences():
+    assert describe_ratio("ED visits", 1.03, 0.91, 1.17, language="en") == (
+        "ED visits: ratio 1.03 (95% CI 0.91–1.17); the interval includes 1, so the data show no certain effect."
+    )
+    assert "a decrease of 22%" in describe_ratio("A", 0.78, 0.65, 0.94, language="en")
+    assert "kan inte skattas" in describe_ratio("A", None, 0.1, 0.2)
+
+
+def test_rate_sentences():
+    assert describe_rate("Rate", 512.34, 480.0, 546.1, 2021, language="en", per=" per 100,000") == (
+        "Rate in 2021: 512.3 per 100,000 (95% CI 480.0–546.1)."
+    )
