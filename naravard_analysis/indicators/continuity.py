@@ -28,7 +28,10 @@ is re-exported here, the stable import path.
 """
 
 from naravard_analysis.indicators.continuity_core import INDEX_COLUMNS, continuity_indices
-from naravard_analysis.indicators.continuity_summary import summarise_continuity
+from naravard_analysis.indicators.continuity_summary import (
+    continuity_distribution,
+    summarise_continuity,
+)
 from naravard_analysis.indicators.continuity_targets import kontinuitetsindex, regular_doctor_rule
 from naravard_analysis.indicators.listing import fast_lakarkontakt_share
 from naravard_analysis.indicators.targets import TARGETS, Target
@@ -37,6 +40,7 @@ __all__ = [
     "INDEX_COLUMNS",
     "TARGETS",
     "Target",
+    "continuity_distribution",
     "continuity_indices",
     "fast_lakarkontakt_share",
     "kontinuitetsindex",

@@ -159,6 +159,22 @@ class _Kernel:
     same_day_ties: np.ndarray  # bool: unit has a day with two or more different providers
     counts: dict[str, int]
 
+    def subset(self, mask: np.ndarray) -> _Kernel:
+        arrays = {
+            f: getattr(self, f)[mask]
+            for f in (
+                "unit_person",
+                "unit_group",
+                "n_visits",
+                "n_providers",
+                "n_max",
+                "sum_sq",
+                "n_same",
+                "same_day_ties",
+            )
+        }
+        return _Kernel(**arrays, counts=dict(self.counts))
+
 
 def _kernel(
     person: np.ndarray,
@@ -414,7 +430,19 @@ def _prepare_and_count(
         )
 
     k = _kernel(person, group, n_group, day, tie, provider, n_provider, kept, dedupe)
+    meta["n_groups_without_counted_contacts"] = 0
+    if n_group > 1:
+        # A by/period group in which nobody has a counted contact (e.g. a specialist clinic when
+        # counting primary care) is outside the analysis: its rows are dropped and counted.
+        # Persons with 0 counted contacts in a group that has some stay (eligible=False).
+        has = np.bincount(k.unit_group, weights=k.n_visits > 0, minlength=n_group) > 0
+        keep_unit = has[k.unit_group]
+        n_empty_groups = int(np.unique(k.unit_group[~keep_unit]).size)
+        if n_empty_groups:
+            k = k.subset(keep_unit)
+        meta["n_groups_without_counted_contacts"] = n_empty_groups
     meta.update(k.counts)
+    meta["n_units"] = len(k.n_visits)
     meta["tie_break"] = ("contact_date", *tie_cols, provider_col)
 
     # Decode unit keys back to person id, by values and period.
@@ -486,7 +514,10 @@ def continuity_indices(
     * ``dedupe=True`` counts one contact per person, provider and day (Pollack/Hussey protocol);
     * every person (x group x period) present in the input stays in the result: those with fewer
       than ``min_visits`` counted contacts -- including 0 after filtering -- get ``eligible=False``
-      and NaN in **all** indices, so the indices share one denominator.
+      and NaN in **all** indices, so the indices share one denominator.  The one exception: a
+      ``by``/period group in which *nobody* has a counted contact (e.g. an emergency department
+      when counting primary care by ``unit_id``) is outside the analysis and left out; the number
+      of such groups is ``attrs["n_groups_without_counted_contacts"]``.
 
     SECON order and tie-break: contacts are ordered by (contact date, then ``contact_time`` and
     ``contact_id`` when those columns exist, or the columns named in ``tie_break``, then provider

@@ -13,7 +13,7 @@ from naravard_analysis.data.schema import require_columns
 from naravard_analysis.errors import DataWarning, ParameterError
 from naravard_analysis.indicators.continuity_core import INDEX_COLUMNS, _as_tuple
 
-__all__ = ["summarise_continuity"]
+__all__ = ["continuity_distribution", "summarise_continuity"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -242,4 +242,74 @@ def summarise_continuity(
         "source": "DEFINITIONS.md §1.8",
         "indices_meta": dict(indices.attrs),
     }
+    return out
+
+
+def continuity_distribution(
+    indices: pd.DataFrame,
+    *,
+    index: str = "coc",
+    bins: int | Sequence[float] = 10,
+    by: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Number of eligible persons per bin of one index: the aggregate behind a distribution plot.
+
+    Bins are closed on the left, ``[lo, hi)``, except the last one, which includes 1.0 (COC = 1,
+    one provider, is common).  Ineligible persons (NaN index, §1.5) are not binned; their number
+    is in ``attrs["n_ineligible"]``.  The result is an aggregate table (never person-level rows)
+    to be passed through ``report.disclosure.suppress`` before it is shown.
+
+    Parameters
+    ----------
+    indices
+        Output of :func:`~naravard_analysis.indicators.continuity.continuity_indices`.
+    index
+        Index column to bin.
+    bins
+        Number of equal-width bins on [0, 1], or the bin edges.
+    by
+        Grouping columns of ``indices`` (e.g. ``"year"``).
+
+    Returns
+    -------
+    DataFrame
+        The ``by`` columns, ``bin`` (label such as ``"0.7-0.8"``), ``bin_low``, ``bin_high``,
+        ``n_persons``; every bin appears in every group (zeros included).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ind = pd.DataFrame({"coc": [0.0, 0.25, 1.0, None], "eligible": [True, True, True, False]})
+    >>> continuity_distribution(ind, bins=2)[["bin", "n_persons"]].to_dict("records")
+    [{'bin': '0.0-0.5', 'n_persons': 2}, {'bin': '0.5-1.0', 'n_persons': 1}]
+    """
+    by_t = _as_tuple(by, "by") or ()
+    require_columns(indices, "continuity indices", (index, "eligible", *by_t))
+    edges = np.linspace(0.0, 1.0, int(bins) + 1) if np.isscalar(bins) else np.asarray(bins, float)
+    if len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ParameterError(f"bins must be a positive number or increasing edges, got {bins!r}")
+    el = indices.loc[indices["eligible"].to_numpy(dtype=bool)]
+    vals = el[index].to_numpy(dtype=np.float64)
+    b = np.searchsorted(edges, vals, side="right") - 1
+    b = np.where(vals == edges[-1], len(edges) - 2, b)  # right edge belongs to the last bin
+    inside = (b >= 0) & (b < len(edges) - 1)
+    labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    frame = el.loc[inside, list(by_t)].assign(_bin=b[inside])
+    grid = pd.DataFrame({"_bin": np.arange(len(labels))})
+    if by_t:
+        keys = el[list(by_t)].drop_duplicates()
+        grid = keys.merge(grid, how="cross")
+        counts = frame.groupby([*by_t, "_bin"], dropna=False).size().rename("n_persons")
+        out = grid.merge(counts.reset_index(), on=[*by_t, "_bin"], how="left")
+    else:
+        counts = np.bincount(frame["_bin"].to_numpy(dtype=np.int64), minlength=len(labels))
+        out = grid.assign(n_persons=counts)
+    out["n_persons"] = out["n_persons"].fillna(0).astype(np.int64)
+    out["bin"] = np.asarray(labels)[out["_bin"]]
+    out["bin_low"] = edges[:-1][out["_bin"]]
+    out["bin_high"] = edges[1:][out["_bin"]]
+    out = out.sort_values([*by_t, "_bin"], ignore_index=True)[
+        [*by_t, "bin", "bin_low", "bin_high", "n_persons"]
+    ]
+    out.attrs = {"index": index, "n_ineligible": int(len(indices) - len(el)), "edges": edges}
     return out
