@@ -54,6 +54,7 @@ import pyarrow.csv as pacsv
 
 from naravard_analysis.data.schema import STRING_DTYPE, TABLES
 from naravard_analysis.errors import (
+    DataWarning,
     IdentifierError,
     ParameterError,
     ReadError,
@@ -126,6 +127,7 @@ class ReadReport:
     columns_mapped: dict[str, str] = field(default_factory=dict)
     extra_columns: list[str] = field(default_factory=list)
     imprecise_dates: dict[str, int] = field(default_factory=dict)
+    imprecise_dates_policy: str = "error"
     codes_mapped_to_other: dict[str, int] = field(default_factory=dict)
     thousands_removed: list[str] = field(default_factory=list)
     pseudonymised_columns: list[str] = field(default_factory=list)
@@ -277,6 +279,7 @@ def read_table(
     if not path.is_file():
         raise ReadError(f"{path}: not a regular file")
     report = ReadReport(path=str(path), table=table, source=source, file_format=fmt)
+    report.imprecise_dates_policy = imprecise
 
     if fmt == "csv":
         if source == "patientregistret":
@@ -317,7 +320,22 @@ def read_table(
             df = validate_table(df, table, **kwargs)
     report.seconds = time.perf_counter() - started
     df.attrs["read_report"] = report
+    _warn_recovered(report)
     return df
+
+
+def _warn_recovered(report: ReadReport) -> None:
+    """One DataWarning that counts the values read_table changed (never silent)."""
+    notes: list[str] = []
+    for column, n in report.imprecise_dates.items():
+        how = "set to missing" if report.imprecise_dates_policy == "null" else "set to day 1"
+        notes.append(f"{n} imprecise dates in {column} {how}")
+    for source, n in report.codes_mapped_to_other.items():
+        notes.append(f"{n} {source} codes outside the code list mapped to 'other'")
+    if report.residents_abroad:
+        notes.append(f"{report.residents_abroad} KOMMUN 99 (abroad) set to missing")
+    if notes:
+        warnings.warn(f"{report.path}: " + "; ".join(notes), DataWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -441,18 +459,20 @@ def _read_csv(
     if sep is None:
         sep = _sniff_separator(path, lines)
     header = next(csv.reader([lines[0]], delimiter=sep))
-    header = [h.strip() for h in header]
     _check_sample_lines(path, lines, sep, len(header))
     report.separator = sep
     report.decimal = "," if sep in (";", "\t") else "."
 
-    include = _resolve_usecols(path, header, usecols) if usecols is not None else None
-    types = {h: pa.string() if h.upper() in plain_text else _DICT for h in header}
+    include = None
+    if usecols is not None:
+        stripped = _resolve_usecols(path, [h.strip() for h in header], usecols)
+        include = [h for h in header if h.strip() in stripped]
+    types = {h: pa.string() if h.strip().upper() in plain_text else _DICT for h in header}
     table, used = _parse_csv(path, enc, encoding is None, sep, types, include)
     report.encoding = used
     _check_mojibake(path, used)
     _check_tail(path, sep)
-    return table
+    return table.rename_columns([n.strip() for n in table.column_names])
 
 
 def _guess_encoding(head: bytes, at_eof: bool) -> str:

@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from naravard_analysis.data.identifiers import luhn_check_digit
 from naravard_analysis.data.readers import ReadReport, read_table
-from naravard_analysis.errors import IdentifierError, ParameterError, ReadError, SchemaError
+from naravard_analysis.errors import (
+    DataWarning,
+    IdentifierError,
+    ParameterError,
+    ReadError,
+    SchemaError,
+)
 
 PR_HEADER = [
     "LopNr", "INDATUM", "UTDATUM", "HDIA", "DIA1", "DIA2", "OP", "PVARD", "INSATT", "UTSATT",
@@ -142,23 +148,28 @@ def test_imprecise_dates_counted_in_error_and_options(tmp_path):
     assert "admissions.admission_date: imprecise dates" in msg
     assert "2 rows break it (rows 0, 2)" in msg
     assert "imprecise_dates='null'" in msg
-    first = read_table(path, "admissions", source="patientregistret", imprecise_dates="first")
+    with pytest.warns(DataWarning, match="2 imprecise dates in admission_date set to day 1"):
+        first = read_table(path, "admissions", source="patientregistret", imprecise_dates="first")
     assert first["admission_date"].iloc[0] == pd.Timestamp("2020-01-01")
     assert first["admission_date"].iloc[2] == pd.Timestamp("2021-01-01")
     assert first.attrs["read_report"].imprecise_dates == {"admission_date": 2}
     # 'null' leaves NaT, which the canonical admissions table does not allow.
     with pytest.raises(SchemaError, match="admission_date: must not be missing -- 2 rows"):
         read_table(path, "admissions", source="patientregistret", imprecise_dates="null")
-    raw = read_table(
-        path, "admissions", source="patientregistret", imprecise_dates="null", validate=False
-    )
+    with pytest.warns(DataWarning, match="2 imprecise dates in admission_date set to missing"):
+        raw = read_table(
+            path, "admissions", source="patientregistret", imprecise_dates="null", validate=False
+        )
     assert raw["admission_date"].isna().tolist() == [True, False, True]
 
 
 def test_invalid_calendar_date(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[1][2] = "20230231"  # 31 February
-    with pytest.raises(SchemaError, match=r"discharge_date: is not a valid YYYYMMDD date -- 1 row breaks it \(row 1\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"discharge_date: is not a valid YYYYMMDD date -- 1 row breaks it \(row 1\)",
+    ):
         read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
 
 
@@ -178,20 +189,24 @@ def test_iso_dates_in_canonical_csv(tmp_path):
 def test_unknown_codes(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[0][8] = "8"  # INSATT 8: not in the code list -> 'other', counted
-    df = read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+    with pytest.warns(DataWarning, match="1 INSATT codes outside the code list mapped to 'other'"):
+        df = read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
     assert df["admitted_from"].iloc[0] == "other"
     assert df.attrs["read_report"].codes_mapped_to_other == {"INSATT": 1}
     rows[1][7] = "3"  # PVARD 3 does not exist: an error, never guessed
-    with pytest.raises(SchemaError, match=r"admissions.planned: PVARD must be one of 1, 2 .* \(row 1\)"):
+    with pytest.raises(
+        SchemaError, match=r"admissions.planned: PVARD must be one of 1, 2 .* \(row 1\)"
+    ):
         read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
 
 
 def test_kommun_99_abroad_counted(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[0][14] = "99"
-    df = read_table(
-        pr_file(tmp_path, rows), "admissions", source="patientregistret", validate=False
-    )
+    with pytest.warns(DataWarning, match=r"1 KOMMUN 99 \(abroad\) set to missing"):
+        df = read_table(
+            pr_file(tmp_path, rows), "admissions", source="patientregistret", validate=False
+        )
     assert df["municipality_code"].isna().tolist() == [True, False, False]
     assert df.attrs["read_report"].residents_abroad == 1
 
@@ -254,7 +269,9 @@ def test_decimal_comma_in_integer_column_is_checked(tmp_path):
         ["year", "region_code", "municipality_code", "sex", "age", "population"],
         [["2023", "14", "1480", "F", "80", "12,0"], ["2023", "14", "1480", "M", "80", "3,5"]],
     )
-    with pytest.raises(SchemaError, match=r"population.population: values must be whole numbers .* \(row 1\)"):
+    with pytest.raises(
+        SchemaError, match=r"population.population: values must be whole numbers .* \(row 1\)"
+    ):
         read_table(path, "population")
 
 
@@ -298,7 +315,9 @@ def test_wrong_explicit_encoding_shows_as_mojibake(tmp_path):
 
 
 def test_undecodable_with_explicit_utf8(tmp_path):
-    path = pr_file(tmp_path, [r + ["Umeå"] for r in PR_ROWS], PR_HEADER + ["ORT"], encoding="cp1252")
+    path = pr_file(
+        tmp_path, [r + ["Umeå"] for r in PR_ROWS], PR_HEADER + ["ORT"], encoding="cp1252"
+    )
     with pytest.raises(ReadError, match=r"sv.csv: not valid utf-8 text -- pass encoding="):
         read_table(path, "admissions", source="patientregistret", encoding="utf-8")
 
@@ -335,7 +354,9 @@ def test_truncated_unterminated_quote(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[-1][-1] = '"9'  # opening quote never closed: the file was cut
     path = pr_file(tmp_path, rows, name="quote.csv")
-    with pytest.raises(ReadError, match=r"quote.csv: truncated: unterminated quote in the last line"):
+    with pytest.raises(
+        ReadError, match=r"quote.csv: truncated: unterminated quote in the last line"
+    ):
         read_table(path, "admissions", source="patientregistret")
     rows = [r.copy() for r in PR_ROWS]
     rows[0][3] = '"I500'  # an unterminated quote in the first data row (line 2)
@@ -363,7 +384,9 @@ def test_mixed_separators_far_down_the_file(tmp_path):
     lines[4000] = ",".join(rows[3999])
     path = tmp_path / "mixed_late.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ReadError, match=r"mixed_late.csv: the file mixes separators -- .* line 4001 uses ','"):
+    with pytest.raises(
+        ReadError, match=r"mixed_late.csv: the file mixes separators -- .* line 4001 uses ','"
+    ):
         read_table(path, "admissions", source="patientregistret")
 
 
@@ -381,7 +404,9 @@ def test_too_many_fields_message_has_no_values(tmp_path):
 def test_unknown_extension(tmp_path):
     path = tmp_path / "sv.xlsx"
     path.write_bytes(b"PK\x03\x04")
-    with pytest.raises(ReadError, match=r"sv.xlsx: unknown file extension '.xlsx'; supported: .csv, .dta"):
+    with pytest.raises(
+        ReadError, match=r"sv.xlsx: unknown file extension '.xlsx'; supported: .csv, .dta"
+    ):
         read_table(path, "admissions", source="patientregistret")
 
 
@@ -390,14 +415,18 @@ def test_truncated_parquet(tmp_path):
     pq.write_table(pa.table({"LopNr": list(range(1000)), "HDIA": ["I500"] * 1000}), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ReadError, match=r"sv.parquet: not a readable Parquet file -- it looks truncated"):
+    with pytest.raises(
+        ReadError, match=r"sv.parquet: not a readable Parquet file -- it looks truncated"
+    ):
         read_table(path, "admissions", source="patientregistret")
 
 
 def test_corrupt_sas_file(tmp_path):
     path = tmp_path / "sv.sas7bdat"
     path.write_bytes(b"\x00" * 300)
-    with pytest.raises(ReadError, match=r"sv.sas7bdat: not a readable SAS file -- it looks truncated"):
+    with pytest.raises(
+        ReadError, match=r"sv.sas7bdat: not a readable SAS file -- it looks truncated"
+    ):
         read_table(path, "admissions", source="patientregistret")
 
 
@@ -453,7 +482,10 @@ def test_sas_fractional_id_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(pyreadstat, "read_sas7bdat", lambda *a, **k: (frame.copy(), Meta()))
     path = tmp_path / "sv.sas7bdat"
     path.write_bytes(b"stand-in")
-    with pytest.raises(SchemaError, match=r"admissions.person_id: ids must be whole numbers below 2\*\*53 .* \(row 1\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"admissions.person_id: ids must be whole numbers below 2\*\*53 .* \(row 1\)",
+    ):
         read_table(path, "admissions", source="patientregistret")
     frame.loc[1, "LopNr"] = 102.0
     df = read_table(path, "admissions", source="patientregistret")
@@ -485,14 +517,20 @@ def test_missing_column(tmp_path):
 def test_malformed_icd10(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[2][3] = "5O0"  # no leading letter
-    with pytest.raises(SchemaError, match=r"admissions.main_diagnosis: must be a dotless upper-case ICD-10 code .* \(row 2\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"admissions.main_diagnosis: must be a dotless upper-case ICD-10 code .* \(row 2\)",
+    ):
         read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
 
 
 def test_discharge_before_admission(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
     rows[1][2] = "20200131"  # discharged the day before 2020-02-01
-    with pytest.raises(SchemaError, match=r"discharge_date must not be before admission_date -- 1 row breaks it \(row 1\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"discharge_date must not be before admission_date -- 1 row breaks it \(row 1\)",
+    ):
         read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
 
 
@@ -517,7 +555,10 @@ def test_clear_text_personnummer(tmp_path):
 
 def test_duplicates_reported(tmp_path):
     rows = [PR_ROWS[0], PR_ROWS[0], PR_ROWS[1]]
-    with pytest.raises(SchemaError, match=r"admissions: duplicate rows: every row must be unique -- 1 row breaks it \(row 1\)"):
+    with pytest.raises(
+        SchemaError,
+        match=r"admissions: duplicate rows: every row must be unique -- 1 row breaks it \(row 1\)",
+    ):
         read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
 
 
@@ -526,7 +567,9 @@ def test_duplicates_reported(tmp_path):
 # ----------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     days=st.lists(
         st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2024, 12, 31)),
@@ -552,10 +595,14 @@ def test_yyyymmdd_round_trip(tmp_path, days, as_text):
     assert df["start_date"].tolist() == [pd.Timestamp(d) for d in days]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     codes=st.lists(
-        st.from_regex(r"[A-Za-z][0-9]{2}(\.?[0-9A-Za-z]{1,2})?", fullmatch=True), min_size=1, max_size=8
+        st.from_regex(r"[A-Za-z][0-9]{2}(\.?[0-9A-Za-z]{1,2})?", fullmatch=True),
+        min_size=1,
+        max_size=8,
     )
 )
 def test_icd_normalisation_and_join(tmp_path, codes):
@@ -573,3 +620,54 @@ def test_icd_normalisation_and_join(tmp_path, codes):
     assert df["main_diagnosis"].iloc[0] == expected[0]
     assert df["other_diagnoses"].iloc[0].split(" ") == expected
     assert len(df.attrs["read_report"].columns_mapped) == 4 + n + 3
+
+
+def test_crlf_and_padded_header_names(tmp_path):
+    header = [f" {h} " for h in PR_HEADER]
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(("\r\n".join(";".join(r) for r in [header, *PR_ROWS]) + "\r\n").encode())
+    df = read_table(
+        path,
+        "admissions",
+        source="patientregistret",
+        usecols=["LopNr", "INDATUM", "UTDATUM", "HDIA", "PVARD", "UTSATT"],
+    )
+    assert df["person_id"].tolist() == [1, 2, 3]
+    assert df["discharge_to"].tolist() == ["died", "home", "special_housing"]
+
+
+def _persons_csv(tmp_path, region):
+    return write_csv(
+        tmp_path / "persons.csv",
+        ["person_id", "sex", "birth_date", "region_code", "municipality_code", "death_date"],
+        [
+            ["1", "F", "19500301", region, "1480", ""],
+            ["2", "M", "19411224", "14", "1401", "20210203"],
+        ],
+    )
+
+
+def test_canonical_region_code_one_is_an_error(tmp_path):
+    # A canonical file must already hold zero-padded codes: '1' is not silently padded.
+    with pytest.raises(
+        SchemaError,
+        match=r"persons.region_code: must be a two-digit zero-padded region code -- 1 row breaks it \(row 0\)",
+    ):
+        read_table(_persons_csv(tmp_path, "1"), "persons")
+    df = read_table(_persons_csv(tmp_path, "14"), "persons")
+    assert df["region_code"].tolist() == ["14", "14"]
+    assert df["death_date"].tolist()[1] == pd.Timestamp("2021-02-03")
+
+
+def test_canonical_integer_region_code_is_an_error(tmp_path):
+    frame = pd.DataFrame(
+        {"person_id": [1], "sex": ["F"], "birth_date": [pd.Timestamp("1950-03-01")],
+         "region_code": [14], "municipality_code": ["1480"], "death_date": [pd.NaT]}
+    )  # fmt: skip
+    path = tmp_path / "persons.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(
+        SchemaError,
+        match=r"persons.region_code: must be a zero-padded text code of 2 digits, got numbers",
+    ):
+        read_table(path, "persons")
