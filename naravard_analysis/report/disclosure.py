@@ -217,19 +217,11 @@ def _is_float_col(s: pd.Series) -> bool:
     return pd.api.types.is_float_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
 
 
-def _ci_columns(rate: str, columns: Sequence[str], n_rates: int) -> list[str]:
-    """Confidence-interval / standard-error columns that belong to ``rate`` (by name)."""
-    out = []
-    for c in columns:
-        if c == rate or not isinstance(c, str):
-            continue
-        low = c.casefold()
-        r = rate.casefold()
-        if any(low == f"{r}_{a}" or low == f"{a}_{r}" for a in _CI_AFFIXES):
-            out.append(c)
-        elif n_rates == 1 and low in _CI_GENERIC:
-            out.append(c)
-    return out
+def _ci_columns(rate: str, columns: Sequence[str]) -> list[str]:
+    """Confidence-interval / standard-error columns named after ``rate`` (``rate_lower``)."""
+    r = rate.casefold()
+    names = {f"{r}_{a}" for a in _CI_AFFIXES} | {f"{a}_{r}" for a in _CI_AFFIXES}
+    return [c for c in columns if isinstance(c, str) and c != rate and c.casefold() in names]
 
 
 def _rate_sources(
@@ -237,8 +229,8 @@ def _rate_sources(
     counts: list[str],
     rate_cols: Mapping[str, str | Sequence[str]] | None,
     dims: list[str] | None,
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Rate column -> source columns, and CI column -> its rate."""
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Rate column -> source columns, and CI column -> the rate(s) it goes with."""
     flags = {c for c in df.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
     if rate_cols is None:
         # Documented default: every float column that is not a count, a dimension or a flag is
@@ -260,11 +252,16 @@ def _rate_sources(
             raise ParameterError(f"rate_cols[{r!r}] names no count column")
         if r in counts:
             raise ParameterError(f"{r!r} is listed both as a count column and as a rate column")
-    ci_of: dict[str, str] = {}
+    ci_of: dict[str, list[str]] = {}
+    taken = set(sources) | set(counts) | flags
     for r in sources:
-        for c in _ci_columns(r, list(df.columns), len(sources)):
-            if c not in sources and c not in counts and c not in flags:
-                ci_of.setdefault(c, r)
+        for c in _ci_columns(r, list(df.columns)):
+            if c not in taken:
+                ci_of.setdefault(c, []).append(r)
+    for c in df.columns:
+        # an interval without a rate name (ci_low, upper ...) goes with every rate of its row
+        if isinstance(c, str) and c.casefold() in _CI_GENERIC and c not in taken | set(ci_of):
+            ci_of[c] = list(sources)
     return sources, ci_of
 
 
@@ -524,8 +521,9 @@ def suppress(
         Mapping rate column -> the column(s) it is computed from, e.g.
         ``{"rate": ["events", "population"]}``; sources that are not count columns are still
         checked against ``min_count``. CI columns named after the rate (``rate_lower``,
-        ``rate_upper``, ``rate_ci_low``, ``lcl_rate``, ``rate_se`` ...; or ``ci_lower`` /
-        ``lower`` ... when there is a single rate) are hidden with it. When ``None``: every
+        ``rate_upper``, ``rate_ci_low``, ``lcl_rate``, ``rate_se`` ...) are hidden with it;
+        intervals without a rate name (``ci_low``, ``ci_high``, ``lower``, ``upper`` ...) are
+        hidden wherever any rate of the row is hidden. When ``None``: every
         **float** column that is not a count, a dimension or a flag is hidden in each row where a
         count is hidden or below ``min_count`` (integer columns such as year or age are taken as
         dimensions).
@@ -627,8 +625,9 @@ def suppress(
             rr = np.where((f == PRIMARY) & (rr == 0), 1, rr)
             rr = np.where((f == SECONDARY) & (rr == 0), 2, rr)
         rate_reason[r] = rr
-    for c, r in ci_of.items():
-        rate_reason[c] = rate_reason[r]
+    for c, rates in ci_of.items():
+        reasons = np.vstack([rate_reason[r] for r in rates])
+        rate_reason[c] = np.where((reasons == 1).any(axis=0), 1, reasons.max(axis=0)).astype(np.int8)
 
     labels = np.array(["", PRIMARY, SECONDARY], dtype=object)
     new_cols: dict[str, pd.Series] = {}

@@ -699,3 +699,28 @@ def test_excel_workbook_from_openpyxl_numbers_as_identifiers(tmp_path):
     assert [(f.rule, f.location, f.rows) for f in rep.findings] == [
         ("personnummer", "sheet 'Sheet'", (2,))
     ]
+
+
+def test_unnamed_interval_goes_with_every_rate_of_its_row():
+    # two rates and a ci_low/ci_high pair that names neither: hidden when either rate is
+    t = pd.DataFrame(
+        {
+            "year": [2023, 2024, 2025],
+            "n_eligible": [3, 50, 60],
+            "n_meeting": [40, 2, 30],
+            "coc": [0.3, 0.4, 0.5],
+            "share": [0.2, 0.1, 0.6],
+            "ci_low": [0.1, 0.2, 0.3],
+            "ci_high": [0.5, 0.6, 0.7],
+        }
+    )
+    s = suppress(
+        t,
+        ["n_eligible", "n_meeting"],
+        rate_cols={"coc": "n_eligible", "share": ["n_meeting", "n_eligible"]},
+        secondary=False,
+    )
+    assert s["coc"].isna().tolist() == [True, False, False]
+    assert s["share"].isna().tolist() == [True, True, False]
+    assert s["ci_low"].isna().tolist() == [True, True, False]
+    assert s["ci_high_suppressed"].tolist() == ["primary", "primary", ""]
