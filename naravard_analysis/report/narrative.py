@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from naravard_analysis.report.labels import check_language, format_number
 
-__all__ = ["describe_change", "describe_target", "describe_ratio", "describe_rate"]
+__all__ = ["describe_change", "describe_target", "describe_ratio", "describe_rate", "describe_series"]
 
 
 def _missing(x: float | None) -> bool:
@@ -127,3 +129,60 @@ def describe_rate(
         if sv
         else f"{what} in {period}: {r}{per} (95% CI {lo}–{hi})."
     )
+
+
+def describe_series(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    what: str,
+    language: str = "sv",
+    lower: str | None = None,
+    upper: str | None = None,
+    target: float | None = None,
+    percent: bool = False,
+    decimals: int = 1,
+    per: str = "",
+) -> str:
+    """Two or three sentences on a series: first vs last value, the last value with its interval,
+    and (when ``target`` is given) whether the last value meets it.
+
+    Rows are ordered by ``x``; rows whose ``y`` was suppressed are skipped and the sentence says
+    which periods are compared.
+    """
+    check_language(language)
+    shown = data.sort_values(x)
+    shown = shown[shown[y].notna()]
+    if shown.empty:
+        return describe_change(what, "", None, "", None, language=language)
+    def at(col: str, i: int) -> float:
+        return float(shown[col].iloc[i])
+
+    p_first, p_last = _period(shown[x].iloc[0]), _period(shown[x].iloc[-1])
+    scale, unit = (100.0, " %") if percent else (1.0, "")
+    parts = [
+        describe_change(
+            what, p_first, at(y, 0) * scale, p_last, at(y, -1) * scale,
+            language=language, decimals=decimals, unit=unit,
+        )
+    ]
+    if lower and upper:
+        parts.append(
+            describe_rate(
+                what, at(y, -1) * scale, at(lower, -1) * scale, at(upper, -1) * scale, p_last,
+                language=language, per=per or unit, decimals=decimals,
+            )
+        )
+    if target is not None:
+        parts.append(describe_target(what, at(y, -1), target, p_last, language=language, percent=percent))
+    return " ".join(parts)
+
+
+def _period(value: object) -> str:
+    """Readable period label: 2022, 2022-03 (month starts) or an ISO date."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m") if value.day == 1 else value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

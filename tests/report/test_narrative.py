@@ -39,3 +39,20 @@ def test_rate_sentences():
     assert describe_rate("Rate", 512.34, 480.0, 546.1, 2021, language="en", per=" per 100,000") == (
         "Rate in 2021: 512.3 per 100,000 (95% CI 480.0–546.1)."
     )
+
+
+def test_series_sentences_skip_suppressed_rows():
+    import pandas as pd
+
+    from naravard_analysis.report.narrative import describe_series
+
+    df = pd.DataFrame({"year": [2021, 2019, 2020, 2022], "share": [0.30, 0.20, None, 0.50],
+                       "lo": [0.28, 0.18, None, 0.45], "hi": [0.32, 0.22, None, 0.55]})
+    text = describe_series(df, x="year", y="share", what="Share", language="en", lower="lo", upper="hi",
+                           target=0.55, percent=True)
+    # 20 % -> 50 % is +150 %; last year 2022 with its interval; 0.50 < 0.55 target
+    assert text == (
+        "Share was 20.0 % in 2019 and 50.0 % in 2022, an increase of 150.0 %. "
+        "Share in 2022: 50.0 % (95% CI 45.0–55.0). "
+        "Share in 2022 was 50.0 %, below the target of 55 %."
+    )
