@@ -254,7 +254,8 @@ def flag_avoidable(
     Returns
     -------
     DataFrame
-        One row per unit, sorted by person and date: ``person_id``, ``admission_date``,
+        One row per unit (episodes sorted by person and date; admissions in input order):
+        ``person_id``, ``admission_date``,
         ``discharge_date``, ``year``, ``age``, ``sex``, ``region_code``, ``municipality_code``,
         (``episode_id``, ``n_stays`` for episodes), one boolean column per condition group, union
         columns, ``avoidable`` (union of all groups: a unit counts once) and ``excluded_reason``
@@ -304,13 +305,8 @@ def flag_avoidable(
     if unit == "episode":
         rows = build_episodes(admissions, merge_gap_days=merge_gap_days)
     else:
-        order = np.lexsort(
-            (
-                admissions["admission_date"].to_numpy(dtype="datetime64[ns]"),
-                pd.factorize(admissions["person_id"], sort=True)[0],
-            )
-        )
-        rows = admissions.iloc[order].reset_index(drop=True)
+        # Discharge level: keep the input order (row i of the result is input row i).
+        rows = admissions.reset_index(drop=True)
     n = len(rows)
 
     # --- person attributes (age at admission, residence) by an index lookup, not a merge.
@@ -359,16 +355,24 @@ def flag_avoidable(
         out["n_stays"] = rows["n_stays"].to_numpy()
 
     # --- condition groups by main-diagnosis prefix.
-    main = _norm_codes(rows["main_diagnosis"])
-    codes, uniques = pd.factorize(main)
-    uniques = np.asarray(uniques, dtype=object)
+    # Normalise codes once per distinct value (fast at 10^7 rows); other diagnoses and procedures
+    # are normalised only on the candidate rows that a rule needs.
+    codes, uniques = pd.factorize(rows["main_diagnosis"])
+    uniques = np.asarray(_norm_codes(pd.Series(np.asarray(uniques, dtype=object))), dtype=object)
     codes = np.where(codes < 0, len(uniques), codes)
-    other = (
-        _norm_codes(rows["other_diagnoses"])
-        if "other_diagnoses" in rows.columns
-        else pd.Series([""] * n)
-    )
-    procs = _norm_codes(rows["procedures"]) if "procedures" in rows.columns else pd.Series([""] * n)
+    main_u = np.append(uniques, "")
+    empty = pd.Series([""] * n, dtype=object)
+    other_raw = rows["other_diagnoses"] if "other_diagnoses" in rows.columns else empty
+    procs_raw = rows["procedures"] if "procedures" in rows.columns else empty
+
+    def main_at(idx: np.ndarray) -> pd.Series:
+        return pd.Series(main_u[codes[idx]], dtype=object)
+
+    def other_at(idx: np.ndarray) -> pd.Series:
+        return _norm_codes(other_raw.iloc[idx]).reset_index(drop=True)
+
+    def procs_at(idx: np.ndarray) -> pd.Series:
+        return _norm_codes(procs_raw.iloc[idx]).reset_index(drop=True)
 
     groups = list(dict.fromkeys(cl["condition_group"]))
     flags: dict[str, np.ndarray] = {}
@@ -406,17 +410,19 @@ def flag_avoidable(
         if len(needs_sec):
             cand = _main_match(codes, uniques, needs_sec.tolist()) & ~m
             idx = np.flatnonzero(cand)
-            ok = _any_code_matches(other.iloc[idx], secondary)
+            ok = _any_code_matches(other_at(idx), secondary)
             m[idx[ok]] = True
             sec_missing[idx[~ok]] = True
         proc_req = rules.loc[role == "procedure_required", "icd10_prefix"].tolist()
         if proc_req:
-            has_proc = np.flatnonzero(procs.to_numpy(dtype=object) != "")
-            hit = _any_code_matches(procs.iloc[has_proc], proc_req)
+            has_proc = np.flatnonzero(
+                procs_raw.notna().to_numpy() & (procs_raw.astype(object) != "").to_numpy()
+            )
+            hit = _any_code_matches(procs_at(has_proc), proc_req)
             idx = has_proc[hit]
             anyreq = rules.loc[role == "any_required", "icd10_prefix"].tolist()
             if anyreq:
-                txt = main.iloc[idx] + " " + other.iloc[idx]
+                txt = main_at(idx) + " " + other_at(idx)
                 idx = idx[_any_code_matches(txt, anyreq)]
             m[idx] = True
         matched = m | sec_missing
@@ -451,7 +457,7 @@ def flag_avoidable(
         excl_any = rules.loc[role == "exclude_any", "icd10_prefix"].tolist()
         if excl_any:
             idx = np.flatnonzero(keep)
-            txt = main.iloc[idx] + " " + other.iloc[idx]
+            txt = main_at(idx) + " " + other_at(idx)
             bad = idx[_any_code_matches(txt, excl_any)]
             keep[bad] = False
             reason_masks["exclusion_diagnosis"][bad] = True
@@ -462,7 +468,7 @@ def flag_avoidable(
         )
         if proc_ex:
             idx = np.flatnonzero(keep)
-            bad = idx[_any_code_matches(procs.iloc[idx], proc_ex)]
+            bad = idx[_any_code_matches(procs_at(idx), proc_ex)]
             keep[bad] = False
             reason_masks["procedure"][bad] = True
         flags[g] = keep
@@ -569,7 +575,10 @@ def _rates(
         else:
             std = standard_population(standard, min_age=lo, max_age=hi, top_age=top_age)
             edges = _band_edges(std["age_group"])
-        open_end = hi is None or std is not None
+        last = str(std["age_group"].iloc[-1]) if std is not None else ""
+        open_end = last.endswith("+") if std is not None else hi is None
+        if std is not None and not open_end:  # closed last band, e.g. "35-39" in an 18-39 window
+            edges = [*edges, int(last.split("-")[1]) + 1]
         ev = events_df.loc[events_df[ind].to_numpy(dtype=bool), [*by, "age"]]
         ev = ev[ev["age"].notna()]
         ev_age = ev["age"].astype("int64")

@@ -72,41 +72,8 @@ def _days(s: pd.Series, column: str) -> np.ndarray:
     return d.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
 
 
-def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
-    """Label every inpatient stay with the care episode it belongs to.
-
-    Parameters
-    ----------
-    admissions : DataFrame
-        Canonical admissions table (one row per stay): ``person_id``, ``admission_date``,
-        ``discharge_date`` and optionally ``discharge_to`` (``"hospital"`` = UTSATT 1, a transfer).
-    merge_gap_days : {0, 1}
-        Days allowed between the episode's latest discharge and the next admission (§2.4).
-
-    Returns
-    -------
-    DataFrame
-        The input rows, sorted by ``person_id``, ``admission_date``, ``discharge_date`` (ties keep input
-        order), with two added columns: ``episode_id`` (int64, 0 … n_episodes − 1 in sorted order) and
-        ``stay_seq`` (int64, 1 for the first stay of its episode). The original index is kept, so
-        ``result.loc[i]`` is input row ``i``. This is the list of stays of each episode.
-
-    Notes
-    -----
-    Unit: inpatient stay. Rule: with reach_j = discharge_j + g_j, where g_j = max(merge_gap_days, 1)
-    for a transfer (``discharge_to == "hospital"``) and ``merge_gap_days`` otherwise, stay k starts
-    a new episode iff it is the person's first stay or admission_k > max_{j<k} reach_j (running max over
-    the person's earlier stays; stays of earlier episodes all reach before the current episode starts, so
-    a per-person running max equals the per-episode one). Source: DEFINITIONS.md §2.4.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> adm = pd.DataFrame({"person_id": [1, 1], "admission_date": pd.to_datetime(["2024-01-01",
-    ...     "2024-01-05"]), "discharge_date": pd.to_datetime(["2024-01-05", "2024-01-09"])})
-    >>> assign_episodes(adm)["episode_id"].tolist()
-    [0, 0]
-    """
+def _link(admissions: pd.DataFrame, merge_gap_days: int):
+    """Sort order, episode number and stay sequence (sorted positions) — the vectorised core."""
     _check(admissions, merge_gap_days)
     n = len(admissions)
     adm_d = _days(admissions["admission_date"], "admission_date")
@@ -142,9 +109,48 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.
     episode = np.cumsum(new_episode) - 1
     start_pos = np.flatnonzero(new_episode)
     stay_seq = np.arange(n) - np.repeat(start_pos, np.diff(np.append(start_pos, n))) + 1
+    return order, episode.astype(np.int64), stay_seq.astype(np.int64), dis_d
+
+
+def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
+    """Label every inpatient stay with the care episode it belongs to.
+
+    Parameters
+    ----------
+    admissions : DataFrame
+        Canonical admissions table (one row per stay): ``person_id``, ``admission_date``,
+        ``discharge_date`` and optionally ``discharge_to`` (``"hospital"`` = UTSATT 1, a transfer).
+    merge_gap_days : {0, 1}
+        Days allowed between the episode's latest discharge and the next admission (§2.4).
+
+    Returns
+    -------
+    DataFrame
+        The input rows, sorted by ``person_id``, ``admission_date``, ``discharge_date`` (ties keep input
+        order), with two added columns: ``episode_id`` (int64, 0 … n_episodes − 1 in sorted order) and
+        ``stay_seq`` (int64, 1 for the first stay of its episode). The original index is kept, so
+        ``result.loc[i]`` is input row ``i``. This is the list of stays of each episode.
+
+    Notes
+    -----
+    Unit: inpatient stay. Rule: with reach_j = discharge_j + g_j, where g_j = max(merge_gap_days, 1)
+    for a transfer (``discharge_to == "hospital"``) and ``merge_gap_days`` otherwise, stay k starts
+    a new episode iff it is the person's first stay or admission_k > max_{j<k} reach_j (running max over
+    the person's earlier stays; stays of earlier episodes all reach before the current episode starts, so
+    a per-person running max equals the per-episode one). Source: DEFINITIONS.md §2.4.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> adm = pd.DataFrame({"person_id": [1, 1], "admission_date": pd.to_datetime(["2024-01-01",
+    ...     "2024-01-05"]), "discharge_date": pd.to_datetime(["2024-01-05", "2024-01-09"])})
+    >>> assign_episodes(adm)["episode_id"].tolist()
+    [0, 0]
+    """
+    order, episode, stay_seq, _ = _link(admissions, merge_gap_days)
     out = admissions.iloc[order].copy()
-    out["episode_id"] = episode.astype(np.int64)
-    out["stay_seq"] = stay_seq.astype(np.int64)
+    out["episode_id"] = episode
+    out["stay_seq"] = stay_seq
     return out
 
 
@@ -203,69 +209,61 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     >>> build_episodes(adm)[["episode_id", "n_stays", "bed_days"]].values.tolist()
     [[0, 2, 8], [1, 1, 1]]
     """
-    stays = assign_episodes(admissions, merge_gap_days=merge_gap_days)
-    n = len(stays)
-    ep = stays["episode_id"].to_numpy()
-    first = stays["stay_seq"].to_numpy() == 1
-    first_pos = np.flatnonzero(first)
+    order, ep, stay_seq, dis_days = _link(admissions, merge_gap_days)
+    n = len(order)
+    first_pos = np.flatnonzero(stay_seq == 1)
     n_ep = first_pos.size
     n_stays = np.diff(np.append(first_pos, n))
-    adm = stays["admission_date"].to_numpy(dtype="datetime64[ns]")
-    dis = stays["discharge_date"].to_numpy(dtype="datetime64[ns]")
-    # Latest discharge per episode and the position of the (last) stay attaining it.
-    dis_i = dis.astype(np.int64)
-    # Sort positions by (episode, discharge, position) and take the last of each episode.
-    last_order = np.lexsort((np.arange(n), dis_i, ep))
+    # Latest discharge per episode: sort sorted-positions by (episode, discharge, position), take last.
+    last_order = np.lexsort((np.arange(n), dis_days[order], ep))
     ends = np.cumsum(n_stays) - 1
-    last_pos = last_order[ends] if n else last_order
-    out = pd.DataFrame(
-        {
-            "person_id": stays["person_id"].iloc[first_pos].to_numpy(),
-            "episode_id": np.arange(n_ep, dtype=np.int64),
-            "admission_date": adm[first_pos],
-            "discharge_date": dis[last_pos],
-        }
-    )
-    out["person_id"] = stays["person_id"].iloc[first_pos].reset_index(drop=True)
+    first_o = order[first_pos]  # original row positions of first stays
+    last_o = order[last_order[ends]] if n else first_o  # ... of the stays with the latest discharge
+
+    def col(name: str, pos: np.ndarray) -> pd.Series:
+        return admissions[name].take(pos).reset_index(drop=True)
+
+    out = pd.DataFrame({"person_id": col("person_id", first_o)})
+    out["episode_id"] = np.arange(n_ep, dtype=np.int64)
+    out["admission_date"] = pd.to_datetime(col("admission_date", first_o)).astype("datetime64[ns]")
+    out["discharge_date"] = pd.to_datetime(col("discharge_date", last_o)).astype("datetime64[ns]")
     out["n_stays"] = n_stays.astype(np.int64)
-    for col in ("planned", "main_diagnosis", "admitted_from", "hospital_id", "department"):
-        if col in stays.columns:
-            out[col] = stays[col].iloc[first_pos].reset_index(drop=True)
+    for name in ("planned", "main_diagnosis", "admitted_from", "hospital_id", "department"):
+        if name in admissions.columns:
+            out[name] = col(name, first_o)
     if "planned" not in out.columns:
         out["planned"] = pd.array([pd.NA] * n_ep, dtype="boolean")
     if "main_diagnosis" not in out.columns:
         out["main_diagnosis"] = pd.Series([None] * n_ep, dtype=object)
-    if "discharge_to" in stays.columns:
-        out["discharge_to"] = stays["discharge_to"].iloc[last_pos].reset_index(drop=True)
+    if "discharge_to" in admissions.columns:
+        out["discharge_to"] = col("discharge_to", last_o)
     else:
         out["discharge_to"] = pd.Series([None] * n_ep, dtype=object)
     span = (out["discharge_date"] - out["admission_date"]).dt.days.to_numpy()
     out["bed_days"] = np.maximum(span, 1).astype(np.int64)
-    if "planned" in stays.columns:
+    if "planned" in admissions.columns:
+        pl = admissions["planned"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]
         out["n_planned_stays"] = (
-            np.add.reduceat(
-                stays["planned"].fillna(False).to_numpy(dtype=bool).astype(np.int64), first_pos
-            )
-            if n
-            else np.zeros(0, dtype=np.int64)
+            np.add.reduceat(pl.astype(np.int64), first_pos) if n else np.zeros(0, dtype=np.int64)
         )
     multi = n_stays > 1
-    for col in ("other_diagnoses", "procedures"):
-        if col not in stays.columns:
+    in_multi = np.repeat(multi, n_stays)
+    multi_o = order[in_multi]  # original positions of stays in multi-stay episodes, sorted order
+    for name in ("other_diagnoses", "procedures"):
+        if name not in admissions.columns:
             continue
-        vals = stays[col].iloc[first_pos].fillna("").astype(str).reset_index(drop=True)
+        vals = col(name, first_o).fillna("").astype(str)
         if multi.any():
             # Only multi-stay episodes need a join; they are a small share, so the groupby is cheap.
-            in_multi = np.repeat(multi, n_stays)
-            sub = stays.loc[in_multi, ["episode_id", col]].copy()
-            if col == "other_diagnoses" and "main_diagnosis" in stays.columns:
-                later = stays.loc[in_multi, "stay_seq"].to_numpy() > 1
-                md = stays.loc[in_multi, "main_diagnosis"].fillna("").astype(str)
-                md = md.where(later, "")
-                sub[col] = _join_codes([md, sub[col]])
-            sub[col] = sub[col].fillna("").astype(str)
-            joined = sub.groupby("episode_id", sort=True)[col].agg(" ".join)
+            sub = pd.DataFrame({"episode_id": ep[in_multi], name: col(name, multi_o)})
+            if name == "other_diagnoses" and "main_diagnosis" in admissions.columns:
+                md = col("main_diagnosis", multi_o).fillna("").astype(str)
+                md = md.where(stay_seq[in_multi] > 1, "")
+                sub[name] = _join_codes([md, sub[name]])
+            sub[name] = sub[name].fillna("").astype(str)
+            joined = sub.groupby("episode_id", sort=True)[name].agg(" ".join)
             joined = joined.str.replace(r"\s+", " ", regex=True).str.strip()
+            vals = vals.astype(object)
             vals.iloc[joined.index.to_numpy()] = joined.to_numpy()
-        out[col] = vals.astype(str)
+        out[name] = vals.astype(str)
     return out

@@ -190,9 +190,12 @@ def standard_population(
         df = df[df["age_group"].isin(_bands_between(df["age_group"], min_age, max_age))]
     if top_age is not None:
         lows = df["age_group"].map(lambda s: _band_bounds(s)[0])
-        if top_age not in set(lows):
+        if top_age not in set(lows) and top_age < lows.max():
             raise ParameterError(f"top_age {top_age} is not a band edge of the standard")
         top = lows >= top_age
+        if not top.any():  # all bands below top_age (e.g. an 18-39 window): nothing to merge
+            top_age = None
+    if top_age is not None:
         merged = pd.DataFrame(
             {"age_group": [f"{top_age}+"], "population": [df.loc[top, "population"].sum()]}
         )

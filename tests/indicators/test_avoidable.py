@@ -185,18 +185,17 @@ def test_pqi_columns_age_windows_and_composites():
         {"person_id": 4, "main_diagnosis": "J159", "admission_date": "2024-09-01", "discharge_date": "2024-09-03"},
         {"person_id": 2, "main_diagnosis": "J159"},  # 19 -> adult (18+) pneumonia
     )  # fmt: skip
-    f = flag_avoidable(a, PERSONS, definition="pqi").set_index(["person_id", "admission_date"])
-    r = f.reset_index()
-    assert r["pqi05"].tolist() == [False, False, False, True, False]
-    # rows sorted by person then date: (2,J159),(3,J441),(3,J459),(4,J459),(4,J159)
-    assert r["pqi15"].tolist() == [False, False, True, False, False]
-    assert r["pqi11"].tolist() == [True, False, False, False, True]
-    assert r["pqi90"].tolist() == [True, False, True, True, True]
-    assert r["pqi91"].tolist() == [True, False, False, False, True]
-    assert r["pqi92"].tolist() == [False, False, True, True, False]
+    r = flag_avoidable(a, PERSONS, definition="pqi")
+    # Discharge level keeps the input order: (3,J441),(3,J459),(4,J459),(4,J159),(2,J159).
+    assert r["pqi05"].tolist() == [False, False, True, False, False]
+    assert r["pqi15"].tolist() == [False, True, False, False, False]
+    assert r["pqi11"].tolist() == [False, False, False, True, True]
+    assert r["pqi90"].tolist() == [False, True, True, True, True]
+    assert r["pqi91"].tolist() == [False, False, False, True, True]
+    assert r["pqi92"].tolist() == [False, True, True, False, False]
     assert not r["pqi93"].any()
     assert r["avoidable"].tolist() == r["pqi90"].tolist()
-    assert r["excluded_reason"].astype(object).tolist()[1] == "age"
+    assert r["excluded_reason"].astype(object).tolist()[0] == "age"
 
 
 def test_pqi16_needs_amputation_and_diabetes_and_pqi01_prefix():
@@ -352,3 +351,14 @@ def test_ed_visit_rates_80_plus_per_1000():
     assert r["lower"].item() == pytest.approx(1000 * stats.chi2.ppf(0.025, 6) / 2 / 3150)
     with pytest.raises(ParameterError, match="needs persons="):
         ed_visit_rates(contacts, _population())
+
+
+def test_group_window_with_closed_top_band_and_top_age():
+    # PQI 15 (18-39) rated 20+ with top_age=85: bands 20-24 … 35-39 (closed), top_age ignored.
+    a = adm({"person_id": 3, "main_diagnosis": "J459"})  # age 30
+    f = flag_avoidable(a, PERSONS, definition="pqi")
+    r = avoidable_rates(f, _population(), indicators=["pqi15"], min_age=20, top_age=85)
+    assert r["n_strata"].item() == 4 and r["max_age"].item() == 39
+    # population 20-39 = 20 ages × 150 = 3000; ESP weights 6000, 6000, 6500, 7000 (band 30-34 holds the event)
+    assert r["population"].item() == 3000
+    assert r["adjusted_rate"].item() == pytest.approx(1e5 * (6500 / 25_500) / 750)
