@@ -352,3 +352,19 @@ def test_quarterly_and_yearly_axes():
         warnings.simplefilter("error")
         y = d.iloc[:12].assign(year=pd.date_range("2010-01-01", periods=12, freq="YS"))
         assert fit_its(y, outcome="y", time="year", interruption="2016-01-01").stata_names["level_change"] == "_x2016"
+
+
+def test_monthly_series_age_standardised_offset():
+    """Hand calculation: weights 1/4, 3/4; Jan: 1 event / 100 (20-24) and 3 / 300 (25-29) ->
+    DSR = 0.25*0.01 + 0.75*0.01 = 0.01 = 1000 per 100 000, std_population = 4 / 0.01 = 400.
+    Feb has no events: std_population = 400 x pooled ratio 400/400 (DataWarning)."""
+    events = pd.DataFrame({"d": pd.to_datetime(["2020-01-03", "2020-01-09", "2020-01-20", "2020-01-21", "2020-03-02"]),
+                           "age": [22, 27, 27, 27, 22]})
+    pop = pd.DataFrame({"year": [2020, 2020], "age": [22, 27], "population": [100, 300]})
+    with pytest.warns(DataWarning, match="1 period"):
+        s = monthly_series(events, pop, date="d", standardise={"20-24": 1, "25-29": 3})
+    assert list(s["events"]) == [4, 0, 1]
+    np.testing.assert_allclose(s["adjusted_rate"], [1000.0, 0.0, 0.25 * 1 / 100 * 1e5])
+    np.testing.assert_allclose(s["std_population"], [400.0, 400.0, 1 / (0.0025)])
+    with pytest.raises(SchemaError, match="age"):
+        monthly_series(events.drop(columns="age"), pop, date="d", standardise="esp2013")

@@ -264,9 +264,7 @@ class ITSResult:
 
     def _horizon(self, horizon: Any) -> int:
         if isinstance(horizon, (int, np.integer)) and not isinstance(horizon, bool):
-            if self.axis.kind == "integer":
-                return int(horizon)
-            return int(horizon)
+            return int(horizon)  # a number of periods, also on an integer time axis
         return int(self.axis.to_index(horizon)[0] - self.interruption_index)
 
     def cumulative_effect(self, start: Any = None, end: Any = None, *, level: float = 0.95) -> pd.DataFrame:
@@ -336,7 +334,7 @@ class ITSResult:
         return mu
 
     def diagnostics(self, lags: int | None = None) -> pd.DataFrame:
-        """Durbin-Watson, Ljung-Box (at ``lags``, default min(2*period-ish 12, n/4)) and, for count
+        """Durbin-Watson, Ljung-Box (at ``lags``, default min(12, n/4)) and, for count
         families, the Pearson dispersion X^2/(n-p) with its chi-square test of phi = 1
         (DEFINITIONS.md §6.3, §6.5). One block per series for a controlled ITS."""
         from statsmodels.stats.diagnostic import acorr_ljungbox

@@ -59,8 +59,16 @@ def monthly_series(
     freq
         ``"MS"`` (monthly, default), ``"QS"`` or ``"YS"``.
     standardise
-        Age standardisation (DEFINITIONS.md §5) -- not yet available (needs
-        ``naravard_analysis.indicators.standardise.direct_standardise``); must be None.
+        None, or a standard population for direct age standardisation (DEFINITIONS.md §5.1; e.g.
+        ``"esp2013"`` or anything :func:`naravard_analysis.indicators.standardise.standard_population`
+        accepts, restricted to the youngest age in ``population``). Needs an ``age`` column (age at the
+        event, single years) in ``events`` and ``population``; ages are banded with ``band_ages``
+        (ESP2013 five-year bands, 90+). Adds ``adjusted_rate`` (DSR x rate_per, from
+        ``direct_standardise``) and ``std_population`` = events / DSR, the age-standardised population
+        whose log is the offset of Lopez Bernal et al. 2017 (``aces/stdpop`` is their standardised
+        rate). Design choice: in a period with 0 events the DSR is 0 and events/DSR undefined, so
+        std_population = population x (the group's pooled std_population / population ratio);
+        such periods are counted in a :class:`DataWarning`.
     start, end
         First and last period to include (dates); default from the events.
     rate_per
@@ -73,9 +81,6 @@ def monthly_series(
         (float), ``rate`` (events / population * rate_per), sorted by group and period. Use
         ``fit_its(series, outcome="events", time="period", exposure="population", ...)``.
     """
-    if standardise is not None:
-        raise ParameterError("standardise is not available yet: it will call "
-                             "naravard_analysis.indicators.standardise.direct_standardise")
     pfreq = _FREQS.get(freq)
     if pfreq is None:
         raise ParameterError(f"freq must be one of {sorted(_FREQS)}, not {freq!r}")
@@ -117,7 +122,57 @@ def monthly_series(
     out = _attach_population(out, pop, by)
     out["period"] = pidx.to_timestamp(how="start")
     out["rate"] = out["events"] / out["population"] * rate_per
-    return out[by + ["period", "events", "population", "rate"]].sort_values(by + ["period"]).reset_index(drop=True)
+    cols = by + ["period", "events", "population", "rate"]
+    if standardise is not None:
+        out = _standardise(out, events.loc[keep.to_numpy()], ev["_ord"].to_numpy(), population, by,
+                           standardise, rate_per)
+        cols += ["adjusted_rate", "std_population"]
+    return out[cols].sort_values(by + ["period"]).reset_index(drop=True)
+
+
+def _standardise(out: pd.DataFrame, events: pd.DataFrame, ords: np.ndarray, population: pd.DataFrame,
+                 by: list[str], standard: Any, rate_per: float) -> pd.DataFrame:
+    """DSR per period and the equivalent standardised population (see ``monthly_series``)."""
+    from naravard_analysis.indicators.standardise import (
+        band_ages,
+        direct_standardise,
+        standard_population,
+    )
+
+    for table, df in (("events", events), ("population", population)):
+        if "age" not in df.columns:
+            raise SchemaError(table, "age", "age standardisation needs single-year ages")
+    # restrict the standard from the lower edge of the youngest band present in the population
+    first = str(band_ages([int(population["age"].min())]).astype(str).iloc[0])
+    min_age = int(first.split("-")[0].rstrip("+"))
+    std = standard_population(standard, min_age=min_age if min_age > 0 else None)
+    ev = pd.DataFrame({**{c: events[c].to_numpy() for c in by}, "_ord": ords,
+                       "age_group": band_ages(events["age"].to_numpy()).astype(str).to_numpy()})
+    d = ev.groupby(by + ["_ord", "age_group"], observed=True).size().rename("events").reset_index()
+    pop = population.assign(age_group=band_ages(population["age"]).astype(str).to_numpy())
+    pop = pop.groupby(by + ["year", "age_group"], observed=True)["population"].sum().reset_index()
+    bands = pop[["age_group"]].drop_duplicates()
+    grid = out[by + ["_ord", "year"]].merge(bands, how="cross")
+    grid = grid.merge(pop, on=by + ["year", "age_group"], how="left")
+    grid = grid.merge(d, on=by + ["_ord", "age_group"], how="left")
+    grid["events"] = grid["events"].fillna(0).astype(np.int64)
+    if grid["population"].isna().any():
+        raise SchemaError("population", "population", "a year x age band needed for standardisation is missing",
+                          int(grid["population"].isna().sum()))
+    dsr = direct_standardise(grid.drop(columns="year"), std, age="age_group", by=by + ["_ord"], per=rate_per)
+    out = out.merge(dsr[by + ["_ord", "adjusted_rate"]], on=by + ["_ord"], how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sp = out["events"] / out["adjusted_rate"] * rate_per
+    pos = out["events"].to_numpy() > 0
+    ratio = (pd.DataFrame({"g": out[by].astype(str).agg("|".join, axis=1) if by else 0,
+                           "sp": np.where(pos, sp, 0.0), "pop": np.where(pos, out["population"], 0.0)})
+             .groupby("g")[["sp", "pop"]].transform("sum"))
+    fallback = out["population"] * ratio["sp"] / ratio["pop"]
+    out["std_population"] = np.where(pos, sp, fallback)
+    if (~pos).any():
+        warnings.warn(f"monthly_series: {int((~pos).sum())} period(s) with 0 events got std_population from "
+                      "the group's pooled standardised/crude population ratio", DataWarning, stacklevel=3)
+    return out
 
 
 def _attach_population(out: pd.DataFrame, pop: pd.DataFrame, by: list[str]) -> pd.DataFrame:
