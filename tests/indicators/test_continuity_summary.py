@@ -128,3 +128,24 @@ def test_parameter_errors():
         summarise_continuity(ind, method="median")
     with pytest.raises(ParameterError, match="level"):
         summarise_continuity(ind, level=95)
+
+
+def test_continuity_distribution_counts_and_edges():
+    from naravard_analysis.indicators.continuity import continuity_distribution
+
+    ind = pd.DataFrame(
+        {
+            "year": [1, 1, 1, 1, 2],
+            "coc": [0.0, 0.7, 1.0, np.nan, 0.69],
+            "eligible": [True, True, True, False, True],
+        }
+    )
+    out = continuity_distribution(ind, bins=10, by="year")
+    assert out.shape == (20, 5)  # every bin in every year, zeros included
+    y1 = out.loc[out["year"] == 1].set_index("bin")["n_persons"]
+    # 0.0 -> first bin; 0.7 -> [0.7, 0.8); 1.0 -> last bin (closed right); NaN not binned
+    assert (y1["0.0-0.1"], y1["0.7-0.8"], y1["0.9-1.0"], y1.sum()) == (1, 1, 1, 3)
+    assert out.loc[out["year"] == 2].set_index("bin")["n_persons"]["0.6-0.7"] == 1
+    assert out.attrs["n_ineligible"] == 1
+    with pytest.raises(ParameterError, match="bins"):
+        continuity_distribution(ind, bins=[0.5, 0.2])
