@@ -285,7 +285,13 @@ def continuity_distribution(
     """
     by_t = _as_tuple(by, "by") or ()
     require_columns(indices, "continuity indices", (index, "eligible", *by_t))
-    edges = np.linspace(0.0, 1.0, int(bins) + 1) if np.isscalar(bins) else np.asarray(bins, float)
+    # rounded so that e.g. 0.7 is an exact edge (linspace gives 0.7000000000000001, which would
+    # put COC = 0.7 -- the ABFM cut-point -- in the bin below)
+    edges = (
+        np.round(np.linspace(0.0, 1.0, int(bins) + 1), 12)
+        if np.isscalar(bins)
+        else np.asarray(bins, float)
+    )
     if len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise ParameterError(f"bins must be a positive number or increasing edges, got {bins!r}")
     el = indices.loc[indices["eligible"].to_numpy(dtype=bool)]
