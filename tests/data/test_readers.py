@@ -671,3 +671,71 @@ def test_canonical_integer_region_code_is_an_error(tmp_path):
         match=r"persons.region_code: must be a zero-padded text code of 2 digits, got numbers",
     ):
         read_table(path, "persons")
+
+
+def test_counts_are_rows_not_distinct_values(tmp_path):
+    # Codes are normalised once per distinct value; counts and row positions must still refer
+    # to rows. 3000 rows cycle through PR_ROWS; row k uses PR_ROWS[k % 3].
+    rows = [PR_ROWS[i % 3].copy() for i in range(3000)]
+    for i in range(0, 3000, 3):
+        rows[i][1] = "20200100"  # the same imprecise date on 1000 rows (every third, from 0)
+        rows[i][8] = "9"  # INSATT 9 on the same 1000 rows
+    path = pr_file(tmp_path, rows, name="many.csv")
+    with pytest.raises(
+        SchemaError,
+        match=r"imprecise dates .* -- 1000 rows break it \(rows 0, 3, 6, 9, 12, \.\.\.\)",
+    ):
+        read_table(path, "admissions", source="patientregistret")
+    with pytest.warns(DataWarning):
+        df = read_table(
+            path,
+            "admissions",
+            source="patientregistret",
+            imprecise_dates="first",
+            duplicates="warn",
+        )
+    rep = df.attrs["read_report"]
+    assert rep.imprecise_dates == {"admission_date": 1000}
+    assert rep.codes_mapped_to_other == {"INSATT": 1000}
+    assert (df["admitted_from"] == "other").sum() == 1000
+    rows[2500][7] = "7"  # PVARD 7 on one row only
+    with pytest.raises(
+        SchemaError, match=r"PVARD must be one of 1, 2 .* -- 1 row breaks it \(row 2500\)"
+    ):
+        read_table(
+            pr_file(tmp_path, rows, name="many2.csv"),
+            "admissions",
+            source="patientregistret",
+            imprecise_dates="first",
+            duplicates="warn",
+        )
+
+
+def test_ids_with_leading_zeros_stay_text(tmp_path):
+    rows = [r.copy() for r in PR_ROWS]
+    rows[0][0], rows[1][0], rows[2][0] = "0012", "12", "A7"
+    df = read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+    assert df["person_id"].tolist() == ["0012", "12", "A7"]  # '0012' and '12' stay distinct
+    assert df["person_id"].dtype == "str"
+
+
+def test_categorical_parquet_and_empty_dia_column(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "LopNr": [1, 2],
+            "INDATUM": pd.Categorical(["20200101", "20200101"]),
+            "UTDATUM": ["20200102", "20200103"],
+            "HDIA": pd.Categorical(["i50.0", "I50.0"]),
+            "DIA1": pd.Series([None, None], dtype=object),
+            "DIA2": pd.Categorical(["J44.1", None]),
+            "PVARD": pd.Categorical([2, 2]),
+            "UTSATT": [3, 1],
+        }
+    )
+    path = tmp_path / "cat.parquet"
+    frame.to_parquet(path)
+    df = read_table(path, "admissions", source="patientregistret")
+    assert df["main_diagnosis"].tolist() == ["I500", "I500"]
+    assert df["other_diagnoses"].tolist() == ["J441", ""]
+    assert df["admission_date"].tolist() == [pd.Timestamp("2020-01-01")] * 2
+    assert df["planned"].tolist() == [False, False]
