@@ -71,9 +71,9 @@ def covid_profile(year: int, month: int) -> dict[str, float]:
         out.update(digital=1.8)
     if wave1:
         out.update(planned=0.55, physical=0.65, digital=3.0, unplanned=0.80, ed=0.72,
-                   death=1.30, covid=1.0)
+                   death=1.25, covid=1.0)
     elif wave2:
-        out.update(planned=0.75, physical=0.75, unplanned=0.85, ed=0.80, death=1.20, covid=0.9)
+        out.update(planned=0.75, physical=0.75, unplanned=0.85, ed=0.80, death=1.15, covid=0.9)
     elif wave3:
         out.update(covid=0.5, death=1.05)
     elif omicron:

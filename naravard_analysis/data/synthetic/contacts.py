@@ -139,8 +139,11 @@ def contacts_table(
     del n_mu
     parts = [prim, spec, emer, mun]
     c = {k: np.concatenate([np.asarray(p[k]).astype(np.int64) for p in parts]) for k in prim}
-    order = np.lexsort((c["planned"], c["prof"], c["mode"], c["unit"], c["prov"], c["level"],
-                        c["day"], c["pid"]))
+    # two packed int64 keys instead of eight sort keys (prov < 2**22, unit < 2**16)
+    k1 = c["pid"] * (1 << 20) + (c["day"] - c["day"].min())
+    k2 = ((((c["level"] * (1 << 22) + c["prov"]) * (1 << 16) + c["unit"]) * 4 + c["mode"]) * 8
+          + c["prof"]) * 2 + c["planned"]
+    order = np.lexsort((k2, k1))
     c = {k: v[order] for k, v in c.items()}
     same = np.ones(len(order), bool)
     for v in c.values():

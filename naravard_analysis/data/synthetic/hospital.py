@@ -208,7 +208,11 @@ def finalise_stays(stays: pd.DataFrame, mask: np.ndarray, los_col: str, exit_day
     # two stays of one person admitted on the same day: keep the first only
     keep &= ~(same & (a_ == np.r_[-1, a_[:-1]]))
     s = s[keep].reset_index(drop=True)
-    return s
+    # a transfer continuation whose sending stay was dropped is dropped too
+    p, a_, d_ = s["pid"].to_numpy(), s["adm"].to_numpy(), s["dis"].to_numpy()
+    prev_ok = np.r_[False, (p[1:] == p[:-1]) & (a_[1:] - d_[:-1] <= 1)]
+    orphan = (s["kind"].to_numpy() == 1) & ~prev_ok
+    return s[~orphan].reset_index(drop=True)
 
 
 def admissions_table(s: pd.DataFrame, persons: dict, sim: dict, hospital_ids: list[str],

@@ -3,11 +3,11 @@
 Every resident is listed at a unit of their municipality (chosen in proportion to the unit's
 size). Named doctors arrive unit by unit: each unit adopts the reform on its own date (about 15 %
 before the period, the rest spread over 2017-2023, most in 2020-2022) and assigns a named doctor to
-a unit-specific share of its listed patients (ceiling ~ Beta(6, 2), mean 0.75), older patients
+a unit-specific share of its listed patients (ceiling ~ Beta(8, 1.5), mean 0.84), older patients
 first. The target that drives the shape is the agreement's 55 % of the population with a named
 doctor by the end of 2022 (Socialstyrelsen 2022, seed 002: "minst 55 procent ... vid utgången av
 2022"; regions reported anything from 6 % to 79 %). The named doctor is a permanent physician in
-post; when they leave, the listing continues without a named doctor and, with probability 0.7, a
+post; when they leave, the listing continues without a named doctor and, with probability 0.85, a
 new named doctor is assigned after a gap (mean 3 months).
 
 Named-doctor periods are simulated before the health process (they do not depend on care use), so
@@ -64,15 +64,15 @@ def named_doctor_periods(
     none) and ``doctor`` (clinician index, -1 none); plus unit adoption days and ceilings."""
     rng = stream(seed, "listings", 1)
     n_u = len(units)
-    early = rng.random(n_u) < 0.15
+    early = rng.random(n_u) < 0.20
     d_2017 = int(np.datetime64("2017-01-01", "D").astype(np.int64))
     d_2023 = int(np.datetime64("2023-06-30", "D").astype(np.int64))
     adopt = np.where(
         early,
         grid.start_day - np.floor(rng.random(n_u) * 4 * YEAR),
-        d_2017 + np.floor(rng.beta(3.0, 1.6, n_u) * (d_2023 - d_2017)),
+        d_2017 + np.floor(rng.beta(2.5, 1.6, n_u) * (d_2023 - d_2017)),
     ).astype(np.int64)
-    ceiling = rng.beta(6.0, 2.0, n_u)
+    ceiling = rng.beta(8.0, 1.5, n_u)
     speed = 8 * 30.44 * rng.gamma(4.0, 0.25, n_u)  # mean days from adoption to assignment
 
     P = len(unit_of)
@@ -101,7 +101,7 @@ def named_doctor_periods(
         doctor[g, i_g] = doc[good]
         end[g, i_g] = end_of[doc[good]]
         # next generation: after the doctor leaves, reassignment with probability 0.7
-        re = rng.random(P) < 0.7
+        re = rng.random(P) < 0.85
         gap = np.floor(rng.exponential(90.0, P)).astype(np.int64) + 1
         new = np.full(P, BIG, np.int64)
         sel = np.zeros(P, bool)

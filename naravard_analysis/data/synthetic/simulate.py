@@ -58,13 +58,17 @@ ENROLMENT_RULE = {
     "team_visits_per_month": 3.0,
 }
 
+AVOIDABLE_TREND = 0.97
+
 HEALTH_PARAMS = {
     "frailty_persistent_sd": 0.6,
     "frailty_ar1": 0.75,
     "frailty_noise_sd": 0.15,
     "frailty_jump_mean": 1.4,
+    "frailty_jump_max": 3.0,
+    "frailty_cap": 3.5,
     "frailty_jump_monthly_prob_at_65": 0.012,
-    "gompertz_intercept": -10.95,
+    "gompertz_intercept": -11.05,
     "gompertz_slope": 0.094,
     "death_sex_multiplier": {"F": 0.82, "M": 1.22},
     "death_condition_hr": {"heart_failure": 1.8, "copd": 1.5, "dementia": 1.8, "cancer": 1.7,
@@ -74,7 +78,7 @@ HEALTH_PARAMS = {
     "terminal_admission_share": 0.35,
     "unplanned_rate_at_65": 0.085,
     "unplanned_age_slope": 0.05,
-    "ed_only_rate_at_50": 0.14,
+    "ed_only_rate_at_50": 0.10,
     "ed_only_age_slope": 0.032,
 }
 
@@ -215,10 +219,12 @@ def simulate(
         ncond = c_sub.sum(1)
         # --- frailty
         pj = hp["frailty_jump_monthly_prob_at_65"] * np.exp(0.03 * np.clip(age - 65, -40, 35)) * (1 + 0.3 * ncond)
-        jump = (rh.random(n) < pj) * rh.exponential(hp["frailty_jump_mean"], n)
+        jump = (rh.random(n) < pj) * np.minimum(rh.exponential(hp["frailty_jump_mean"], n), 3.0)
         s_sub = hp["frailty_ar1"] * s[idx] + jump + rh.normal(0, hp["frailty_noise_sd"], n)
+        s_sub = np.clip(s_sub, -1.0, hp["frailty_cap"]).astype(np.float32)
         s[idx] = s_sub
-        frail = a[idx] + s_sub
+        # a bad month multiplies care use by at most exp(3.5) ~ 33
+        frail = np.minimum(a[idx] + s_sub, hp["frailty_cap"])
         # --- special housing (särskilt boende)
         in_sh = sh_day[idx] < BIG
         h_sh = 0.004 * np.exp(0.12 * (age - 85)) * (1 + 3 * c_sub[:, dementia_k]) * (age >= 65)
@@ -251,6 +257,9 @@ def simulate(
         # --- unplanned admissions by cause
         ru = stream(seed, "unplanned", t)
         wf = ct["w"] * np.array([winter_factor(mo, w) for w in ct["winter"]]) * cov["unplanned"]
+        # secular decline of avoidable chronic admissions, ~3 % a year (Socialstyrelsen 2022,
+        # figure 6: "minskat relativt kontinuerligt sedan 2013")
+        wf = wf * np.where(avoid, AVOIDABLE_TREND ** (yr + (mo - 1) / 12 - 2016), 1.0)
         covid_w = 0.05 * cov["covid"] * np.exp(0.04 * np.clip(age - 65, -45, 30))
         extra_k = np.zeros(K)
         np.add.at(extra_k, cause_cond[has_c], (wf * (cause_mult - 1))[has_c])
@@ -285,8 +294,8 @@ def simulate(
         n_adm = np.bincount(pos[act & (cause != covid_c)], minlength=n)
         # --- ED visits without admission
         re_ = stream(seed, "ed", t)
-        base_e = np.where(age < 18, 0.20, np.maximum(
-            0.18, hp["ed_only_rate_at_50"] * np.exp(hp["ed_only_age_slope"] * (age - 50))))
+        base_e = np.where(age < 18, 0.15, np.maximum(
+            0.13, hp["ed_only_rate_at_50"] * np.exp(hp["ed_only_age_slope"] * (age - 50))))
         lam_e = base_e * np.exp(0.8 * frail) * winter_factor(mo, 0.10) * cov["ed"] / 12 * m_e
         k = re_.poisson(lam_e)
         pos = np.repeat(np.arange(n), k)
