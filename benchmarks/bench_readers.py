@@ -129,6 +129,8 @@ def child(path: str, threads: int, mode: str, nrows: int) -> None:
 
     from naravard_analysis.data.readers import read_table
 
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage0.ru_utime + usage0.ru_stime
     t0 = time.perf_counter()
     if mode.startswith("read_table"):
         validate = mode == "read_table"
@@ -138,8 +140,10 @@ def child(path: str, threads: int, mode: str, nrows: int) -> None:
     else:
         rows = len(naive_read(Path(path), nrows))
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    print(json.dumps({"seconds": seconds, "peak_bytes": peak, "rows": rows}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    peak = usage.ru_maxrss * 1024  # Linux: KiB
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_bytes": peak, "rows": rows}))
 
 
 def measure(path: Path, threads: int, mode: str, nrows: int = 0) -> dict:
@@ -179,28 +183,34 @@ def main() -> None:
         f"cores available: {os.cpu_count()} (shared; timings are noisy); arrow threads: {args.threads}"
     )
 
+    print(f"load average before the run: {os.getloadavg()[0]:.1f}")
     fast = measure(path, args.threads, "read_table")
     print(
         f"read_table -> canonical admissions: {fast['seconds']:.1f} s wall, "
-        f"peak RSS {fast['peak_bytes'] / 2**30:.2f} GiB, {fast['rows']:,} rows "
-        f"({fast['rows'] / fast['seconds'] / 1e6:.2f} M rows/s)"
+        f"{fast['cpu']:.1f} s CPU, peak RSS {fast['peak_bytes'] / 2**30:.2f} GiB, "
+        f"{fast['rows']:,} rows ({fast['rows'] / fast['cpu'] / 1e6:.2f} M rows per CPU-second)"
     )
     raw = measure(path, args.threads, "read_table_novalidate")
     print(
-        f"  of which reading + mapping (validate=False): {raw['seconds']:.1f} s, "
-        f"peak RSS {raw['peak_bytes'] / 2**30:.2f} GiB; validate_table: "
-        f"{fast['seconds'] - raw['seconds']:.1f} s"
+        f"  of which reading + mapping (validate=False): {raw['seconds']:.1f} s wall, "
+        f"{raw['cpu']:.1f} s CPU, peak RSS {raw['peak_bytes'] / 2**30:.2f} GiB; "
+        f"validate_table: {fast['cpu'] - raw['cpu']:.1f} s CPU"
     )
-    ok = fast["seconds"] <= 30 * n / 5_000_000 and fast["peak_bytes"] <= 4 * 2**30
-    print(f"target (<= 30 s per 5 M rows, <= 4 GB): {'met' if ok else 'NOT met'}")
+    # With one arrow thread the process uses one core, so CPU time is the wall time it would
+    # take on an idle core; wall time on a shared machine also counts time spent waiting.
+    ok = fast["cpu"] <= 30 * n / 5_000_000 and fast["peak_bytes"] <= 4 * 2**30
+    print(f"target (<= 30 s CPU per 5 M rows on one core, <= 4 GB): {'met' if ok else 'NOT met'}")
 
     naive_n = min(n, args.naive_rows or (200_000 if n > 200_000 else n))
     naive = measure(path, args.threads, "naive", naive_n)
     scale = n / naive_n
-    naive_s = naive["seconds"] * scale
+    naive_cpu = naive["cpu"] * scale
     label = "" if naive_n == n else f" (measured on {naive_n:,} rows, extrapolated x{scale:.0f})"
-    print(f"naive pd.read_csv + per-column apply: {naive_s:.1f} s{label}")
-    print(f"speed-up of read_table over naive: {naive_s / fast['seconds']:.1f}x")
+    print(
+        f"naive pd.read_csv + per-column apply: {naive['seconds'] * scale:.1f} s wall, "
+        f"{naive_cpu:.1f} s CPU{label}"
+    )
+    print(f"speed-up of read_table over naive (CPU time): {naive_cpu / fast['cpu']:.1f}x")
 
 
 if __name__ == "__main__":
