@@ -314,12 +314,18 @@ def read_table(
         from naravard_analysis.data.schema import validate_table
 
         kwargs = {k: options[k] for k in ("extra", "duplicates", "check_codes") if k in options}
-        with warnings.catch_warnings():
-            # Patientregistret's person-level columns (sex, age, residence) are expected extras:
-            # they are listed in the read report instead of a warning.
-            if source == "patientregistret" and "extra" not in kwargs:
-                kwargs["extra"] = "keep"
-            df = validate_table(df, table, **kwargs)
+        if source == "patientregistret" and kwargs.get("extra", "warn") == "warn":
+            # The person-level columns mapped from Patientregistret (sex, age, residence) are
+            # expected extras; only unmapped source columns are unknown (warned below).
+            kwargs["extra"] = "keep"
+            if report.extra_columns:
+                warnings.warn(
+                    f"{table}: {len(report.extra_columns)} unknown column(s) kept: "
+                    + ", ".join(report.extra_columns),
+                    DataWarning,
+                    stacklevel=2,
+                )
+        df = validate_table(df, table, **kwargs)
     report.seconds = time.perf_counter() - started
     df.attrs["read_report"] = report
     _warn_recovered(report)

@@ -102,7 +102,8 @@ def test_read_report_counts(tmp_path):
 def test_lowercase_names_and_extra_columns_kept(tmp_path):
     header = [h.lower() for h in PR_HEADER] + ["AR", "EKOD1"]
     rows = [r + ["2020", "W19"] for r in PR_ROWS]
-    df = read_table(pr_file(tmp_path, rows, header), "admissions", source="patientregistret")
+    with pytest.warns(DataWarning, match="admissions: 2 unknown column\\(s\\) kept: AR, EKOD1"):
+        df = read_table(pr_file(tmp_path, rows, header), "admissions", source="patientregistret")
     assert df["person_id"].tolist() == [1, 2, 3]
     assert df["EKOD1"].tolist() == ["W19"] * 3
     assert df.attrs["read_report"].extra_columns == ["AR", "EKOD1"]
@@ -213,12 +214,16 @@ def test_kommun_99_abroad_counted(tmp_path):
 
 def test_contacts_mapping_emergency_rule(tmp_path):
     # MVO 046 with PVARD 2 is an emergency visit (DEFINITIONS.md 2.5); row 0 is planned.
-    df = read_table(
-        pr_file(tmp_path),
-        "contacts",
-        source="patientregistret",
-        fill={"profession": "physician", "mode": "physical"},
-    )
+    # The outpatient register has no meaningful UTDATUM and no INSATT/UTSATT: kept, warned.
+    with pytest.warns(
+        DataWarning, match=r"contacts: 3 unknown column\(s\) kept: UTDATUM, INSATT, UTSATT"
+    ):
+        df = read_table(
+            pr_file(tmp_path),
+            "contacts",
+            source="patientregistret",
+            fill={"profession": "physician", "mode": "physical"},
+        )
     assert df["contact_date"].tolist()[0] == pd.Timestamp("2020-01-01")
     assert df["care_level"].tolist() == ["specialist", "specialist", "emergency"]
     assert df["unit_id"].tolist() == ["11001", "11001", "12001"]
@@ -226,7 +231,7 @@ def test_contacts_mapping_emergency_rule(tmp_path):
     assert df["profession"].tolist() == ["physician"] * 3
     assert df["provider_id"].isna().all()
     with pytest.raises(SchemaError, match="contacts.profession: missing required column"):
-        read_table(pr_file(tmp_path), "contacts", source="patientregistret")
+        read_table(pr_file(tmp_path), "contacts", source="patientregistret", extra="keep")
 
 
 def test_usecols(tmp_path):
@@ -279,12 +284,14 @@ def test_cp1252_fallback_and_bom(tmp_path):
     header = PR_HEADER + ["ORT"]
     rows = [r + ["Luleå"] for r in PR_ROWS]
     path = pr_file(tmp_path, rows, header, encoding="cp1252")
-    df = read_table(path, "admissions", source="patientregistret")
+    with pytest.warns(DataWarning, match="unknown column.* kept: ORT"):
+        df = read_table(path, "admissions", source="patientregistret")
     assert df.attrs["read_report"].encoding == "cp1252"
     assert df["ORT"].tolist() == ["Luleå"] * 3
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().decode("cp1252").encode("utf-8"))
-    df2 = read_table(bom, "admissions", source="patientregistret")
+    with pytest.warns(DataWarning, match="unknown column.* kept: ORT"):
+        df2 = read_table(bom, "admissions", source="patientregistret")
     assert df2.attrs["read_report"].encoding == "utf-8-sig"
     assert df2.columns[0] == "person_id" and df2["ORT"].iloc[0] == "Luleå"
 
