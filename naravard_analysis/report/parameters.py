@@ -82,7 +82,10 @@ def validate_municipality_codes(values: Any, *, region_code: str | None = None) 
 
     if values is None or values == "" or values == []:
         return []
-    items = [values] if isinstance(values, str | int) else list(values)
+    if isinstance(values, str):
+        # Text from the command line or a notebook parameter: "1480,1401".
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    items = [values] if isinstance(values, int) else list(values)
     known = municipalities().set_index("municipality_code")["region_code"]
     out = []
     for v in items:
