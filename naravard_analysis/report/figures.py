@@ -30,6 +30,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen on servers and CI; notebooks still render inline
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -172,14 +173,29 @@ def save_figure(
     return paths
 
 
-def _finish(ax: plt.Axes, x: str, y: str, title: str | None, language: str, ylabel: str | None):
+def _format_axis(axis: matplotlib.axis.Axis, language: str, *, percent: bool = False) -> None:
+    """Tick labels in the language's number format, with as many decimals as the tick step needs
+    (so 0.15 and 0.25 never both print as 0.2); shares as per cent when ``percent``."""
+    scale, suffix = (100.0, " %") if percent else (1.0, "")
+
+    def fmt(value: float, _pos: int) -> str:
+        ticks = axis.get_ticklocs()
+        step = float(np.min(np.diff(ticks))) * scale if len(ticks) > 1 else 1.0
+        decimals = 0 if step >= 1 or step <= 0 else int(min(6, np.ceil(-np.log10(step) - 1e-9)))
+        return format_number(value * scale, language, decimals=decimals) + suffix
+
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))
+
+
+def _finish(
+    ax: plt.Axes, x: str, y: str, title: str | None, language: str, ylabel: str | None,
+    percent: bool = False,
+):
     ax.set_xlabel(label(x, language))
     ax.set_ylabel(ylabel or label(y, language))
     if title:
         ax.set_title(title)
-    ax.yaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda v, _: format_number(v, language, decimals=0 if abs(v) >= 10 else 1))
-    )
+    _format_axis(ax.yaxis, language, percent=percent)
     legend = ax.get_legend()
     if legend is not None:
         legend.set_title(label(legend.get_title().get_text(), language) if legend.get_title().get_text() else None)
@@ -199,10 +215,12 @@ def plot_lines(
     ylabel: str | None = None,
     language: str = "sv",
     target: float | None = None,
+    percent: bool = False,
     ax: plt.Axes | None = None,
 ) -> plt.Figure:
     """Line chart of ``y`` over ``x`` (one line per ``hue``), with an optional interval band
-    (``lower``/``upper``) and a dashed target line; labels in ``language``."""
+    (``lower``/``upper``) and a dashed target line; labels in ``language``; ``percent`` shows
+    shares (0–1) as per cent."""
     check_language(language)
     if ax is None:
         fig, ax = plt.subplots()
@@ -219,7 +237,7 @@ def plot_lines(
         ax.axhline(target, ls="--", color="0.3", lw=1, label=label("target", language))
     if hue is not None or target is not None:
         ax.legend(title=hue or "")
-    _finish(ax, x, y, title, language, ylabel)
+    _finish(ax, x, y, title, language, ylabel, percent=percent)
     return fig
 
 

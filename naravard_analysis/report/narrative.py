@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
@@ -51,7 +52,7 @@ def describe_change(
     a = format_number(first_value, language, decimals=decimals) + unit
     b = format_number(last_value, language, decimals=decimals) + unit
     text = (
-        f"{what} var {a} {first_period} och {b} {last_period}"
+        f"{what} var {a} {_when(first_period)} och {b} {_when(last_period)}"
         if sv
         else f"{what} was {a} in {first_period} and {b} in {last_period}"
     )
@@ -64,6 +65,12 @@ def describe_change(
     if sv:
         return text + f", en {'ökning' if change > 0 else 'minskning'} med {size} %."
     return text + (f", an increase of {size} %." if change > 0 else f", a decrease of {size} %.")
+
+
+def _when(period: object) -> str:
+    """Swedish time phrase: "år 2016" for a year, the period itself otherwise."""
+    text = str(period)
+    return f"år {text}" if re.fullmatch(r"[12][0-9]{3}", text) else text
 
 
 def describe_target(
@@ -80,7 +87,7 @@ def describe_target(
     t = format_number(target * scale, language, decimals=0) + suffix
     met = value >= target
     if sv:
-        return f"{what} {period} var {v}, {'vilket når' if met else 'under'} målet {t}."
+        return f"{what} {_when(period)} var {v}, {'vilket når' if met else 'under'} målet {t}."
     return f"{what} in {period} was {v}, {'meeting' if met else 'below'} the target of {t}."
 
 
@@ -125,7 +132,7 @@ def describe_rate(
     lo = format_number(lower, language, decimals=decimals)
     hi = format_number(upper, language, decimals=decimals)
     return (
-        f"{what} {period}: {r}{per} (95 % KI {lo}–{hi})."
+        f"{what} {_when(period)}: {r}{per} (95 % KI {lo}–{hi})."
         if sv
         else f"{what} in {period}: {r}{per} (95% CI {lo}–{hi})."
     )

@@ -34,7 +34,7 @@ from naravard_analysis.errors import ParameterError
 from naravard_analysis.report import narrative as nar
 from naravard_analysis.report.disclosure import suppress
 from naravard_analysis.report.figures import plot_lines, save_figure
-from naravard_analysis.report.labels import check_language, label
+from naravard_analysis.report.labels import check_language, format_number, label
 from naravard_analysis.report.parameters import validate_parameters
 from naravard_analysis.report.tables import write_tables
 
@@ -197,15 +197,19 @@ class RegionalReport:
         table = suppress(pd.DataFrame(rows), ["n"], min_count=self.min_count, secondary=False)
         self.tables["overview"] = table
         n = dict(zip(table["table"], table["n"], strict=True))
+
+        def num(key: str) -> str:
+            return format_number(n.get(key), lang)
+
         sv = lang == "sv"
         text = (
             f"## {_t('overview', lang)}\n\n"
             + (
-                f"Underlaget omfattar {n.get('persons', 0):,} personer, {n.get('admissions', 0):,} vårdtillfällen "
-                f"i slutenvård och {n.get('contacts', 0):,} öppenvårdskontakter.".replace(",", "\u00a0")
+                f"Underlaget omfattar {num('persons')} personer, {num('admissions')} vårdtillfällen "
+                f"i slutenvård och {num('contacts')} öppenvårdskontakter."
                 if sv
-                else f"The data hold {n.get('persons', 0):,} persons, {n.get('admissions', 0):,} inpatient stays "
-                f"and {n.get('contacts', 0):,} outpatient contacts."
+                else f"The data hold {num('persons')} persons, {num('admissions')} inpatient stays "
+                f"and {num('contacts')} outpatient contacts."
             )
         )
         return Section("overview", _t("overview", lang), text, table)
@@ -244,7 +248,7 @@ class RegionalReport:
         share = share.assign(year=pd.to_datetime(share["date"]).dt.year)
         cols = ["year", "n_population", "n_named_doctor", "share_named_doctor_proxy", "target"]
         table = suppress(share[cols], ["n_population", "n_named_doctor"], min_count=self.min_count, secondary=False)
-        fig = plot_lines(table, x="year", y="share_named_doctor_proxy", language=lang, target=0.55,
+        fig = plot_lines(table, x="year", y="share_named_doctor_proxy", language=lang, target=0.55, percent=True,
                          title=label("named_doctor_share", lang), ylabel=label("named_doctor_share", lang))
         files = self._save("named_doctor", fig, table, ["n_population", "n_named_doctor"])
         what = label("named_doctor_share", lang)

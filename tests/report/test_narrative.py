@@ -15,14 +15,14 @@ def test_change_sentences():
     )
     # (80 - 100) / 100 = -20 %
     assert describe_change("Besök", 2019, 100.0, 2023, 80.0, language="sv", decimals=0) == (
-        "Besök var 100 2019 och 80 2023, en minskning med 20,0 %."
+        "Besök var 100 år 2019 och 80 år 2023, en minskning med 20,0 %."
     )
     assert "not shown" in describe_change("X", 2019, float("nan"), 2023, 1.0, language="en")
 
 
 def test_target_sentences():
     assert describe_target("Andel med fast läkarkontakt", 0.481, 0.55, 2022) == (
-        "Andel med fast läkarkontakt 2022 var 48,1 %, under målet 55 %."
+        "Andel med fast läkarkontakt år 2022 var 48,1 %, under målet 55 %."
     )
     assert describe_target("Named doctor", 0.6, 0.55, 2022, language="en").endswith("meeting the target of 55 %.")
 
