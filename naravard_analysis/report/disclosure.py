@@ -309,6 +309,19 @@ class _Constraints:
         )
 
 
+def _dimension_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with its index levels as leading columns (a pivot table keeps its dimensions
+    and ``margins=True`` totals, labelled ``All``, in the index)."""
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
+        return df
+    names = [
+        n if n is not None and n not in df.columns else f"__index{i}"
+        for i, n in enumerate(df.index.names)
+    ]
+    levels = df.index.set_names(names).to_frame(index=False)
+    return pd.concat([levels, df.reset_index(drop=True)], axis=1)
+
+
 def _build_constraints(
     df: pd.DataFrame,
     counts: list[str],
@@ -534,8 +547,9 @@ def _secondary(
             cands = cands[~hidden[cands] & eligible[cands]]
             if cands.size == 0:  # pragma: no cover - every equation of the cell already hidden
                 warnings.warn(
-                    "disclosure: a hidden cell stays recoverable although all cells of its "
-                    "totals are hidden; check the table's margins",
+                    "disclosure: a hidden cell stays recoverable from totals whose other cells "
+                    "are hidden or missing; a missing count reads as 0 -- fill missing counts "
+                    "with 0 or drop the total",
                     DataWarning,
                     stacklevel=3,
                 )
@@ -637,8 +651,9 @@ def suppress(
         raise ParameterError("count_cols names no column")
     _require_columns(table, counts, "count_cols")
     dim_list = None if dims is None else _as_names(dims, "dims")
+    dim_frame = _dimension_frame(table)
     if dim_list is not None:
-        _require_columns(table, dim_list, "dims")
+        _require_columns(dim_frame, dim_list, "dims")
         overlap = set(dim_list) & set(counts)
         if overlap:
             raise ParameterError(f"column(s) {sorted(overlap)} are both dims and count_cols")
@@ -663,7 +678,7 @@ def suppress(
     if secondary and n * k:
         flags = {c for c in out.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
         excluded = set(counts) | set(sources) | set(ci_of) | flags
-        cons, is_total = _build_constraints(out, counts, dim_list, excluded, total_labels)
+        cons, is_total = _build_constraints(dim_frame, counts, dim_list, excluded, total_labels)
         _warn_non_additive(values, cons)
         hidden = _secondary(values.ravel(), (reason > 0).ravel(), cons, is_total.ravel(), max_block)
         reason[(hidden.reshape(n, k)) & (reason == 0)] = 2
@@ -1379,15 +1394,12 @@ class _HTMLTables(html.parser.HTMLParser):
         self.cell_th = False
         self.colspan = 1
         self.loose_lines: list[int] = []
-        self.skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for _, val in attrs:
             if val and not val.startswith("data:") and _count_identifiers(val, self.check):
                 self.loose_lines.append(self.getpos()[0])
-        if tag in ("script", "style"):
-            self.skip += 1
-        elif tag == "table":
+        if tag == "table":
             self.tables.append([])
             self.stack.append(len(self.tables) - 1)
         elif tag == "tr" and self.stack:
@@ -1398,9 +1410,7 @@ class _HTMLTables(html.parser.HTMLParser):
             self.colspan = int(span) if span.isdigit() else 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self.skip:
-            self.skip -= 1
-        elif tag in ("td", "th") and self.cell is not None and self.stack:
+        if tag in ("td", "th") and self.cell is not None and self.stack:
             rows = self.tables[self.stack[-1]]
             if not rows:
                 rows.append([])
