@@ -16,8 +16,9 @@ Conventions handled (DEFINITIONS.md 8.1-8.3)
 * CSV/TXT: separator ``;``, ``,`` or tab sniffed from the first lines; decimal comma; thousands
   separated by space, NBSP (U+00A0) or narrow NBSP (U+202F); encoding ``utf-8-sig`` with a
   ``cp1252`` fallback; text that was UTF-8 decoded as CP1252 and saved again (``LuleÃ¥``) is caught.
-  Every CSV column is read as text by pyarrow's multi-threaded parser and converted column by column
-  with vectorised arrow kernels, so that code columns keep their leading zeros.
+  Every CSV column is read as text by pyarrow's multi-threaded parser (code columns keep their
+  leading zeros); repeating columns (codes, dates) arrive dictionary-encoded and are normalised
+  once per distinct value with vectorised arrow kernels, then gathered back by index.
 * SAS ``.sas7bdat`` / ``.xpt`` and Stata ``.dta`` through pyreadstat: numerics arrive as float64,
   so ids and codes are cast to integers after checking that no value has a fractional part or
   exceeds 2**53 (DEFINITIONS.md 8.2).
@@ -591,35 +592,45 @@ def _strip_values(msg: str) -> str:
 
 
 def _diagnose_field_count(path: Path, enc: str, sep: str, n_fields: int) -> ReadError:
-    """Find the first row with the wrong number of fields and say why (error path only)."""
+    """Find the first row with the wrong number of fields and say why (error path only).
+
+    Streams the file line by line (one line of look-ahead tells whether a line is the last),
+    so a bad row near the end of a large file does not load the file into memory.
+    """
     with open(path, encoding=_py_codec(enc), errors="replace", newline="") as fh:
-        data = fh.read()
-    ends_with_newline = data.endswith(("\n", "\r"))
-    rows = data.splitlines()
-    last = len(rows)
-    for lineno, line in enumerate(rows, start=1):
-        if lineno == 1 or not line.strip():
-            continue
-        if line.count('"') % 2:
-            kind = "truncated: unterminated quote" if lineno == last else "unterminated quote"
-            return ReadError(f"{path}: {kind} on line {lineno}")
-        got = _count_outside_quotes(line, sep) + 1
-        if got == n_fields:
-            continue
-        for other in _SEPARATORS:
-            if other != sep and _count_outside_quotes(line, other) + 1 == n_fields:
-                return ReadError(
-                    f"{path}: the file mixes separators -- the header uses {_SEP_NAMES[sep]} "
-                    f"but line {lineno} uses {_SEP_NAMES[other]}"
-                )
-        if lineno == last and got < n_fields:
-            why = "" if ends_with_newline else ", and the file does not end with a newline"
-            return ReadError(
-                f"{path}: looks truncated -- the last line ({lineno}) has {got} of {n_fields} "
-                f"fields{why}"
-            )
-        return ReadError(f"{path}: line {lineno} has {got} fields, the header has {n_fields}")
+        lines = iter(fh)
+        current = next(lines, None)
+        lineno = 1
+        while current is not None:
+            following = next(lines, None)
+            is_last = following is None
+            line = current.rstrip("\r\n")
+            if lineno > 1 and line.strip():
+                problem = _line_problem(line, lineno, is_last, current, sep, n_fields)
+                if problem:
+                    return ReadError(f"{path}: {problem}")
+            current, lineno = following, lineno + 1
     return ReadError(f"{path}: rows have a different number of fields than the header ({n_fields})")
+
+
+def _line_problem(
+    line: str, lineno: int, is_last: bool, raw: str, sep: str, n_fields: int
+) -> str | None:
+    if line.count('"') % 2:
+        return f"{'truncated: ' if is_last else ''}unterminated quote on line {lineno}"
+    got = _count_outside_quotes(line, sep) + 1
+    if got == n_fields:
+        return None
+    for other in _SEPARATORS:
+        if other != sep and _count_outside_quotes(line, other) + 1 == n_fields:
+            return (
+                f"the file mixes separators -- the header uses {_SEP_NAMES[sep]} but line "
+                f"{lineno} uses {_SEP_NAMES[other]}"
+            )
+    if is_last and got < n_fields:
+        why = "" if raw.endswith(("\n", "\r")) else ", and the file does not end with a newline"
+        return f"looks truncated -- the last line ({lineno}) has {got} of {n_fields} fields{why}"
+    return f"line {lineno} has {got} fields, the header has {n_fields}"
 
 
 def _check_mojibake(path: Path, enc: str) -> None:
