@@ -28,8 +28,12 @@ Rules (DEFINITIONS.md 8.7, design choices of this project unless a source is nam
   that is a *bridge* between two cycles of hidden cells in a 2-D table is determined by the
   equations although each equation holds two hidden cells), every connected group of hidden
   cells is then audited exactly: a hidden cell is recoverable iff its unit vector lies in the
-  row space of the equations restricted to the hidden cells (its component in every null-space
-  vector is zero). Recoverable cells get another complement until none is left.
+  row space of the equations restricted to the hidden cells (pivoted QR; groups larger than
+  ``max_block`` cells use a random null-space vector from LSQR, accepted only with a residual
+  certificate). Recoverable cells get another complement until none is left. When choosing a
+  complement, positive cells come before zeros, parts before totals, and a cell that fixes
+  another one-hidden-cell equation at the same time before one that breaks a new equation.
+  Dimensions may be columns or index levels (a ``pivot_table(margins=True)`` works as is).
   This protects against exact recovery by subtraction and linear algebra; it does not guarantee
   a minimum interval width (the "protection level" of tau-ARGUS or sdcTable) and it assumes the
   margins add up (a warning says when they do not, e.g. for Cell-Key-perturbed SCB figures).

@@ -762,3 +762,72 @@ def test_dimensions_in_the_index_and_pivot_margins_are_protected():
     hidden = s[cols].isna().to_numpy()
     assert hidden.sum() == 4  # the 2 x 2 rectangle of the hand example above
     assert_protected(margins(tab), hidden, 5)
+
+
+def equations_nd(shape: tuple[int, ...]) -> list[tuple[list[tuple[int, ...]], list[int]]]:
+    """Equations of an N-D table with a total as the last index of every axis: each line
+    along each axis sums its parts to its total."""
+    eqs = []
+    for axis, size in enumerate(shape):
+        others = [range(s) for i, s in enumerate(shape) if i != axis]
+        for rest in np.ndindex(*[len(o) for o in others]):
+            cells = [tuple(list(rest[:axis]) + [k] + list(rest[axis:])) for k in range(size)]
+            eqs.append((cells, [1] * (size - 1) + [-1]))
+    return eqs
+
+
+def test_three_dimensions_with_totals_on_every_axis_leave_nothing_recoverable():
+    rng = np.random.default_rng(11)
+    x = rng.poisson(rng.gamma(1.0, 6, size=(5, 3, 2)))
+    ext = np.zeros((6, 4, 3), dtype=np.int64)
+    ext[:5, :3, :2] = x
+    ext[5] = ext[:5].sum(axis=0)
+    ext[:, 3] = ext[:, :3].sum(axis=1)
+    ext[:, :, 2] = ext[:, :, :2].sum(axis=2)
+    regions, ages, sexes = (
+        [*"ABCDE", "Riket"],
+        ["0-64", "65-79", "80+", "Alla"],
+        ["F", "M", "Båda könen"],
+    )
+    idx = pd.MultiIndex.from_product([regions, ages, sexes], names=["region", "age", "sex"])
+    t = pd.DataFrame({"n": ext.ravel()}, index=idx).reset_index()
+    s = suppress(t, "n", dims=["region", "age", "sex"])
+    hidden = s["n"].isna().to_numpy().reshape(ext.shape)
+    assert ((ext > 0) & (ext < 5) <= hidden).all()
+    eqs = equations_nd(ext.shape)
+    assert all(sum(hidden[c] for c in cells) != 1 for cells, _ in eqs)
+    u = [tuple(c) for c in np.argwhere(hidden)]
+    a = np.array([[coefs[cells.index(c)] if c in cells else 0 for c in u] for cells, coefs in eqs])
+    base = np.linalg.matrix_rank(a)
+    for i in range(len(u)):  # rank test: no hidden cell is determined by the equations
+        e = np.zeros(len(u))
+        e[i] = 1
+        assert np.linalg.matrix_rank(np.vstack([a, e])) > base, u[i]
+    assert hidden.sum() > 4  # the example does exercise suppression
+
+
+@pytest.mark.slow
+def test_national_municipality_table_scale():
+    # 290 municipalities x 20 age bands x sex with all margins: 18 333 cells (~1-3 s)
+    rng = np.random.default_rng(0)
+    x = rng.poisson(rng.gamma(1.0, 20, size=(290, 20, 2)))
+    ext = np.zeros((291, 21, 3), dtype=np.int64)
+    ext[:290, :20, :2] = x
+    ext[290] = ext[:290].sum(axis=0)
+    ext[:, 20] = ext[:, :20].sum(axis=1)
+    ext[:, :, 2] = ext[:, :, :2].sum(axis=2)
+    idx = pd.MultiIndex.from_product(
+        [
+            [f"k{i:03d}" for i in range(290)] + ["Riket"],
+            [f"a{j:02d}" for j in range(20)] + ["Alla"],
+            ["F", "M", "Båda könen"],
+        ],
+        names=["kommun", "age", "sex"],
+    )
+    t = pd.DataFrame({"n": ext.ravel()}, index=idx).reset_index()
+    s = suppress(t, "n", dims=["kommun", "age", "sex"])
+    hidden = s["n"].isna().to_numpy().reshape(ext.shape)
+    assert ((ext > 0) & (ext < 5) <= hidden).all()
+    for axis in range(3):
+        per_line = hidden.sum(axis=axis)
+        assert not (per_line == 1).any()
