@@ -54,6 +54,15 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Read Parquet with text columns straight into the canonical arrow-backed string dtype
+    (no round trip through Python objects, which dominated load time)."""
+    from naravard_analysis.data.schema import STRING_DTYPE
+
+    mapping = {pa.string(): STRING_DTYPE, pa.large_string(): STRING_DTYPE}
+    return pq.read_table(path).to_pandas(types_mapper=mapping.get)
+
+
 class RegisterData:
     """A bundle of canonical register tables plus metadata.
 
@@ -273,7 +282,7 @@ class RegisterData:
                 raise ReadError(f"{file}: listed in the manifest but missing")
             if verify and sha256_file(file) != entry["sha256"]:
                 raise IntegrityError(f"{file}: sha256 differs from the manifest (file changed)")
-            df = pd.read_parquet(file)
+            df = _read_parquet(file)
             if verify and len(df) != entry["rows"]:
                 raise IntegrityError(
                     f"{file}: {len(df)} rows, manifest says {entry['rows']}"
