@@ -23,6 +23,13 @@ def test_committed_notebook_is_clean(path):
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is code[0]
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    # Papermill silently skips a parameter line it cannot parse (e.g. a second "=" in the comment),
+    # and the runner would then refuse that name as unknown: every assignment must be declared.
+    from naravard_analysis.report.pipeline import notebook_parameters
+
+    source = "".join(tagged[0]["source"])
+    assigned = [ln.split("=")[0].split(":")[0].strip() for ln in source.splitlines() if "=" in ln and not ln.lstrip().startswith("#")]
+    assert list(notebook_parameters(path)) == assigned
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
