@@ -375,12 +375,14 @@ def _read_binary(
             schema = pq.read_schema(path)
             if cols is not None:
                 cols = _resolve_usecols(path, list(schema.names), cols)
-            return pq.read_table(path, columns=cols)
+            table = pq.read_table(path, columns=cols)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ReadError(
                 f"{path}: not a readable Parquet file -- it looks truncated or corrupt "
                 f"({type(exc).__name__}: footer or column chunks cannot be read)"
             ) from None
+        _check_mojibake_columns(path, table)
+        return table
     import pyreadstat
 
     reader: Callable[..., tuple[pd.DataFrame, object]] = {
@@ -400,7 +402,7 @@ def _read_binary(
             frame, meta = reader(str(path), **kwargs)
         except pyreadstat.ReadstatError as exc:
             # SAS files without an encoding in their header: the Swedish agencies' default.
-            if "encoding" in kwargs or "onvert" not in str(exc):
+            if "encoding" in kwargs or "convert" not in str(exc).lower():
                 raise
             kwargs["encoding"] = "WINDOWS-1252"
             frame, meta = reader(str(path), **kwargs)
@@ -420,7 +422,29 @@ def _read_binary(
                 frame[col] = pd.to_datetime(frame[col])
             else:
                 frame[col] = frame[col].astype(STRING_DTYPE)
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _check_mojibake_columns(path, table)
+    return table
+
+
+#: Decoded mojibake: "Ã" followed by the CP1252/Latin-1 rendering of a UTF-8 continuation byte.
+_MOJIBAKE_TEXT = "Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]"
+
+
+def _check_mojibake_columns(path: Path, table: pa.Table) -> None:
+    """Text columns of a binary format (already decoded) must not hold 'Ã¤'-style sequences."""
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(col.type):
+            col = pa.chunked_array([c.dictionary for c in col.chunks], type=col.type.value_type)
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            continue
+        if not pc.any(pc.match_substring(col, "Ã")).as_py():
+            continue
+        if pc.any(pc.match_substring_regex(col, _MOJIBAKE_TEXT)).as_py():
+            raise ReadError(
+                f"{path}: looks double-encoded (mojibake such as 'Ã¤' for 'ä', 'Ã¥' for 'å') "
+                f"in column {name}; the text was decoded with the wrong encoding and saved again"
+            )
 
 
 def _resolve_usecols(path: Path, names: list[str], usecols: Sequence[str]) -> list[str]:

@@ -314,6 +314,16 @@ def test_mojibake_is_caught(tmp_path):
     assert "3 such sequences, first on line 2" in msg
 
 
+def test_mojibake_in_parquet_text_column(tmp_path):
+    frame = pd.DataFrame(
+        {"LopNr": [1], "HDIA": ["I500"], "ORT": ["Göteborg".encode().decode("cp1252")]}
+    )
+    path = tmp_path / "moji.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(ReadError, match=r"moji.parquet: looks double-encoded .* in column ORT"):
+        read_table(path, "admissions", source="patientregistret")
+
+
 def test_wrong_explicit_encoding_shows_as_mojibake(tmp_path):
     header = PR_HEADER + ["ORT"]
     path = pr_file(tmp_path, [r + ["Gävle"] for r in PR_ROWS], header)  # UTF-8
