@@ -1453,24 +1453,40 @@ def _scan_html(text: str, sc: _Scanner, where: str) -> None:
         sc.grid(f"{where}table {t}", header, [[c for c, _ in r] for r in rows[n_head:]])
 
 
+_NOT_A_HEADER = re.compile(r"[:;,~()=]")
+
+
 def _scan_plain_table(text: str, sc: _Scanner, where: str) -> None:
-    """Whitespace-aligned DataFrame reprs in text/plain or stream output (heuristic)."""
-    block: list[list[str]] = []
-    for line in [*text.splitlines(), ""]:
-        tokens = line.split()
-        if tokens:
-            block.append(tokens)
+    """Whitespace-aligned DataFrame reprs in text/plain or stream output (heuristic).
+
+    A header is a line without sentence punctuation that names a count column; the table is
+    the run of following lines with as many tokens as the header plus 0-2 index tokens (a
+    one-token index-name line right after the header is allowed). Values are right-aligned.
+    """
+    raw_lines = text.splitlines()
+    lines = [line.split() for line in raw_lines]
+    i = 0
+    while i < len(lines):
+        header = lines[i]
+        raw = raw_lines[i]
+        if (
+            not header
+            or _NOT_A_HEADER.search(raw)
+            or not any(is_count_column(h, sc.patterns) for h in header)
+        ):
+            i += 1
             continue
-        if len(block) >= 2 and any(is_count_column(h, sc.patterns) for h in block[0]):
-            header = block[0]
-            rows = []
-            for tok in block[1:]:
-                # right-align: leading extra tokens are the index
-                rows.append(
-                    tok[len(tok) - len(header) :] if len(tok) >= len(header) else [""] * len(header)
-                )
+        rows, j = [], i + 1
+        while j < len(lines):
+            tok = lines[j]
+            if 0 <= len(tok) - len(header) <= 2:
+                rows.append(tok[len(tok) - len(header) :])
+            elif not (j == i + 1 and 1 <= len(tok) <= 2):
+                break
+            j += 1
+        if rows:
             sc.grid(f"{where}printed table", header, rows)
-        block = []
+        i = max(j, i + 1)
 
 
 def _scan_notebook(path: Path, sc: _Scanner) -> None:

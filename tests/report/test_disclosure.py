@@ -831,3 +831,31 @@ def test_national_municipality_table_scale():
     for axis in range(3):
         per_line = hidden.sum(axis=axis)
         assert not (per_line == 1).any()
+
+
+def test_printed_model_summary_is_not_taken_for_a_count_table(tmp_path):
+    # A sentence that mentions "events" and "population" followed by a coefficient table
+    # (text as printed by the ITS notebook) has no count column.
+    text = (
+        "Interrupted time series: events ~ segmented regression, offset log(population)\n"
+        "interruption at 2019-01-01; periods fitted 71, excluded 25; dispersion 0.8447\n"
+        "              estimate     se   lower   upper  p_value\n"
+        "term\n"
+        "intercept      -7.2134 0.0891 -7.3880 -7.0389   0.0000\n"
+        "level_change   -0.1359 0.1241 -0.3793  0.1074   0.2735\n"
+    )
+    printed = pd.DataFrame({"month": ["jan", "feb"], "events": [12, 3]}).to_string()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "fit()", outputs=[nbformat.v4.new_output("stream", name="stdout", text=text)]
+        ),
+        nbformat.v4.new_code_cell(
+            "df", outputs=[nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "its.ipynb")
+    rep = check_outputs(tmp_path, raise_on_failure=False)
+    assert [(f.location, f.column, f.rows) for f in rep.findings] == [
+        ("cell 1 output 0 printed table", "events", (1,))
+    ]
