@@ -824,6 +824,12 @@ def _count(ctx: _Context, mask: pa.ChunkedArray) -> int:
     return int(ctx.weights[_mask(mask)].sum())
 
 
+def _is_text(col: pa.ChunkedArray) -> bool:
+    """String, large string, or dictionary-encoded strings."""
+    t = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def _as_string(col: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_large_string(col.type):
         return col.cast(pa.string())
@@ -1184,7 +1190,7 @@ def _map_canonical(raw: pa.Table, ctx: _Context) -> dict[str, pd.Series]:
             out[name] = _number(col, ctx, name, integer=True)
         elif kind == "id":
             out[name] = _person_id(col, ctx)
-        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        elif _is_text(col):
             text = _clean_text(col)
             if kind is None:
                 ctx.report.extra_columns.append(name)
@@ -1297,7 +1303,7 @@ def _map_patientregistret(raw: pa.Table, ctx: _Context) -> dict[str, pd.Series]:
         if key not in used:
             c = raw.column(name)
             ctx.report.extra_columns.append(name)
-            if pa.types.is_string(c.type) or pa.types.is_large_string(c.type):
+            if _is_text(c):
                 out[name] = _to_str(_clean_text(c))
             else:
                 out[name] = c.to_pandas()

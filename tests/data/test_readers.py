@@ -673,6 +673,9 @@ def test_canonical_region_code_one_is_an_error(tmp_path):
         read_table(_persons_csv(tmp_path, "1"), "persons")
     df = read_table(_persons_csv(tmp_path, "14"), "persons")
     assert df["region_code"].tolist() == ["14", "14"]
+    raw = read_table(_persons_csv(tmp_path, "14"), "persons", validate=False)
+    assert raw["sex"].dtype == "str" and raw["region_code"].dtype == "str"  # not categorical
+    assert str(raw["birth_date"].dtype) == "datetime64[ns]"
     assert df["death_date"].tolist()[1] == pd.Timestamp("2021-02-03")
 
 
