@@ -8,7 +8,7 @@ REGION ?= 14
 DEMO_DATA := data/generated/demo
 OUT    ?= outputs
 
-.PHONY: demo test lab lint bench clean venv
+.PHONY: demo notebooks test lab lint bench clean venv
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ $(DEMO_DATA)/manifest.json: $(BIN)/.installed
 
 demo: $(DEMO_DATA)/manifest.json
 	$(BIN)/naravard run notebooks/00_overview.ipynb -p region_code $(REGION) -p data_dir $(DEMO_DATA) -p output_dir $(OUT)/00_overview
-	@echo "Outputs written under $(abspath $(OUT))/"
+	$(BIN)/naravard report --regions $(REGION) --data $(DEMO_DATA) --out $(OUT)/report
+	@echo "Outputs written under $(abspath $(OUT))/ -- open $(abspath $(OUT))/report/$(REGION)/report.html"
+
+# Every topic notebook on the demo world (slower; make demo runs the overview and the report).
+notebooks: $(DEMO_DATA)/manifest.json
+	for nb in notebooks/[0-9]*.ipynb; do \
+	  stem=$$(basename $$nb .ipynb); \
+	  $(BIN)/naravard run $$nb -p data_dir $(DEMO_DATA) -p output_dir $(OUT)/$$stem || exit 1; \
+	done
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -66,3 +66,13 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     make_world("demo", region="14", seed=0).to_dir(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def regional_report_run(demo_dir, tmp_path_factory):
+    """The regional report for region 14 on the demo world, run once through the batch runner."""
+    from naravard_analysis.report.batch import run_reports
+
+    out = tmp_path_factory.mktemp("reports")
+    summary = run_reports("14", data=demo_dir, out=out, jobs=1, progress=False)
+    return summary, out

@@ -34,6 +34,8 @@ def test_committed_notebook_is_clean(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_demo_world(path, demo_dir, tmp_path):
+    if path.stem == "regional_report":
+        pytest.skip("run through the batch runner in tests/report/test_batch.py")
     from naravard_analysis.report.disclosure import check_outputs
     from naravard_analysis.report.pipeline import notebook_parameters, run_notebook
 

@@ -8,7 +8,13 @@ from openpyxl import load_workbook
 
 from naravard_analysis.errors import ParameterError
 from naravard_analysis.report.disclosure import DisclosureError, suppress
-from naravard_analysis.report.figures import plot_bars, plot_lines, save_figure, set_theme, write_csv
+from naravard_analysis.report.figures import (
+    plot_bars,
+    plot_lines,
+    save_figure,
+    set_theme,
+    write_csv,
+)
 from naravard_analysis.report.labels import format_number, label
 from naravard_analysis.report.tables import write_tables
 

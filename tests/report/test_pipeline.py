@@ -8,7 +8,11 @@ import pytest
 
 from naravard_analysis.cli import main
 from naravard_analysis.errors import ParameterError
-from naravard_analysis.report.pipeline import coerce_cli_parameters, notebook_parameters, run_notebook
+from naravard_analysis.report.pipeline import (
+    coerce_cli_parameters,
+    notebook_parameters,
+    run_notebook,
+)
 
 OVERVIEW = Path(__file__).resolve().parents[2] / "notebooks" / "00_overview.ipynb"
 
