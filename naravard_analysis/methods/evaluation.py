@@ -1,0 +1,571 @@
+"""Effects of patient-level interventions (mobile teams, named doctor) that survive regression to the mean.
+
+Patients are enrolled in a mobile team *because* their use of care has just spiked; their use falls
+afterwards whether or not the team does anything (regression to the mean, DEFINITIONS.md §7.1:
+Roland et al. BMJ 2005;330:289; Gravelle et al. BMJ 2007;334:31; Finkelstein et al. NEJM
+2020;382:152). The before/after comparisons the Swedish reports quote (seeds 001 and 004: "up to
+80 % fewer ED visits and 90 % fewer inpatient days, six months before vs after enrolment") measure
+mostly that. :func:`evaluate_enrolments` therefore offers two designs side by side:
+
+``design="pre_post"``
+    The naive comparison: rate in the ``window_months`` after enrolment / rate in the same window
+    before, among the enrolled. Shown for contrast only (§7.1 design rule 1: never report it alone).
+``design="matched_did"`` (default)
+    Risk-set matching with pseudo-index dates (§7.2, :mod:`.matching`): each enrolled person gets up
+    to ``controls_per_case`` controls who, on the first of the same calendar month, had the same sex,
+    age band and recent utilisation stratum, the nearest propensity score, and were alive, resident
+    and not enrolled on the enrolment date (their pseudo-index date). The effect is the ratio of
+    rate ratios ``(cases post/pre) / (controls post/pre)`` from a Poisson GLM with person-time
+    offset and person-clustered standard errors (:mod:`.rate_models`).
+
+Outcomes are rates per person-time (:mod:`.person_time`): a person who dies or moves out
+contributes the time they were at risk; deaths are reported beside (``result.deaths``). Unit of
+analysis: the person-window (a case, or a control at one pseudo-index date).
+
+``staggered_did`` (municipality-level roll-outs, §7.3–7.4) lives in :mod:`.did` and is re-exported
+here; ``listing_effect`` (named doctor as a time-varying exposure) in :mod:`.listing_effect`.
+
+Examples
+--------
+>>> from naravard_analysis.data.synthetic import make_world  # doctest: +SKIP
+>>> world = make_world("demo", n_persons=4000, seed=1, effects="none")  # doctest: +SKIP
+>>> res = evaluate_enrolments(world)  # doctest: +SKIP
+>>> res.estimates[["naive_change", "estimate", "lower", "upper"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.methods.did import staggered_did
+from naravard_analysis.methods.listing_effect import ListingEffect, listing_effect
+from naravard_analysis.methods.matching import COVARIATES, match_controls
+from naravard_analysis.methods.person_time import (
+    OUTCOMES,
+    EventIndex,
+    days,
+    outcome_events,
+    person_frame,
+)
+from naravard_analysis.methods.rate_models import Z95, log_ratio_influence, poisson_did
+
+__all__ = [
+    "evaluate_enrolments",
+    "EvaluationResult",
+    "listing_effect",
+    "ListingEffect",
+    "staggered_did",
+    "DESIGNS",
+]
+
+DESIGNS = ("matched_did", "pre_post")
+_YEAR = 365.25
+_MONTH = _YEAR / 12
+_BIG = np.int64(2**40)
+_EVENT_MONTHS = np.arange(-12, 13)
+_TEXT = {
+    "title": ("Utvärdering av {intervention}", "Evaluation of {intervention}"),
+    "design_pre_post": ("före–efter bland inskrivna (naiv, visar regression mot medelvärdet)",
+                        "before–after among the enrolled (naive; shows regression to the mean)"),
+    "design_matched_did": ("matchade kontroller med pseudo-indexdatum, skillnad-i-skillnader på "
+                           "kvotskala", "matched controls with pseudo-index dates, "
+                           "difference-in-differences on the rate scale"),
+    "window": ("Fönster: {m} månader före och efter inskrivning.",
+               "Window: {m} months before and after enrolment."),
+    "cases": ("{n} inskrivna analyserade, {k} kontrollfönster.",
+              "{n} enrolled analysed, {k} control windows."),
+    "unmatched": ("{n} inskrivna utan kontroll eller med för kort historik (se matchningsrapporten).",
+                  "{n} enrolled without a control or with too short a history (see the matching report)."),
+    "row": ("{o}: naiv förändring {naive}, skattad effekt {est} (95 % KI {lo} till {hi})",
+            "{o}: naive change {naive}, estimated effect {est} (95% CI {lo} to {hi})"),
+    "note": ("Effekten är en kvot av kvoter: 0,80 betyder 20 % färre händelser än utan insatsen.",
+             "The effect is a ratio of rate ratios: 0.80 means 20% fewer events than without the "
+             "intervention."),
+    "balance": ("Största absoluta standardiserade skillnad efter matchning: {v}.",
+                "Largest absolute standardised mean difference after matching: {v}."),
+    "deaths": ("Döda under uppföljningen: kvot {est} (95 % KI {lo} till {hi}).",
+               "Deaths during follow-up: rate ratio {est} (95% CI {lo} to {hi})."),
+}
+
+
+def _t(key: str, language: str, **fmt: Any) -> str:
+    from naravard_analysis.report.labels import check_language  # labels only, no report logic
+
+    check_language(language)
+    return _TEXT[key][0 if language == "sv" else 1].format(**fmt)
+
+
+@dataclass
+class EvaluationResult:
+    """Estimates of an intervention's effect (see :func:`evaluate_enrolments`).
+
+    Attributes
+    ----------
+    estimates
+        Indexed by outcome: ``naive_change`` (relative before/after change among the enrolled,
+        ``post / pre - 1`` on the rate scale), ``estimate`` (rate ratio: ratio of rate ratios for
+        ``matched_did``, post/pre for ``pre_post``), ``lower``, ``upper`` (95 %), ``p_value``,
+        ``n_cases``, ``n_controls`` (control windows), then the rates per person-year before and
+        after for cases and (weighted) controls, the case event counts and person-years.
+    balance
+        Standardised mean differences of the matching covariates before matching (cases vs the
+        whole risk set) and after (cases vs weighted matched controls), as R's cobalt reports them.
+    event_study
+        One row per outcome and event month −12..+12: case and control rates per person-year,
+        ``ratio`` (case/control) and ``relative`` (ratio divided by the pre-window ratio: the
+        monthly version of the DiD estimate) with 95 % intervals, and event counts.
+    matching
+        How many cases found controls and why the others did not (one row per reason).
+    deaths
+        Deaths during the post window: counts, person-years, rates and (matched design) the
+        case/control rate ratio.
+    units
+        Person-level analysis rows (never publish): set, person code, treated, weight, index day,
+        person-years and counts before/after per outcome. Used by
+        :func:`~naravard_analysis.methods.costs.value_effects`.
+    """
+
+    estimates: pd.DataFrame
+    balance: pd.DataFrame
+    event_study: pd.DataFrame
+    matching: pd.DataFrame
+    deaths: pd.DataFrame
+    design: str
+    intervention: str
+    outcomes: tuple[str, ...]
+    window_months: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    units: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    @property
+    def matching_report(self) -> pd.DataFrame:
+        """Alias of :attr:`matching`."""
+        return self.matching
+
+    def comparison(self, language: str = "en") -> pd.DataFrame:
+        """Naive vs matched side by side: per cent changes, by outcome (aggregate numbers only)."""
+        from naravard_analysis.report.labels import label
+
+        e = self.estimates
+        out = pd.DataFrame({
+            "naive_change_pct": 100 * e["naive_change"],
+            "effect_pct": 100 * (e["estimate"] - 1),
+            "effect_lower_pct": 100 * (e["lower"] - 1),
+            "effect_upper_pct": 100 * (e["upper"] - 1),
+            "rtm_share_of_naive": np.where(e["naive_change"] != 0,
+                                           1 - np.log(e["estimate"]) / np.log1p(e["naive_change"]),
+                                           np.nan),
+            "n_cases": e["n_cases"],
+        }, index=e.index)
+        out.index = [label(o, language) for o in out.index]
+        return out
+
+    def summary(self, language: str = "sv") -> str:
+        """A short text summary in Swedish (``"sv"``) or English (``"en"``)."""
+        from naravard_analysis.report.labels import format_number, label
+
+        def f(v: float, d: int = 2) -> str:
+            return format_number(v, language, decimals=d)
+
+        def pct(v: float) -> str:
+            return f"{format_number(100 * v, language, decimals=0)} %"
+
+        lines = [_t("title", language, intervention=self.intervention),
+                 _t("design_" + self.design, language),
+                 _t("window", language, m=self.window_months)]
+        e = self.estimates
+        n_ctrl = int(e["n_controls"].max()) if len(e) else 0
+        lines.append(_t("cases", language, n=int(e["n_cases"].max()) if len(e) else 0, k=n_ctrl))
+        lost = int(self.matching.loc[~self.matching.index.isin(["matched", "matched_fewer"]),
+                                     "n_cases"].sum())
+        if lost:
+            lines.append(_t("unmatched", language, n=lost))
+        for o, r in e.iterrows():
+            lines.append(_t("row", language, o=label(o, language), naive=pct(r["naive_change"]),
+                            est=f(r["estimate"]), lo=f(r["lower"]), hi=f(r["upper"])))
+        if self.design == "matched_did":
+            smd = self.balance["smd_after"].abs().max()
+            lines.append(_t("balance", language, v=f(smd)))
+            d = self.deaths.iloc[0]
+            if np.isfinite(d.get("rate_ratio", np.nan)):
+                lines.append(_t("deaths", language, est=f(d["rate_ratio"]), lo=f(d["lower"]),
+                                hi=f(d["upper"])))
+        lines.append(_t("note", language))
+        return "\n".join(lines)
+
+    def plot(self, language: str = "sv", *, column: str = "relative"):
+        """Event-study figure: one panel per outcome, monthly estimate with its 95 % interval.
+
+        ``column`` = ``"relative"`` (ratio to the pre-window; the monthly DiD) or ``"ratio"``
+        (case/control rate ratio) or ``"rate_cases"`` (case rates only, the naive picture).
+        """
+        import matplotlib.pyplot as plt
+
+        from naravard_analysis.report.labels import label
+
+        es = self.event_study
+        outs = list(dict.fromkeys(es["outcome"]))
+        fig, axes = plt.subplots(1, len(outs), figsize=(4.2 * len(outs), 3.6), squeeze=False,
+                                 sharey=column != "rate_cases")
+        for ax, o in zip(axes[0], outs, strict=True):
+            d = es[es["outcome"] == o]
+            ax.plot(d["event_month"], d[column], marker="o", ms=3, color="#0072B2")
+            if f"{column}_lower" in d:
+                ax.fill_between(d["event_month"], d[f"{column}_lower"], d[f"{column}_upper"],
+                                color="#0072B2", alpha=0.2, lw=0)
+            if column != "rate_cases":
+                ax.axhline(1.0, color="0.3", lw=0.8)
+                ax.set_yscale("log")
+            ax.axvline(-0.5, color="#D55E00", lw=1, ls="--")
+            ax.set_title(label(o, language))
+            ax.set_xlabel("Månader från inskrivning" if language == "sv" else "Months from enrolment")
+        axes[0][0].set_ylabel({"relative": "Kvot mot förperioden" if language == "sv" else "Ratio to pre-window",
+                               "ratio": "Kvot inskrivna/kontroller" if language == "sv" else "Enrolled/controls",
+                               "rate_cases": "Per personår" if language == "sv" else "Per person-year",
+                               }.get(column, column))
+        fig.tight_layout()
+        return fig
+
+    def _repr_html_(self) -> str:  # pragma: no cover - JupyterLab display
+        return ("<pre>" + self.summary("en") + "</pre>" + self.estimates.to_html(float_format="%.3f")
+                + self.matching.to_html())
+
+
+# ------------------------------------------------------------------------------------------------
+def _check(data, intervention, outcomes, window_months, design, controls_per_case, match_on,
+           controls_from, family) -> tuple[str, ...]:
+    if design not in DESIGNS:
+        raise ParameterError(f"design must be one of {DESIGNS}, got {design!r}")
+    if isinstance(outcomes, str):
+        outcomes = (outcomes,)
+    outcomes = tuple(outcomes)
+    bad = [o for o in outcomes if o not in OUTCOMES or o == "deaths"]
+    if not outcomes or bad:
+        raise ParameterError(f"unknown outcome(s) {bad}; choose from "
+                             f"{sorted(k for k in OUTCOMES if k != 'deaths')} (deaths are always reported)")
+    if isinstance(window_months, bool) or not isinstance(window_months, int | np.integer) or not 1 <= window_months <= 24:
+        raise ParameterError(f"window_months must be an integer from 1 to 24, got {window_months!r}")
+    if isinstance(controls_per_case, bool) or not isinstance(controls_per_case, int | np.integer) or controls_per_case < 1:
+        raise ParameterError(f"controls_per_case must be a positive integer, got {controls_per_case!r}")
+    if match_on is not None:
+        unknown = [c for c in match_on if c not in COVARIATES]
+        if unknown:
+            raise ParameterError(f"match_on: unknown covariate(s) {unknown}; choose from {COVARIATES}")
+    if controls_from not in ("untreated_areas", "any"):
+        raise ParameterError(f"controls_from must be 'untreated_areas' or 'any', got {controls_from!r}")
+    if family not in ("poisson", "negbin"):
+        raise ParameterError(f"family must be 'poisson' or 'negbin', got {family!r}")
+    if data.enrolments is None or data.persons is None:
+        raise SchemaError("enrolments", None, "evaluate_enrolments needs the enrolments and persons tables")
+    known = pd.unique(data.enrolments["intervention"].astype(object))
+    if intervention not in set(known):
+        raise ParameterError(f"no enrolments in intervention {intervention!r}; the data hold "
+                             f"{sorted(map(str, known))}")
+    return outcomes
+
+
+def _windows(units: pd.DataFrame, pf, W: int, censor: np.ndarray) -> dict[str, np.ndarray]:
+    code = units["code"].to_numpy(np.int64)
+    idx = units["index_day"].to_numpy(np.int64)
+    pre_lo = np.maximum(idx - W, pf.entry[code])
+    end = np.minimum(pf.exit[code], censor)
+    post_hi = np.minimum(idx + W, end)
+    return {"code": code, "idx": idx, "pre_lo": pre_lo, "post_hi": np.maximum(post_hi, idx), "end": end}
+
+
+def evaluate_enrolments(
+    data,
+    *,
+    intervention: str = "mobile_team",
+    outcomes: Sequence[str] = ("unplanned_admissions", "ed_visits", "bed_days"),
+    window_months: int = 6,
+    design: str = "matched_did",
+    controls_per_case: int = 5,
+    match_on: Sequence[str] | None = None,
+    seed: int = 0,
+    controls_from: str = "untreated_areas",
+    caliper: float = 1.0,
+    family: str = "poisson",
+) -> EvaluationResult:
+    """Estimate the effect of enrolment in an intervention on care use, net of regression to the mean.
+
+    Parameters
+    ----------
+    data : RegisterData
+        Needs ``persons``, ``enrolments`` and the tables of the outcomes (``admissions`` for
+        admissions and bed days, ``contacts`` for ED visits); ``listings`` give move-in/move-out.
+    intervention
+        Value of ``enrolments.intervention`` to evaluate; a person's first enrolment is the index.
+    outcomes
+        Names from :data:`~naravard_analysis.methods.person_time.OUTCOMES` (definitions there).
+    window_months
+        Months before and after the (pseudo-)index date (converted to ``round(m · 365.25/12)``
+        days).
+    design
+        ``"matched_did"`` (default) or ``"pre_post"`` (module docstring).
+    controls_per_case
+        Controls per case (nearest first; fewer when the risk set has fewer within the caliper).
+    match_on
+        Covariates of the propensity score (names in
+        :data:`~naravard_analysis.methods.matching.COVARIATES`); ``None`` = all. The exact strata
+        (sex, age band, admissions and ED visits in the last 6 months) always apply.
+    seed
+        Seed of the random tie-breaking between identical controls.
+    controls_from
+        ``"untreated_areas"`` (default): controls only from municipalities where nobody had been
+        enrolled in the intervention before the end of the control's follow-up (no team there yet,
+        §7.2 "non-team area or period"; the first enrolment in a municipality is taken as its
+        team's start). ``"any"``: any not-yet-enrolled person; a control who is enrolled later is
+        censored at that date.
+    caliper
+        Caliper in standard deviations of the logit propensity score (design choice: 1.0, wider
+        than the usual 0.2 because the exact strata already fix the trigger counts and the recency
+        of the spike; at 0.2 about a third of the enrolled in the demo world lost every control).
+    family
+        ``"poisson"`` or ``"negbin"`` working likelihood of the DiD model.
+
+    Returns
+    -------
+    EvaluationResult
+
+    Raises
+    ------
+    ParameterError, SchemaError
+        Unknown design/outcome/intervention, bad window or controls, missing tables.
+
+    Notes
+    -----
+    Inclusion: a person's first enrolment in ``intervention``; cases need 12 months (or the window,
+    if longer) of residence and data before the enrolment month, else they are counted as
+    ``short_history`` in :attr:`EvaluationResult.matching` and left out of both designs (so the
+    naive and matched numbers describe the same people). Cases are followed to death, moving out
+    or the end of the data (intention to treat: leaving the team does not end follow-up).
+    """
+    outcomes = _check(data, intervention, outcomes, window_months, design, controls_per_case,
+                      match_on, controls_from, family)
+    W = int(round(window_months * _MONTH))
+    history_days = max(365, W)
+    pf = person_frame(data)
+    n_p = len(pf.ids)
+
+    enr = data.enrolments.loc[(data.enrolments["intervention"] == intervention).to_numpy(bool),
+                              ["person_id", "start_date"]]
+    enr = enr.sort_values(["start_date"], kind="stable").drop_duplicates("person_id")
+    case_code = pf.codes(enr["person_id"], "enrolments")
+    case_day = days(enr["start_date"])
+    inside = (case_day >= pf.period[0]) & (case_day < pf.period[1])
+    case_code, case_day = case_code[inside], case_day[inside]
+    order = np.lexsort((case_code, case_day))
+    case_code, case_day = case_code[order], case_day[order]
+    enrol_day = np.full(n_p, _BIG, np.int64)
+    enrol_day[case_code] = case_day
+
+    ix = {o: EventIndex(*outcome_events(data, o, pf)) for o in (*outcomes, "deaths")}
+    if design == "matched_did":
+        # matching history; a missing table gives all-zero covariates (the strata still apply)
+        for o in ("unplanned_admissions", "ed_visits", "bed_days"):
+            if o not in ix:
+                have = getattr(data, OUTCOMES[o]) is not None
+                ix[o] = (EventIndex(*outcome_events(data, o, pf)) if have
+                         else EventIndex(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)))
+    male = (data.persons["sex"] == "M").to_numpy(dtype=float)
+
+    area_ok = None
+    if controls_from == "untreated_areas":
+        muni, muni_codes = pd.factorize(data.persons["municipality_code"].astype(object))
+        first = np.full(len(muni_codes) + 1, _BIG, np.int64)
+        np.minimum.at(first, muni[case_code], case_day)
+        area_ok = first[muni]
+        area_ok[muni < 0] = _BIG
+
+    short = (month_floor(case_day) - history_days < pf.period[0]) | (
+        pf.entry[case_code] > month_floor(case_day) - history_days)
+    all_cases = pd.DataFrame({"set_id": np.arange(case_code.size), "code": case_code, "treated": True,
+                              "index_day": case_day, "weight": 1.0})[~short]
+
+    if design == "matched_did":
+        m = match_controls(case_code, case_day, pf, male=male, adm=ix["unplanned_admissions"],
+                           ed=ix["ed_visits"], bed=ix["bed_days"], enrol_day=enrol_day,
+                           area_ok_until=area_ok, horizon_days=W, controls_per_case=int(controls_per_case),
+                           caliper_sd=caliper, history_days=history_days, seed=seed,
+                           covariates=match_on)
+        units = m.pairs.reset_index(drop=True)
+        matching, balance, caliper_used = m.report, m.balance, m.caliper
+    else:
+        units = all_cases.reset_index(drop=True)
+        counts = pd.Series({"analysed": int((~short).sum()), "short_history": int(short.sum())})
+        matching = pd.DataFrame({"n_cases": counts, "share": counts / max(len(short), 1)})
+        matching.index.name = "reason"
+        balance = pd.DataFrame(columns=["mean_cases", "mean_risk_set", "mean_matched_controls",
+                                        "smd_before", "smd_after"], dtype=float)
+        caliper_used = np.nan
+
+    censor_ctrl = enrol_day if controls_from == "any" else np.full(n_p, _BIG, np.int64)
+
+    def censor_for(u: pd.DataFrame) -> np.ndarray:
+        c = np.full(len(u), _BIG, np.int64)
+        ctrl = ~u["treated"].to_numpy(bool)
+        c[ctrl] = censor_ctrl[u["code"].to_numpy(np.int64)[ctrl]]
+        return c
+
+    # ---- per-unit windows and counts
+    def unit_table(u: pd.DataFrame) -> pd.DataFrame:
+        w = _windows(u, pf, W, censor_for(u))
+        out = u.copy()
+        out["py_pre"] = (w["idx"] - w["pre_lo"]) / _YEAR
+        out["py_post"] = (w["post_hi"] - w["idx"]) / _YEAR
+        for o in [*outcomes, "deaths"]:
+            out[f"pre_{o}"] = ix[o].sum(w["code"], w["pre_lo"], w["idx"])
+            out[f"post_{o}"] = ix[o].sum(w["code"], w["idx"], w["post_hi"])
+        return out
+
+    units = unit_table(units)
+    naive_units = unit_table(all_cases.reset_index(drop=True)) if design == "matched_did" else units
+
+    rows = {}
+    for o in outcomes:
+        rows[o] = _estimate_row(units, naive_units, o, family)
+    estimates = pd.DataFrame.from_dict(rows, orient="index")
+    estimates.index.name = "outcome"
+
+    event_study = _event_study(units, pf, ix, outcomes, W, censor_for(units))
+    deaths = _deaths(units, design)
+    settings = {"window_days": W, "history_days": history_days, "controls_per_case": int(controls_per_case),
+                "controls_from": controls_from, "caliper_sd": caliper, "caliper_logit": caliper_used,
+                "family": family, "seed": seed, "match_on": list(match_on or COVARIATES),
+                "n_enrolled": int(case_code.size)}
+    return EvaluationResult(estimates=estimates, balance=balance, event_study=event_study,
+                            matching=matching, deaths=deaths, design=design, intervention=intervention,
+                            outcomes=outcomes, window_months=int(window_months), settings=settings,
+                            units=units)
+
+
+def month_floor(day: np.ndarray) -> np.ndarray:
+    """First day of each day's calendar month (int days)."""
+    from naravard_analysis.methods.matching import month_start
+
+    return month_start(day)
+
+
+def _stack(u: pd.DataFrame, o: str) -> tuple[np.ndarray, ...]:
+    n = len(u)
+    y = np.concatenate([u[f"pre_{o}"].to_numpy(), u[f"post_{o}"].to_numpy()])
+    t = np.concatenate([u["py_pre"].to_numpy(), u["py_post"].to_numpy()])
+    tr = np.tile(u["treated"].to_numpy(float), 2)
+    post = np.repeat([0.0, 1.0], n)
+    w = np.tile(u["weight"].to_numpy(float), 2)
+    g = np.tile(u["code"].to_numpy(), 2)
+    keep = t > 0
+    return y[keep], t[keep], tr[keep], post[keep], w[keep], g[keep]
+
+
+def _rates(u: pd.DataFrame, o: str, treated: bool) -> tuple[float, float, float, float]:
+    s = u[u["treated"].to_numpy(bool) == treated]
+    w = s["weight"].to_numpy(float)
+    py_pre, py_post = float((w * s["py_pre"]).sum()), float((w * s["py_post"]).sum())
+    e_pre, e_post = float((w * s[f"pre_{o}"]).sum()), float((w * s[f"post_{o}"]).sum())
+    return e_pre, e_post, py_pre, py_post
+
+
+def _estimate_row(units: pd.DataFrame, naive_units: pd.DataFrame, o: str, family: str) -> dict[str, float]:
+    ne_pre, ne_post, npy_pre, npy_post = _rates(naive_units, o, True)
+    naive = (ne_post / npy_post) / (ne_pre / npy_pre) - 1 if ne_pre > 0 and npy_post > 0 else np.nan
+    fit = poisson_did(*_stack(units, o), family=family)
+    e_pre, e_post, py_pre, py_post = _rates(units, o, True)
+    c_pre, c_post, cpy_pre, cpy_post = _rates(units, o, False)
+    treated = units["treated"].to_numpy(bool)
+
+    def rate(e: float, py: float) -> float:
+        return e / py if py > 0 else np.nan
+
+    return {
+        "naive_change": naive,
+        "estimate": fit["estimate"], "lower": fit["lower"], "upper": fit["upper"],
+        "p_value": fit["p_value"],
+        "n_cases": int(treated.sum()), "n_controls": int((~treated).sum()),
+        "rate_pre_cases": rate(e_pre, py_pre), "rate_post_cases": rate(e_post, py_post),
+        "rate_pre_controls": rate(c_pre, cpy_pre), "rate_post_controls": rate(c_post, cpy_post),
+        "events_pre_cases": e_pre, "events_post_cases": e_post,
+        "person_years_pre_cases": py_pre, "person_years_post_cases": py_post,
+        "log_ratio": fit["log_ratio"], "se": fit["se"],
+    }
+
+
+def _event_study(units: pd.DataFrame, pf, ix: dict[str, EventIndex], outcomes: Sequence[str], W: int,
+                 censor: np.ndarray) -> pd.DataFrame:
+    """Monthly rates by event month −12..+12 with the closed-form clustered intervals."""
+    code = units["code"].to_numpy(np.int64)
+    idx = units["index_day"].to_numpy(np.int64)
+    w = units["weight"].to_numpy(float)
+    treated = units["treated"].to_numpy(bool)
+    groups, uniq = pd.factorize(code)
+    G = len(uniq)
+    end = np.minimum(pf.exit[code], censor)
+    lo = idx[:, None] + np.floor(_EVENT_MONTHS * _MONTH).astype(np.int64)[None, :]
+    hi = idx[:, None] + np.floor((_EVENT_MONTHS + 1) * _MONTH).astype(np.int64)[None, :]
+    pre = _EVENT_MONTHS < 0
+    lo = np.where(pre, np.maximum(lo, pf.entry[code][:, None]), lo)
+    hi = np.where(pre, np.minimum(hi, idx[:, None]), np.minimum(hi, end[:, None]))
+    hi = np.maximum(hi, lo)
+    # the pre-window (reference) as one more column
+    lo = np.column_stack([lo, np.maximum(idx - W, pf.entry[code])])
+    hi = np.column_stack([hi, idx])
+    t = (hi - lo) / _YEAR * w[:, None]
+    n_cells = lo.shape[1]
+    frames = []
+    for o in outcomes:
+        y = ix[o].sum(np.repeat(code, n_cells), lo.ravel(), hi.ravel()).reshape(lo.shape) * w[:, None]
+        lr_c, if_c, Yc = log_ratio_influence(y[treated], t[treated], groups[treated], G)
+        res = {"outcome": o, "event_month": _EVENT_MONTHS,
+               "rate_cases": np.exp(lr_c[:-1]), "events_cases": Yc[:-1],
+               "person_years_cases": t[treated].sum(0)[:-1]}
+        if (~treated).any():
+            lr_k, if_k, Yk = log_ratio_influence(y[~treated], t[~treated], groups[~treated], G)
+            d = lr_c - lr_k
+            infl = if_c - if_k
+        else:  # pre_post: the case rate relative to its own pre-window
+            Yk = np.full(n_cells, np.nan)
+            d = np.zeros(n_cells)
+            infl = np.zeros_like(if_c)
+            lr_k = np.full(n_cells, np.nan)
+        rel = (d[:-1] - d[-1]) if (~treated).any() else (lr_c[:-1] - lr_c[-1])
+        infl_rel = (infl[:, :-1] - infl[:, -1:]) if (~treated).any() else (if_c[:, :-1] - if_c[:, -1:])
+        corr = G / (G - 1) if G > 1 else 1.0
+        se_d = np.sqrt(corr * (infl[:, :-1] ** 2).sum(0))
+        se_rel = np.sqrt(corr * (infl_rel ** 2).sum(0))
+        res.update({
+            "rate_controls": np.exp(lr_k[:-1]), "events_controls": Yk[:-1],
+            "ratio": np.exp(d[:-1]) if (~treated).any() else np.nan,
+            "ratio_lower": np.exp(d[:-1] - Z95 * se_d) if (~treated).any() else np.nan,
+            "ratio_upper": np.exp(d[:-1] + Z95 * se_d) if (~treated).any() else np.nan,
+            "relative": np.exp(rel), "relative_lower": np.exp(rel - Z95 * se_rel),
+            "relative_upper": np.exp(rel + Z95 * se_rel),
+        })
+        frames.append(pd.DataFrame(res))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _deaths(units: pd.DataFrame, design: str) -> pd.DataFrame:
+    treated = units["treated"].to_numpy(bool)
+    w = units["weight"].to_numpy(float)
+    y = units["post_deaths"].to_numpy(float) * w
+    t = units["py_post"].to_numpy(float) * w
+    out = {"deaths_cases": y[treated].sum(), "person_years_cases": t[treated].sum()}
+    out["rate_cases"] = out["deaths_cases"] / out["person_years_cases"] if out["person_years_cases"] else np.nan
+    if design == "matched_did" and (~treated).any():
+        groups, uniq = pd.factorize(units["code"].to_numpy())
+        cells = np.column_stack([np.where(treated, y, 0), np.where(~treated, y, 0)])
+        times = np.column_stack([np.where(treated, t, 0), np.where(~treated, t, 0)])
+        lr, infl, Y = log_ratio_influence(cells, times, groups, len(uniq))
+        d = lr[0] - lr[1]
+        se = np.sqrt(len(uniq) / max(len(uniq) - 1, 1) * ((infl[:, 0] - infl[:, 1]) ** 2).sum())
+        out.update({"deaths_controls": Y[1], "person_years_controls": times[:, 1].sum(),
+                    "rate_controls": np.exp(lr[1]), "rate_ratio": np.exp(d),
+                    "lower": np.exp(d - Z95 * se), "upper": np.exp(d + Z95 * se)})
+    return pd.DataFrame([out], index=pd.Index(["deaths"], name="outcome"))
