@@ -256,3 +256,12 @@ def test_reused_work_dir_does_not_pass_off_stale_outputs(tmp_path, runner):
     runner.frames = {}  # the notebook no longer writes fig1.csv; the old file is still in work/
     with pytest.raises(ReproductionError, match="wrote no fig1.csv"):
         reproduce_paper(paper, work_dir=work)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="reproduce gives max_abs_diff None for a changed shape; the CLI formats it with :.3g")
+def test_cli_reports_a_changed_shape(tmp_path, runner, capsys):
+    paper = _recorded_paper(tmp_path)
+    runner.frames["fig1.csv"] = pd.concat([BASE, BASE.iloc[[0]]], ignore_index=True)
+    assert main(["reproduce", str(paper)]) == 1
+    assert "fig1: differs" in capsys.readouterr().out
