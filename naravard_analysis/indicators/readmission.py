@@ -261,6 +261,49 @@ def link_episodes_cms(admissions: pd.DataFrame) -> pd.DataFrame:
 
 
 _FIRST = ("planned", "main_diagnosis", "hospital_id", "department", "admitted_from")
+_TIE_KEYS = ("planned", "discharge_to", "main_diagnosis", "hospital_id", "department", "admitted_from")
+
+
+def _break_ties(adm: pd.DataFrame) -> pd.DataFrame:
+    """Reorder stays so that linking does not depend on input row order.
+
+    ``assign_episodes`` keeps input order among stays with the same person, admission and
+    discharge date, and the first / last of them decides the episode's planned status, main
+    diagnosis and discharge mode. Design choice: such tied stays are ordered unplanned first, a
+    stay ending in death last, then by discharge mode, main diagnosis, hospital, department,
+    admitted_from (text order). Without ties the frame is returned unchanged (no copy).
+    """
+    n = len(adm)
+    if n < 2:
+        return adm
+    pcode, _ = pd.factorize(adm["person_id"], sort=True)
+    a = _days(adm["admission_date"], "admissions", "admission_date")
+    d = _days(adm["discharge_date"], "admissions", "discharge_date")
+    order = np.lexsort((d, a, pcode))
+    ps, as_, ds = pcode[order], a[order], d[order]
+    same = (ps[1:] == ps[:-1]) & (as_[1:] == as_[:-1]) & (ds[1:] == ds[:-1])
+    if not same.any():
+        return adm
+    tied = np.zeros(n, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = order[tied]
+    sub = adm.iloc[rows]
+    keys = []
+    for col in _TIE_KEYS:
+        if col not in sub.columns:
+            continue
+        if col == "discharge_to":
+            keys.append((sub[col].astype(object) == "died").to_numpy(dtype=np.int64))
+        codes, _ = pd.factorize(sub[col].astype(object).where(sub[col].notna(), ""), sort=True)
+        keys.append(codes.astype(np.int64))
+    rank = np.empty(rows.size, dtype=np.int64)
+    rank[np.lexsort(tuple(reversed(keys))) if keys else np.arange(rows.size)] = np.arange(rows.size)
+    secondary = np.zeros(n, dtype=np.int64)
+    secondary[rows] = rank
+    return adm.iloc[np.lexsort((secondary, d, a, pcode))]
+
+
 
 
 def _episode_table(stays: pd.DataFrame) -> pd.DataFrame:
@@ -440,7 +483,7 @@ def flag_readmissions(
     _require(persons, "persons", ["person_id"] + (["birth_date"] if min_age is not None else []))
 
     keep = [c for c in (*need, *_FIRST, "discharge_to") if c in admissions.columns]
-    adm = admissions[list(dict.fromkeys(keep))]
+    adm = _break_ties(admissions[list(dict.fromkeys(keep))])
     if v.linking == "cms":
         stays = link_episodes_cms(adm)
     else:

@@ -287,15 +287,16 @@ def risk_adjusted_readmission(
         model = sm.GLM(y, xm, family=sm.families.Binomial()).fit()
     p = np.asarray(model.predict(xm), dtype=float)
     ci = np.asarray(model.conf_int(alpha=1 - level))
-    coefficients = pd.DataFrame(
-        {
-            "term": list(xm.columns),
-            "odds_ratio": np.exp(np.asarray(model.params)),
-            "ci_lower": np.exp(ci[:, 0]),
-            "ci_upper": np.exp(ci[:, 1]),
-            "p_value": np.asarray(model.pvalues),
-        }
-    )
+    with np.errstate(over="ignore"):  # separation gives huge limits: inf is the honest value
+        coefficients = pd.DataFrame(
+            {
+                "term": list(xm.columns),
+                "odds_ratio": np.exp(np.asarray(model.params)),
+                "ci_lower": np.exp(ci[:, 0]),
+                "ci_upper": np.exp(ci[:, 1]),
+                "p_value": np.asarray(model.pvalues),
+            }
+        )
     work = df[by_cols].copy()
     work["eligible"] = 1
     work["observed"] = y
