@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 import traceback
 import warnings
@@ -182,7 +183,8 @@ def run_reports(
             rows.append(run_region(code, **kwargs))
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # "spawn": a forked child would inherit the parent's ZMQ threads from earlier kernel runs.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(run_region, code, **kwargs): code for code in codes}
             for fut in as_completed(futures):
                 rows.append(fut.result())

@@ -117,7 +117,7 @@ def validate_parameters(
     declared
         Names the notebook declares; any other name is an error (papermill only warns).
     require_data
-        Require ``data_dir`` (when present) to hold a bundle manifest.
+        Require ``data_dir`` (when present) to be an existing folder.
 
     Raises
     ------
@@ -146,10 +146,12 @@ def validate_parameters(
         if isinstance(mc, bool) or not isinstance(mc, int) or mc < 1:
             raise ParameterError(f"min_count must be an integer >= 1, got {mc!r}")
     if require_data and "data_dir" in out:
-        manifest = Path(str(out["data_dir"])) / "manifest.json"
-        if not manifest.is_file():
+        # A folder that exists: a RegisterData bundle for the register notebooks, or a folder of
+        # reference data for the notebooks on published statistics (which check their own files).
+        folder = Path(str(out["data_dir"]))
+        if not folder.is_dir():
             raise ParameterError(
-                f"data_dir {str(out['data_dir'])!r} holds no RegisterData bundle (no manifest.json); "
-                "create one with `naravard synth --out DIR`"
+                f"data_dir {str(out['data_dir'])!r} does not exist; create a synthetic world with "
+                "`naravard synth --out DIR` or point it at a RegisterData bundle"
             )
     return out

@@ -51,5 +51,6 @@ def test_other_standard_parameters(tmp_path):
         validate_parameters({"language": "de"})
     with pytest.raises(ParameterError, match="min_count must be an integer >= 1, got 0"):
         validate_parameters({"min_count": 0})
-    with pytest.raises(ParameterError, match="holds no RegisterData bundle"):
-        validate_parameters({"data_dir": str(tmp_path)})
+    with pytest.raises(ParameterError, match="data_dir '.*missing' does not exist; create a synthetic world"):
+        validate_parameters({"data_dir": str(tmp_path / "missing")})
+    assert validate_parameters({"data_dir": str(tmp_path)})["data_dir"] == str(tmp_path)
