@@ -39,8 +39,10 @@ def describe_change(
     language: str = "sv",
     decimals: int = 1,
     unit: str = "",
+    points: bool = False,
 ) -> str:
-    """``what`` was A in P1 and B in P2, an increase/decrease of x %."""
+    """``what`` was A in P1 and B in P2, an increase/decrease of x % -- or of x percentage points
+    when ``points`` (for values that are themselves percentages)."""
     check_language(language)
     sv = language == "sv"
     if _missing(first_value) or _missing(last_value):
@@ -56,6 +58,14 @@ def describe_change(
         if sv
         else f"{what} was {a} in {first_period} and {b} in {last_period}"
     )
+    if points:
+        diff = last_value - first_value
+        if abs(diff) < 0.05:
+            return text + (", oförändrat." if sv else ", unchanged.")
+        size = format_number(abs(diff), language, decimals=1)
+        if sv:
+            return text + f", en {'ökning' if diff > 0 else 'minskning'} med {size} procentenheter."
+        return text + f", {'an increase' if diff > 0 else 'a decrease'} of {size} percentage points."
     if first_value == 0:
         return text + "."
     change = 100 * (last_value - first_value) / abs(first_value)
@@ -171,7 +181,7 @@ def describe_series(
     parts = [
         describe_change(
             what, p_first, at(y, 0) * scale, p_last, at(y, -1) * scale,
-            language=language, decimals=decimals, unit=unit,
+            language=language, decimals=decimals, unit=unit, points=percent,
         )
     ]
     if lower and upper:

@@ -288,6 +288,35 @@ class RegionalReport:
                                       lower="lower", upper="upper", per=per) + f" {note}{excl}")
         return Section("avoidable", _t("avoidable", lang), text, table, files)
 
+    def _build_readmission(self) -> Section:
+        from naravard_analysis.indicators.readmission import flag_readmissions, readmission_rates
+
+        lang = self.language
+        flags = flag_readmissions(self.data.admissions, self.data.persons, variant="socialstyrelsen")
+        flags = flags.assign(year=flags["discharge_date"].dt.year)
+        rates = readmission_rates(flags, by="year")
+        rates = rates[rates["year"].isin(self._years())].reset_index(drop=True)
+        cols = ["year", "n_index", "eligible", "readmitted", "rate", "ci_lower", "ci_upper"]
+        counts = ["n_index", "eligible", "readmitted"]
+        table = suppress(rates[cols], counts, min_count=self.min_count, secondary=False,
+                         rate_cols={"rate": ["readmitted", "eligible"]})
+        fig = plot_lines(table, x="year", y="rate", lower="ci_lower", upper="ci_upper", language=lang,
+                         percent=True, title=_t("readmission", lang), ylabel=label("readmission_rate", lang))
+        files = self._save("readmission", fig, table, counts)
+        what = ("Andel oplanerade återinskrivningar inom 1–30 dagar (65 år och äldre)" if lang == "sv"
+                else "Share with an unplanned readmission within 1–30 days (aged 65+)")
+        excluded = {c: int(rates[c].sum()) for c in rates.columns if c.startswith("excluded_")}
+        n_excl = sum(excluded.values())
+        note = (f"Vårdtillfällen som hänger ihop (överflyttningar, återkomst samma dag) räknas som en vårdepisod; "
+                f"{n_excl} indexepisoder uteslöts (ålder, död vid utskrivning eller ofullständig uppföljning)."
+                if lang == "sv" else
+                f"Linked stays (transfers, same-day returns) form one care episode; {n_excl} index episodes "
+                f"were excluded (age, death at discharge or incomplete follow-up).")
+        text = (f"## {_t('readmission', lang)}\n\n"
+                + nar.describe_series(table, x="year", y="rate", what=what, language=lang, lower="ci_lower",
+                                      upper="ci_upper", percent=True) + f" {note}")
+        return Section("readmission", _t("readmission", lang), text, table, files)
+
     def _build_ed_visits(self) -> Section:
         from naravard_analysis.indicators.avoidable import ed_visit_rates
 

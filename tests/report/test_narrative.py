@@ -50,9 +50,9 @@ def test_series_sentences_skip_suppressed_rows():
                        "lo": [0.28, 0.18, None, 0.45], "hi": [0.32, 0.22, None, 0.55]})
     text = describe_series(df, x="year", y="share", what="Share", language="en", lower="lo", upper="hi",
                            target=0.55, percent=True)
-    # 20 % -> 50 % is +150 %; last year 2022 with its interval; 0.50 < 0.55 target
+    # 20 % -> 50 % is +30 percentage points; last year 2022 with its interval; 0.50 < 0.55 target
     assert text == (
-        "Share was 20.0 % in 2019 and 50.0 % in 2022, an increase of 150.0 %. "
+        "Share was 20.0 % in 2019 and 50.0 % in 2022, an increase of 30.0 percentage points. "
         "Share in 2022: 50.0 % (95% CI 45.0–55.0). "
         "Share in 2022 was 50.0 %, below the target of 55 %."
     )
