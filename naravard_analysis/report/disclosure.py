@@ -813,8 +813,9 @@ def format_suppressed(
 ) -> pd.DataFrame:
     """Display copy of a suppressed table: hidden cells as ``"<5"`` or ``".."``.
 
-    Cells flagged ``primary`` show ``"<{min_count}"`` (the threshold actually used, from
-    ``df.attrs["disclosure"]`` unless given), cells flagged ``secondary`` show ``".."``; other
+    Count cells flagged ``primary`` show ``"<{min_count}"`` (the threshold actually used, from
+    ``df.attrs["disclosure"]`` unless given); cells flagged ``secondary``, and hidden rates and
+    intervals, show ``".."``; other
     values keep their number (integers as ``int``) so Excel still sees numbers. Flag columns are
     dropped unless ``keep_flags``. The caption is put in ``attrs["disclosure_note"]``.
 
@@ -845,21 +846,19 @@ def format_suppressed(
         )
     m = _check_min_count(m)
     out = df.copy()
+    # without attrs every flagged column is taken for a count
+    count_cols = set(info.get("count_cols", flagged))
     for c in flagged:
         f = df[c + FLAG_SUFFIX].astype(str).to_numpy()
         vals = []
         for x, why in zip(df[c].tolist(), f, strict=True):
-            if why == PRIMARY:
+            if why == PRIMARY and c in count_cols:
                 vals.append(f"<{m}")
-            elif why == SECONDARY:
+            elif why in (PRIMARY, SECONDARY):  # a hidden rate is not "<5"
                 vals.append(SECONDARY_MARKER)
             elif x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
                 vals.append(None)
-            elif (
-                isinstance(x, float | np.floating)
-                and float(x).is_integer()
-                and c in info.get("count_cols", [])
-            ):
+            elif isinstance(x, float | np.floating) and float(x).is_integer() and c in count_cols:
                 vals.append(int(x))
             else:
                 vals.append(x)

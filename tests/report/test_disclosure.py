@@ -423,10 +423,11 @@ def test_two_totals_for_the_same_cell_are_an_error():
 
 
 def test_format_suppressed_uses_the_actual_threshold():
-    t = pd.DataFrame({"k": ["a", "b", "c", T], "n": [7, 12, 40, 59]})
+    t = pd.DataFrame({"k": ["a", "b", "c", T], "n": [7, 12, 40, 59], "rate": [0.1, 0.2, 0.3, 0.25]})
     s = suppress(t, "n", min_count=10)
     f = format_suppressed(s, "en")
     assert f["n"].tolist() == ["<10", "..", 40, 59]
+    assert f["rate"].tolist() == ["..", "..", 0.3, 0.25]  # a hidden rate is not "<10"
     assert "n_suppressed" not in f.columns
     assert "fewer than 10" in f.attrs["disclosure_note"]
     assert "färre än 10" in format_suppressed(s, "sv").attrs["disclosure_note"]
