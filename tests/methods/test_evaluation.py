@@ -326,6 +326,6 @@ def test_coverage_over_100_seeds():
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from bench_evaluation import coverage_study
 
-    table = coverage_study(n_seeds=100, n_persons=3000, effects="none")
-    cover = table.groupby("outcome")["covers"].mean()
+    table = coverage_study(n_seeds=100, n_persons=8000, effects="none")
+    cover = table.dropna(subset=["covers"]).groupby("outcome")["covers"].mean()
     assert (cover >= 0.90).all() and (cover <= 0.98).all(), cover
