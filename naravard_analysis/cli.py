@@ -97,13 +97,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from naravard_analysis.report.reproduce import reproduce_paper
 
     result = reproduce_paper(args.paper, work_dir=args.work_dir, record=args.record)
     for row in result.itertuples():
         if row.status == "differs":
             note = f" ({row.note})" if row.note else ""
-            print(f"{row.id}: differs, largest absolute difference {row.max_abs_diff:.3g}{note}")
+            if pd.isna(row.max_abs_diff):
+                print(f"{row.id}: differs{note}")
+            else:
+                print(f"{row.id}: differs, largest absolute difference {row.max_abs_diff:.3g}{note}")
         else:
             print(f"{row.id}: {row.status}")
     return 0 if result["status"].isin(["identical", "recorded"]).all() else 1

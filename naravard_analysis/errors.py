@@ -17,6 +17,7 @@ __all__ = [
     "ReadError",
     "ParameterError",
     "IntegrityError",
+    "DisclosureError",
     "DataWarning",
     "format_examples",
 ]
@@ -82,6 +83,12 @@ class ReadError(NaravardError, ValueError):
 
 class ParameterError(NaravardError, ValueError):
     """A notebook or function parameter is invalid (caught before any kernel starts)."""
+
+
+class DisclosureError(NaravardError, ValueError):
+    """An output would publish a small count or an identity number (see report.disclosure)."""
+
+    report: object = None
 
 
 class IntegrityError(NaravardError):

@@ -75,15 +75,7 @@ from scipy import sparse
 from scipy.linalg import qr
 from scipy.sparse.csgraph import connected_components
 
-from naravard_analysis.errors import DataWarning, NaravardError, ParameterError, format_examples
-
-try:  # the lead moves the class to errors.py; until then it lives here
-    from naravard_analysis.errors import DisclosureError  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on errors.py
-
-    class DisclosureError(NaravardError, ValueError):  # type: ignore[no-redef]
-        """A table or output directory would disclose a small count or an identity number."""
-
+from naravard_analysis.errors import DataWarning, DisclosureError, ParameterError, format_examples
 
 __all__ = [
     "DEFAULT_COUNT_PATTERNS",

@@ -48,18 +48,30 @@ def load_figures(paper_dir: str | Path) -> dict[str, Any]:
     path = Path(paper_dir) / "figures.yaml"
     if not path.is_file():
         raise ReproductionError(f"{path}: missing; a paper folder needs figures.yaml")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ReproductionError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(spec, dict):
+        raise ReproductionError(f"{path}: must be a mapping with a 'figures:' list, got a {type(spec).__name__}")
     figures = spec.get("figures") or []
-    if not figures:
-        raise ReproductionError(f"{path}: lists no figures")
+    if not isinstance(figures, list) or not figures:
+        raise ReproductionError(f"{path}: lists no figures (expected 'figures:' with a list of entries)")
     seen = set()
     for i, fig in enumerate(figures):
+        if not isinstance(fig, dict):
+            raise ReproductionError(f"{path}: figure {i} must be a mapping with id, notebook and output")
         for key in ("id", "notebook", "output"):
             if key not in fig:
                 raise ReproductionError(f"{path}: figure {i} has no {key!r}")
+        if not isinstance(fig.get("parameters") or {}, dict):
+            raise ReproductionError(f"{path}: parameters of figure {fig['id']!r} must be a mapping")
         if fig["id"] in seen:
             raise ReproductionError(f"{path}: figure id {fig['id']!r} listed twice")
         seen.add(fig["id"])
+    worlds = spec.get("worlds") or {}
+    if not isinstance(worlds, dict):
+        raise ReproductionError(f"{path}: 'worlds' must be a mapping of name -> world parameters")
     return spec
 
 
@@ -72,10 +84,10 @@ def _resolve(value: Any, worlds: dict[str, Path]) -> Any:
     return value
 
 
-def _max_abs_diff(new: Path, recorded: Path) -> tuple[float | None, str]:
+def _max_abs_diff(new: Path, recorded: Path) -> tuple[float, str]:
     a, b = pd.read_csv(new), pd.read_csv(recorded)
     if a.shape != b.shape or list(a.columns) != list(b.columns):
-        return None, f"shape {a.shape} vs recorded {b.shape}"
+        return float("nan"), f"shape {a.shape} vs recorded {b.shape}"
     num = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c])]
     other = [c for c in a.columns if c not in num]
     text_diff = int((a[other].astype(str) != b[other].astype(str)).to_numpy().sum()) if other else 0
@@ -126,13 +138,21 @@ def reproduce_paper(
                 w.get("preset", "demo"), region=str(w.get("region", "14")), seed=int(w.get("seed", 0)),
                 n_persons=w.get("n_persons"), effects=None if effects in (None, "known") else effects,
             ).to_dir(work / "worlds" / name)
+        if not record:
+            for fig in spec["figures"]:
+                if "sha256" not in fig or not (paper / "recorded" / f"{fig['id']}.csv").is_file():
+                    raise ReproductionError(
+                        f"figure {fig['id']}: nothing recorded; run with --record first"
+                    )
         runs: dict[str, Path] = {}
-        rows = []
+        new_files: dict[str, Path] = {}
         for fig in spec["figures"]:
             params = {k: _resolve(v, worlds) for k, v in (fig.get("parameters") or {}).items()}
             key = json.dumps([fig["notebook"], params], sort_keys=True)
             if key not in runs:
                 out_dir = work / "outputs" / f"run{len(runs)}"
+                # A reused work folder must not pass off an earlier run's files as this run's.
+                shutil.rmtree(out_dir, ignore_errors=True)
                 nb = REPO_ROOT / fig["notebook"]
                 if not nb.is_file():
                     raise ReproductionError(f"figure {fig['id']}: notebook {fig['notebook']} not found")
@@ -141,21 +161,24 @@ def reproduce_paper(
             new = runs[key] / fig["output"]
             if not new.is_file():
                 raise ReproductionError(f"figure {fig['id']}: the notebook wrote no {fig['output']}")
+            new_files[fig["id"]] = new
+        rows = []
+        for fig in spec["figures"]:
+            new = new_files[fig["id"]]
             recorded = paper / "recorded" / f"{fig['id']}.csv"
             if record:
-                recorded.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(new, recorded)
-                fig["sha256"] = sha256_file(new)
                 rows.append({"id": fig["id"], "status": "recorded", "max_abs_diff": 0.0, "note": ""})
-                continue
-            if "sha256" not in fig or not recorded.is_file():
-                raise ReproductionError(f"figure {fig['id']}: nothing recorded; run with --record first")
-            if sha256_file(new) == fig["sha256"]:
+            elif sha256_file(new) == fig["sha256"]:
                 rows.append({"id": fig["id"], "status": "identical", "max_abs_diff": 0.0, "note": ""})
             else:
                 diff, note = _max_abs_diff(new, recorded)
                 rows.append({"id": fig["id"], "status": "differs", "max_abs_diff": diff, "note": note})
         if record:
+            # Only after every figure was re-created: the paper never holds new CSVs beside old hashes.
+            (paper / "recorded").mkdir(parents=True, exist_ok=True)
+            for fig in spec["figures"]:
+                shutil.copyfile(new_files[fig["id"]], paper / "recorded" / f"{fig['id']}.csv")
+                fig["sha256"] = sha256_file(new_files[fig["id"]])
             (paper / "figures.yaml").write_text(
                 yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
             )
