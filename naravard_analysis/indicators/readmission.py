@@ -57,6 +57,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from naravard_analysis.data.schema import STRING_DTYPE
@@ -116,6 +118,8 @@ _DEFAULT = object()  # "use the variant's default" (min_age differs between vari
 # --------------------------------------------------------------------------------------------
 def _days(s: pd.Series, table: str, column: str) -> np.ndarray:
     """Dates as int64 days since the epoch (NaT -> int64 min; callers check missingness)."""
+    if s.dtype.kind == "M":  # already datetime64: skip to_datetime's per-value cache check
+        return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
     try:
         d = pd.to_datetime(s)
     except (ValueError, TypeError) as exc:
@@ -238,19 +242,7 @@ def link_episodes_cms(admissions: pd.DataFrame) -> pd.DataFrame:
     else:
         transfer = np.zeros(n, dtype=bool)
     reach = (dis + np.where(transfer, 1, -1))[order]
-    a = adm[order]
-    if n:
-        base = min(reach.min(), a.min())
-        span = int(max(reach.max(), a.max()) - base + 1)
-        runmax = np.maximum.accumulate(p * span + (reach - base))
-        prev = np.empty(n, dtype=np.int64)
-        prev[0] = np.iinfo(np.int64).min
-        prev[1:] = runmax[:-1]
-        new_person = np.ones(n, dtype=bool)
-        new_person[1:] = p[1:] != p[:-1]
-        new_episode = new_person | (p * span + (a - base) > prev)
-    else:
-        new_episode = np.zeros(0, dtype=bool)
+    new_episode = _new_episodes(p, adm[order], reach)
     episode = np.cumsum(new_episode) - 1
     start = np.flatnonzero(new_episode)
     stay_seq = np.arange(n) - np.repeat(start, np.diff(np.append(start, n))) + 1
@@ -260,96 +252,124 @@ def link_episodes_cms(admissions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_FIRST = ("planned", "main_diagnosis", "hospital_id", "department", "admitted_from")
-_TIE_KEYS = ("planned", "discharge_to", "main_diagnosis", "hospital_id", "department", "admitted_from")
+_TEXT = ("main_diagnosis", "hospital_id", "department", "admitted_from", "discharge_to")
+# Tie rule for stays with the same person, admission and discharge date (design choice, see
+# flag_readmissions Notes): unplanned first, a stay ending in death last, then text order.
+_TIE_TEXT = ("discharge_to", "main_diagnosis", "hospital_id", "department", "admitted_from")
 
 
-def _break_ties(adm: pd.DataFrame) -> pd.DataFrame:
-    """Reorder stays so that linking does not depend on input row order.
+@dataclass
+class _Coded:
+    """A text column as int32 codes (−1 = missing) into a pyarrow string dictionary.
 
-    ``assign_episodes`` keeps input order among stays with the same person, admission and
-    discharge date, and the first / last of them decides the episode's planned status, main
-    diagnosis and discharge mode. Design choice: such tied stays are ordered unplanned first, a
-    stay ending in death last, then by discharge mode, main diagnosis, hospital, department,
-    admitted_from (text order). Without ties the frame is returned unchanged (no copy).
+    Episode attributes are gathered as integer codes and decoded once at the end: random-access
+    takes of millions of strings are the slow part otherwise.
     """
-    n = len(adm)
-    if n < 2:
-        return adm
-    pcode, _ = pd.factorize(adm["person_id"], sort=True)
-    a = _days(adm["admission_date"], "admissions", "admission_date")
-    d = _days(adm["discharge_date"], "admissions", "discharge_date")
-    order = np.lexsort((d, a, pcode))
-    ps, as_, ds = pcode[order], a[order], d[order]
-    same = (ps[1:] == ps[:-1]) & (as_[1:] == as_[:-1]) & (ds[1:] == ds[:-1])
-    if not same.any():
-        return adm
+
+    codes: np.ndarray
+    dictionary: pa.Array
+
+    @classmethod
+    def of(cls, s: pd.Series) -> _Coded:
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            enc = pc.dictionary_encode(pa.array(s))
+            if isinstance(enc, pa.ChunkedArray):
+                enc = enc.combine_chunks()
+            codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+            return cls(codes, enc.dictionary.cast(pa.string()))
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        return cls(codes.astype(np.int32), pa.array([str(u) for u in uniques], type=pa.string()))
+
+    def values(self) -> np.ndarray:
+        return np.asarray(self.dictionary.to_pylist(), dtype=object)
+
+    def rank(self) -> np.ndarray:
+        """Codes replaced by the text order of their value (independent of row order)."""
+        vals = self.values()
+        if vals.size == 0:
+            return np.full(self.codes.size, -1, dtype=np.int64)
+        r = np.empty(vals.size, dtype=np.int64)
+        r[np.argsort(vals.astype(str), kind="stable")] = np.arange(vals.size)
+        return np.where(self.codes >= 0, r[np.maximum(self.codes, 0)], -1)
+
+    def lookup(self, hit: np.ndarray) -> np.ndarray:
+        """Boolean per row from a boolean per dictionary value (missing -> False)."""
+        return np.append(np.asarray(hit, dtype=bool), False)[self.codes]
+
+    def equals(self, value: str) -> np.ndarray:
+        return self.lookup(self.values() == value)
+
+    def decode(self, pos: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
+        codes = self.codes[pos]
+        mask = codes < 0 if valid is None else (codes < 0) | ~valid
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=mask), self.dictionary)
+        return pd.Series(pd.array(arr.dictionary_decode(), dtype=STRING_DTYPE))
+
+
+def _decode_labels(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
+    return _Coded(codes.astype(np.int32), pa.array(list(labels), type=pa.string())).decode(
+        np.arange(codes.size)
+    )
+
+
+def _int_array(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.where(valid, values, 0).astype(np.int64), ~valid)
+
+
+def _sort_stays(
+    pcode: np.ndarray, adm: np.ndarray, dis: np.ndarray, tie_keys: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Order of stays by person, admission, discharge, then ``tie_keys`` among exact ties."""
+    n = pcode.size
+    if n == 0:
+        return np.arange(0)
+    a0, d0 = int(adm.min()), int(dis.min())
+    ra, rd = int(adm.max()) - a0 + 1, int(dis.max()) - d0 + 1
+    if (int(pcode.max()) + 1) * ra * rd < 2**62:  # one int64 key: one stable argsort
+        key = (pcode.astype(np.int64) * ra + (adm - a0)) * rd + (dis - d0)
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        same = ks[1:] == ks[:-1]
+    else:
+        order = np.lexsort((dis, adm, pcode))
+        ps, as_, ds = pcode[order], adm[order], dis[order]
+        same = (ps[1:] == ps[:-1]) & (as_[1:] == as_[:-1]) & (ds[1:] == ds[:-1])
+    if not same.any() or not tie_keys:
+        return order
+    # Re-sort only the tied blocks by the tie keys (a small share of rows).
     tied = np.zeros(n, dtype=bool)
     tied[1:] |= same
     tied[:-1] |= same
-    rows = order[tied]
-    sub = adm.iloc[rows]
-    keys = []
-    for col in _TIE_KEYS:
-        if col not in sub.columns:
-            continue
-        if col == "discharge_to":
-            keys.append((sub[col].astype(object) == "died").to_numpy(dtype=np.int64))
-        codes, _ = pd.factorize(sub[col].astype(object).where(sub[col].notna(), ""), sort=True)
-        keys.append(codes.astype(np.int64))
-    rank = np.empty(rows.size, dtype=np.int64)
-    rank[np.lexsort(tuple(reversed(keys))) if keys else np.arange(rows.size)] = np.arange(rows.size)
-    secondary = np.zeros(n, dtype=np.int64)
-    secondary[rows] = rank
-    return adm.iloc[np.lexsort((secondary, d, a, pcode))]
+    block = np.cumsum(np.append(True, ~same))  # block number per sorted position
+    pos = np.flatnonzero(tied)
+    rows = order[pos]
+    sub = np.lexsort(tuple(k[rows] for k in reversed(tie_keys)) + (block[pos],))
+    order = order.copy()
+    order[pos] = rows[sub]
+    return order
 
 
-
-
-def _episode_table(stays: pd.DataFrame) -> pd.DataFrame:
-    """One row per episode from sorted, labelled stays (same attributes as ``build_episodes``).
-
-    First stay: admission date, planned, main diagnosis, hospital, department, admitted_from
-    (DEFINITIONS.md §2.4); stay with the latest discharge: discharge date, discharge_to and
-    ``discharge_hospital_id``.
-    """
-    n = len(stays)
-    ep = stays["episode_id"].to_numpy()
-    first = np.flatnonzero(stays["stay_seq"].to_numpy() == 1)
-    n_stays = np.diff(np.append(first, n))
-    dis = _days(stays["discharge_date"], "admissions", "discharge_date")
-    last_order = np.lexsort((np.arange(n), dis, ep))
-    last = last_order[np.cumsum(n_stays) - 1] if n else first
-
-    def take(col: str, pos: np.ndarray) -> pd.Series:
-        return stays[col].take(pos).reset_index(drop=True)
-
-    out = pd.DataFrame({"person_id": take("person_id", first)})
-    out["episode_id"] = np.arange(first.size, dtype=np.int64)
-    out["admission_date"] = pd.to_datetime(take("admission_date", first)).astype("datetime64[ns]")
-    out["discharge_date"] = pd.to_datetime(take("discharge_date", last)).astype("datetime64[ns]")
-    out["n_stays"] = n_stays.astype(np.int64)
-    for col in _FIRST:
-        if col in stays.columns:
-            out[col] = take(col, first)
-    if "discharge_to" in stays.columns:
-        out["discharge_to"] = take("discharge_to", last)
-    if "hospital_id" in stays.columns:
-        out["discharge_hospital_id"] = take("hospital_id", last)
-    return out
+def _new_episodes(
+    p: np.ndarray, adm: np.ndarray, reach: np.ndarray
+) -> np.ndarray:
+    """New-episode flag over sorted stays: first of the person or admission > running max reach."""
+    n = p.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    base = int(min(reach.min(), adm.min()))
+    span = int(max(reach.max(), adm.max()) - base + 1)
+    runmax = np.maximum.accumulate(p * span + (reach - base))
+    prev = np.empty(n, dtype=np.int64)
+    prev[0] = np.iinfo(np.int64).min
+    prev[1:] = runmax[:-1]
+    new_person = np.ones(n, dtype=bool)
+    new_person[1:] = p[1:] != p[:-1]
+    return new_person | (p * span + (adm - base) > prev)
 
 
 # --------------------------------------------------------------------------------------------
 # flags
 # --------------------------------------------------------------------------------------------
-def _person_lookup(persons: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    dup = persons["person_id"].duplicated().to_numpy()
-    if dup.any():
-        pos = np.flatnonzero(dup)
-        raise SchemaError("persons", "person_id", "duplicate person", pos.size, pos)
-    return pd.Index(persons["person_id"]).get_indexer(ids)
-
-
 def _age_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Completed years between two datetime64[D] arrays (birthday reached on the same month-day)."""
     b = birth.astype("datetime64[D]")
@@ -460,7 +480,9 @@ def flag_readmissions(
     v = VARIANTS[variant]
     lo, hi = _window(v, window)
     min_age = v.min_age if min_age is _DEFAULT else min_age
-    if min_age is not None and (isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer))):
+    if min_age is not None and (
+        isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer))
+    ):
         raise ParameterError(f"min_age must be an integer or None, got {min_age!r}")
     if not isinstance(unplanned_only, bool):
         raise ParameterError(f"unplanned_only must be True or False, got {unplanned_only!r}")
@@ -473,6 +495,8 @@ def flag_readmissions(
     blocks = v.planned_blocks_later if planned_blocks_later is None else bool(planned_blocks_later)
     if v.linking == "cms" and merge_gap_days != 0:
         raise ParameterError("merge_gap_days applies to Swedish episode linking; use 0 with 'cms'")
+    if merge_gap_days not in (0, 1) or isinstance(merge_gap_days, bool):
+        raise ParameterError(f"merge_gap_days must be 0 or 1 (DEFINITIONS.md §2.4), got {merge_gap_days!r}")
 
     need = ["person_id", "admission_date", "discharge_date"]
     if unplanned_only:
@@ -482,44 +506,89 @@ def flag_readmissions(
     _require(admissions, "admissions", need)
     _require(persons, "persons", ["person_id"] + (["birth_date"] if min_age is not None else []))
 
-    keep = [c for c in (*need, *_FIRST, "discharge_to") if c in admissions.columns]
-    adm = _break_ties(admissions[list(dict.fromkeys(keep))])
-    if v.linking == "cms":
-        stays = link_episodes_cms(adm)
-    else:
-        stays = assign_episodes(adm, merge_gap_days=merge_gap_days)
-    ep = _episode_table(stays)
-    n = len(ep)
-
-    if end_date is None:
-        last = max(pd.to_datetime(adm["discharge_date"]).max(), pd.to_datetime(adm["admission_date"]).max())
-        end = pd.Timestamp(last) if n else pd.Timestamp("1970-01-01")
-        end_inferred = True
-    else:
-        end = pd.Timestamp(end_date)
-        end_inferred = False
-    end_d = np.int64(end.to_datetime64().astype("datetime64[D]").astype(np.int64))
-
-    adm_d = _days(ep["admission_date"], "admissions", "admission_date")
-    dis_d = _days(ep["discharge_date"], "admissions", "discharge_date")
-    pcode, _ = pd.factorize(ep["person_id"], sort=True)
-    p = pcode.astype(np.int64)
-
-    # Planned status of each episode = PVARD of its first stay (§2.4). Missing -> unplanned.
-    if "planned" in ep.columns:
-        pl = ep["planned"].astype("boolean")
+    # ---- stays as arrays ------------------------------------------------------------------------
+    pid = admissions["person_id"]
+    bad = np.flatnonzero(pid.isna().to_numpy())
+    if bad.size:
+        raise SchemaError("admissions", "person_id", "must not be missing", bad.size, bad)
+    adm_row = _days(admissions["admission_date"], "admissions", "admission_date")
+    dis_row = _days(admissions["discharge_date"], "admissions", "discharge_date")
+    nat = np.iinfo(np.int64).min
+    for col, arr in (("admission_date", adm_row), ("discharge_date", dis_row)):
+        bad = np.flatnonzero(arr == nat)
+        if bad.size:
+            raise SchemaError("admissions", col, "must not be missing", bad.size, bad)
+    bad = np.flatnonzero(dis_row < adm_row)
+    if bad.size:
+        raise SchemaError("admissions", "discharge_date", "discharge before admission", bad.size, bad)
+    text = {c: _Coded.of(admissions[c]) for c in _TEXT if c in admissions.columns}
+    n_rows = len(admissions)
+    if "planned" in admissions.columns:
+        pl = admissions["planned"].astype("boolean")
         n_na = int(pl.isna().sum())
         if n_na:
             warnings.warn(
-                f"admissions.planned: {n_na} episode(s) with missing planned status counted as "
+                f"admissions.planned: {n_na} stay(s) with missing planned status counted as "
                 "unplanned",
                 DataWarning,
                 stacklevel=2,
             )
-        planned = pl.fillna(False).to_numpy(dtype=bool)
+        planned_row = pl.fillna(False).to_numpy(dtype=bool)
     else:
-        planned = np.zeros(n, dtype=bool)
+        planned_row = np.zeros(n_rows, dtype=bool)
+    if "discharge_to" in text:
+        transfer_row = text["discharge_to"].equals("hospital")
+        died_row = text["discharge_to"].equals("died")
+    else:
+        transfer_row = died_row = np.zeros(n_rows, dtype=bool)
+    pcode_row, person_ids = pd.factorize(pid, sort=True)
+    pcode_row = pcode_row.astype(np.int64)
+
+    # ---- episodes (DEFINITIONS.md §2.4) -----------------------------------------------------------
+    tie_keys = [planned_row.astype(np.int8), died_row.astype(np.int8)]
+    tie_keys += [text[c].rank() for c in _TIE_TEXT if c in text]
+    order = _sort_stays(pcode_row, adm_row, dis_row, tie_keys)
+    p_s, adm_s, dis_s = pcode_row[order], adm_row[order], dis_row[order]
+    if v.linking == "cms":
+        reach = dis_s + np.where(transfer_row[order], 1, -1)
+        episode = np.cumsum(_new_episodes(p_s, adm_s, reach)) - 1
+    else:
+        # Swedish/Norwegian linking is episodes.assign_episodes; the stays are passed already in
+        # the tie-broken order, which its stable sort keeps.
+        minimal = pd.DataFrame(
+            {
+                "person_id": p_s,
+                "admission_date": adm_s.astype("datetime64[D]").astype("datetime64[ns]"),
+                "discharge_date": dis_s.astype("datetime64[D]").astype("datetime64[ns]"),
+                "discharge_to": pd.Categorical.from_codes(
+                    transfer_row[order].astype(np.int8), ["other", "hospital"]
+                ),
+            }
+        )
+        linked = assign_episodes(minimal, merge_gap_days=merge_gap_days)
+        if not np.array_equal(linked.index.to_numpy(), np.arange(n_rows)):
+            raise AssertionError("assign_episodes reordered pre-sorted stays")  # pragma: no cover
+        episode = linked["episode_id"].to_numpy()
+    first = np.flatnonzero(np.diff(np.append(-1, episode)) != 0) if n_rows else np.arange(0)
+    n = first.size
+    n_stays = np.diff(np.append(first, n_rows))
+    e_dis = np.maximum.reduceat(dis_s, first) if n else dis_s[:0]
+    # The stay with the latest discharge (ties: the later-sorted one, as build_episodes).
+    cand = np.where(dis_s == np.repeat(e_dis, n_stays), np.arange(n_rows), -1)
+    last = np.maximum.reduceat(cand, first) if n else first
+    row_first, row_last = order[first], order[last]
+    p = pcode_row[row_first]
+    adm_d, dis_d = adm_row[row_first], e_dis
+    planned = planned_row[row_first]
     qualifying = ~planned if unplanned_only else np.ones(n, dtype=bool)
+
+    if end_date is None:
+        end_d = np.int64(max(adm_row.max(), dis_row.max())) if n_rows else np.int64(0)
+        end_inferred = True
+    else:
+        end_d = np.int64(pd.Timestamp(end_date).to_datetime64().astype("datetime64[D]").astype(np.int64))
+        end_inferred = False
+    end = pd.Timestamp(np.datetime64(int(end_d), "D"))
 
     # ---- the readmission search (vectorised) --------------------------------------------------
     idx = np.arange(n)
@@ -542,19 +611,21 @@ def flag_readmissions(
     else:
         nxt = np.where(qualifying, idx, n)
         nxt = np.minimum.accumulate(nxt[::-1])[::-1] if n else nxt
-        nxt_ext = np.append(nxt, n)
-        j = nxt_ext[first_cand]
+        j = np.append(nxt, n)[first_cand]  # next qualifying episode from the window's first day
         event = p_ext[j] == p
         blocked = np.zeros(n, dtype=bool)
     d_next = adm_ext[j] - dis_d
     readm_any = event & (d_next <= hi)
-
     followup = end_d - dis_d
     followup = np.where(blocked, np.minimum(followup, d_next), followup)
 
-    # ---- persons: age, sex, municipality, death ----------------------------------------------
-    pos = _person_lookup(persons, ep["person_id"])
-    found = pos >= 0
+    # ---- persons: age, death, sex, municipality ----------------------------------------------------
+    dup = persons["person_id"].duplicated().to_numpy()
+    if dup.any():
+        pos = np.flatnonzero(dup)
+        raise SchemaError("persons", "person_id", "duplicate person", pos.size, pos)
+    ppos = pd.Index(persons["person_id"]).get_indexer(person_ids)[p] if n else p
+    found = ppos >= 0
     n_missing = int((~found).sum())
     if n_missing:
         warnings.warn(
@@ -563,94 +634,102 @@ def flag_readmissions(
             DataWarning,
             stacklevel=2,
         )
-    safe = np.where(found, pos, 0)
-
-    def person_col(col: str) -> pd.Series:
-        s = persons[col].take(safe).reset_index(drop=True)
-        return s.where(pd.Series(found), other=np.nan) if not found.all() else s
-
-    age = pd.array([pd.NA] * n, dtype="Int64")
-    if "birth_date" in persons.columns:
-        birth = pd.to_datetime(person_col("birth_date")).to_numpy(dtype="datetime64[ns]")
-        ref = ep["admission_date" if age_at == "admission" else "discharge_date"].to_numpy()
-        known = ~np.isnat(birth)
-        years = np.zeros(n, dtype=np.int64)
-        if known.any():
-            years[known] = _age_years(birth[known], ref[known])
-        age = pd.array(np.where(known, years, 0), dtype="Int64")
-        age[~known] = pd.NA
+    safe = np.where(found, ppos, 0)
+    age_known = np.zeros(n, dtype=bool)
+    years = np.zeros(n, dtype=np.int64)
+    if "birth_date" in persons.columns and len(persons):
+        birth = _days(persons["birth_date"], "persons", "birth_date")[safe]
+        age_known = found & (birth != nat)
+        ref = adm_d if age_at == "admission" else dis_d
+        years[age_known] = _age_years(
+            birth[age_known].astype("datetime64[D]"), ref[age_known].astype("datetime64[D]")
+        )
     death_days = np.full(n, np.nan)
-    if "death_date" in persons.columns:
-        death = pd.to_datetime(person_col("death_date")).to_numpy(dtype="datetime64[ns]")
-        has = ~np.isnat(death)
-        death_days[has] = death[has].astype("datetime64[D]").astype(np.int64) - dis_d[has]
+    if "death_date" in persons.columns and len(persons):
+        death = _days(persons["death_date"], "persons", "death_date")[safe]
+        has = found & (death != nat)
+        death_days[has] = death[has] - dis_d[has]
 
-    # ---- exclusions ----------------------------------------------------------------------------
-    exclusion = np.full(n, None, dtype=object)
+    # ---- exclusions (codes into EXCLUSION_REASONS; −1 = eligible) ---------------------------------
+    excl = np.full(n, -1, dtype=np.int8)
 
     def mark(mask: np.ndarray, reason: str) -> None:
-        exclusion[mask & (exclusion == None)] = reason  # noqa: E711 (object array)
+        excl[mask & (excl < 0)] = EXCLUSION_REASONS.index(reason)
 
     if min_age is not None:
-        age_np = age.to_numpy(dtype="float64", na_value=np.nan)
-        mark(np.isnan(age_np) | (age_np < min_age), "age")
-    index_group = None
+        mark(~age_known | (years < min_age), "age")
+    group_codes = None
+    group_names: list[str] = []
     if index_diagnoses is not None:
-        md = ep["main_diagnosis"].astype(STRING_DTYPE).str.strip().str.upper().str.replace(".", "")
+        md = text["main_diagnosis"]
+        vals = pd.Series(md.values(), dtype=object).astype(str).str.strip().str.upper()
+        vals = vals.str.replace(".", "", regex=False)
         if isinstance(index_diagnoses, Mapping):
-            index_group = pd.Series(np.nan, index=ep.index, dtype=object)
-            for g, prefixes in index_diagnoses.items():
-                hit = md.str.contains(_prefix_pattern(prefixes), regex=True).fillna(False)
-                index_group = index_group.where(index_group.notna() | ~hit.to_numpy(bool), str(g))
-            matched = index_group.notna().to_numpy()
+            gdict = np.full(vals.size, -1, dtype=np.int32)
+            for k, (g, prefixes) in enumerate(index_diagnoses.items()):
+                hit = vals.str.contains(_prefix_pattern(list(prefixes)), regex=True).to_numpy(bool)
+                gdict[(gdict < 0) & hit] = k
+                group_names.append(str(g))
+            group_codes = np.append(gdict, -1)[md.codes[row_first]]
+            matched = group_codes >= 0
         else:
             if isinstance(index_diagnoses, str):
                 index_diagnoses = [index_diagnoses]
-            hit = md.str.contains(_prefix_pattern(list(index_diagnoses)), regex=True)
-            matched = hit.fillna(False).to_numpy(dtype=bool)
+            hit = vals.str.contains(_prefix_pattern(list(index_diagnoses)), regex=True).to_numpy(bool)
+            matched = md.lookup(hit)[row_first]
         mark(~matched, "diagnosis")
-    if "discharge_to" in ep.columns:
-        mark((ep["discharge_to"].astype(object) == "died").to_numpy(dtype=bool), "died")
+    mark(died_row[row_last], "died")
     # Follow-up must reach the window's last day (a blocking planned readmission is not missing
     # follow-up: the CMS rule has already decided the index).
     mark(end_d - dis_d < hi, "incomplete_followup")
     died_in_window = (death_days >= 0) & (death_days <= hi)
     if death_after_discharge == "exclude":
-        readm_before_death = readm_any & (d_next <= np.where(np.isnan(death_days), np.inf, death_days))
-        mark(died_in_window & ~readm_before_death, "died_after_discharge")
-    eligible = exclusion == None  # noqa: E711
+        before = readm_any & (d_next <= np.where(np.isnan(death_days), np.inf, death_days))
+        mark(died_in_window & ~before, "died_after_discharge")
+    eligible = excl < 0
     readmitted = readm_any & eligible
 
     # ---- assemble ------------------------------------------------------------------------------
-    out = ep.drop(columns=["discharge_hospital_id"], errors="ignore").copy()
-    if "discharge_hospital_id" in ep.columns:
-        out["discharge_hospital_id"] = ep["discharge_hospital_id"]
+    if isinstance(person_ids, pd.Index) and person_ids.dtype.kind in "iu":
+        person_col = person_ids.to_numpy()[p]
+    else:
+        person_col = pd.Series(person_ids.take(p)).reset_index(drop=True)
+    out = pd.DataFrame({"person_id": person_col})
+    out["episode_id"] = idx.astype(np.int64)
+    out["admission_date"] = adm_d.astype("datetime64[D]").astype("datetime64[ns]")
+    out["discharge_date"] = dis_d.astype("datetime64[D]").astype("datetime64[ns]")
+    out["n_stays"] = n_stays.astype(np.int64)
+    if "planned" in admissions.columns:
+        out["planned"] = planned
+    for col in ("main_diagnosis", "hospital_id", "department", "admitted_from"):
+        if col in text:
+            out[col] = text[col].decode(row_first)
+    if "discharge_to" in text:
+        out["discharge_to"] = text["discharge_to"].decode(row_last)
+    if "hospital_id" in text:
+        out["discharge_hospital_id"] = text["hospital_id"].decode(row_last)
     for col in ("sex", "municipality_code", "region_code"):
         if col in persons.columns:
-            out[col] = person_col(col).astype(STRING_DTYPE)
-    out["age"] = age
-    if index_group is not None:
-        out["index_group"] = index_group.astype(STRING_DTYPE)
+            out[col] = _Coded.of(persons[col]).decode(safe, found)
+    out["age"] = _int_array(years, age_known)
+    if group_codes is not None:
+        out["index_group"] = _decode_labels(group_codes, group_names)
     out["eligible"] = eligible
-    out["exclusion"] = pd.Series(exclusion, dtype=object).astype(STRING_DTYPE)
+    out["exclusion"] = _decode_labels(excl, EXCLUSION_REASONS)
     out["readmitted"] = readmitted
-    days = pd.array(np.where(readmitted, d_next, 0), dtype="Int64")
-    days[~readmitted] = pd.NA
-    out["days_to_readmission"] = days
-    j_safe = np.minimum(j, max(n - 1, 0))
-    rd = ep["admission_date"].take(j_safe).reset_index(drop=True) if n else ep["admission_date"]
-    out["readmission_date"] = rd.where(pd.Series(readmitted), pd.NaT)
-    for src, dst in (("main_diagnosis", "readmission_diagnosis"), ("hospital_id", "readmission_hospital_id")):
-        if src in ep.columns:
-            vals = ep[src].take(j_safe).reset_index(drop=True).astype(STRING_DTYPE) if n else ep[src]
-            out[dst] = vals.where(pd.Series(readmitted), np.nan).astype(STRING_DTYPE)
-    live = exclusion != "died"
-    out["died_in_window"] = died_in_window & live
-    out["days_to_death"] = pd.array(np.where(np.isnan(death_days), 0, death_days).astype(np.int64), dtype="Int64")
-    out.loc[np.isnan(death_days), "days_to_death"] = pd.NA
-    nr = pd.array(np.where(event, d_next, 0), dtype="Int64")
-    nr[~event] = pd.NA
-    out["next_readmission_days"] = nr
+    out["days_to_readmission"] = _int_array(d_next, readmitted)
+    j_row = order[first[np.minimum(j, max(n - 1, 0))]] if n else j
+    rdate = np.where(readmitted, adm_ext[j], 0).astype("datetime64[D]").astype("datetime64[ns]")
+    rdate[~readmitted] = np.datetime64("NaT")
+    out["readmission_date"] = rdate
+    if "main_diagnosis" in text:
+        out["readmission_diagnosis"] = text["main_diagnosis"].decode(j_row, readmitted)
+    if "hospital_id" in text:
+        out["readmission_hospital_id"] = text["hospital_id"].decode(j_row, readmitted)
+    out["died_in_window"] = died_in_window & (excl != EXCLUSION_REASONS.index("died"))
+    has_death = ~np.isnan(death_days)
+    out["days_to_death"] = _int_array(np.nan_to_num(death_days).astype(np.int64), has_death)
+    out["next_readmission_days"] = _int_array(d_next, event)
     out["followup_days"] = followup.astype(np.int64)
     out.attrs.update(
         {
