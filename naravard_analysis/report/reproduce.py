@@ -9,7 +9,7 @@ numbers behind each figure as published. ``figures.yaml``::
     figures:
       - id: fig1
         notebook: notebooks/40_interrupted_time_series.ipynb
-        parameters: {data_dir: "{world:null}", language: en}
+        parameters: {data_dir: "{world:null}", language: en}   # relative paths: from the repo root
         output: sicily_rate_ratios.csv         # written by the notebook into its output_dir
         sha256: 3f2a...                        # of recorded/fig1.csv
 
@@ -75,12 +75,18 @@ def load_figures(paper_dir: str | Path) -> dict[str, Any]:
     return spec
 
 
-def _resolve(value: Any, worlds: dict[str, Path]) -> Any:
+def _resolve(name: str, value: Any, worlds: dict[str, Path]) -> Any:
+    """``{world:NAME}`` -> that world's folder; relative path parameters -> from the repository
+    root, so a paper reproduces the same way from any working directory."""
+    from naravard_analysis.report.pipeline import PATH_PARAMETERS
+
     if isinstance(value, str) and value.startswith("{world:") and value.endswith("}"):
-        name = value[len("{world:") : -1]
-        if name not in worlds:
-            raise ReproductionError(f"unknown world {name!r} in figures.yaml")
-        return str(worlds[name])
+        world = value[len("{world:") : -1]
+        if world not in worlds:
+            raise ReproductionError(f"unknown world {world!r} in figures.yaml")
+        return str(worlds[world])
+    if name in PATH_PARAMETERS and isinstance(value, str) and not Path(value).is_absolute():
+        return str(REPO_ROOT / value)
     return value
 
 
@@ -147,7 +153,7 @@ def reproduce_paper(
         runs: dict[str, Path] = {}
         new_files: dict[str, Path] = {}
         for fig in spec["figures"]:
-            params = {k: _resolve(v, worlds) for k, v in (fig.get("parameters") or {}).items()}
+            params = {k: _resolve(k, v, worlds) for k, v in (fig.get("parameters") or {}).items()}
             key = json.dumps([fig["notebook"], params], sort_keys=True)
             if key not in runs:
                 out_dir = work / "outputs" / f"run{len(runs)}"
