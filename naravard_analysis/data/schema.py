@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -162,13 +162,7 @@ TABLES: dict[str, TableSpec] = {
         (
             Column("year", "int", min_value=1900, max_value=2100),
             _REGION,
-            Column(
-                "municipality_code",
-                "str",
-                nullable=True,
-                pattern=r"[0-9]{4}",
-                pattern_rule="four-digit zero-padded municipality code",
-            ),
+            replace(_MUNICIPALITY, nullable=True),  # missing: a county-level row
             Column("sex", "str", allowed=_SEX),
             Column("age", "int", min_value=0, max_value=130),
             Column("population", "int", min_value=0),
