@@ -310,6 +310,33 @@ class RegisterData:
         """sha256 of the manifest in ``path`` (used by reports to cite their input data)."""
         return sha256_file(Path(path) / MANIFEST_NAME)
 
+    def summary(self) -> pd.DataFrame:
+        """One row per table: rows, columns, persons and the date range it covers (no person data)."""
+        from naravard_analysis.data.schema import TABLES as _SPECS
+
+        rows = []
+        for name, df in self.tables.items():
+            dates = [c.name for c in _SPECS[name].columns if c.kind == "date" and c.name in df]
+            first = min((df[c].min() for c in dates), default=pd.NaT)
+            last = max((df[c].max() for c in dates), default=pd.NaT)
+            rows.append({
+                "table": name,
+                "rows": int(len(df)),
+                "columns": int(df.shape[1]),
+                "persons": int(df["person_id"].nunique()) if "person_id" in df else None,
+                "first_date": first,
+                "last_date": last,
+            })
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        region = self.meta.get("region")
+        head = f"<b>RegisterData</b>{f' — region {region}' if region else ''}"
+        source = self.meta.get("source")
+        if source:
+            head += f" — source: {source}"
+        return head + self.summary().to_html(index=False, na_rep="")
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}={len(df):,}" for n, df in self.tables.items())
         region = self.meta.get("region")

@@ -63,3 +63,13 @@ def test_restrict_by_municipality_and_period(tiny):
     assert sub.contacts["person_id"].tolist() == [1, 1, 1, 3]
     assert sub.meta["restricted"]["municipality_codes"] == ["1480"]
     assert len(data.restrict().admissions) == 4
+
+
+def test_summary_for_notebooks(tiny):
+    data = RegisterData(**tiny, meta={"region": "14", "source": "test"})
+    summary = data.summary().set_index("table")
+    assert summary.loc["admissions", "rows"] == 4
+    assert summary.loc["contacts", "persons"] == 3
+    assert summary.loc["admissions", "first_date"] == pd.Timestamp("2020-01-03")
+    assert summary.loc["admissions", "last_date"] == pd.Timestamp("2021-03-02")
+    assert "region 14" in data._repr_html_() and "<table" in data._repr_html_()
