@@ -75,6 +75,7 @@ __all__ = [
     "readmission_cumulative_incidence",
     "readmission_rates",
     "risk_adjusted_readmission",
+    "validate_readmission_parameters",
     "wilson_interval",
 ]
 
@@ -111,6 +112,27 @@ VARIANTS: dict[str, Variant] = {
 EXCLUSION_REASONS = ("age", "diagnosis", "died", "incomplete_followup", "died_after_discharge")
 
 _DEFAULT = object()  # "use the variant's default" (min_age differs between variants)
+_DAY_NS = 86_400 * 10**9
+
+
+def _as_datetime(days: np.ndarray) -> np.ndarray:
+    """int64 days since the epoch -> datetime64[ns] (integer multiply, no unit conversion)."""
+    return (days.astype(np.int64) * _DAY_NS).view("datetime64[ns]")
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month, day of int64 days since 1970-01-01 (proleptic Gregorian; H. Hinnant's
+    days-to-civil algorithm, vectorised in integers)."""
+    z = days.astype(np.int64) + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = yoe + era * 400 + (m <= 2)
+    return y, m, d
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,8 +140,9 @@ _DEFAULT = object()  # "use the variant's default" (min_age differs between vari
 # --------------------------------------------------------------------------------------------
 def _days(s: pd.Series, table: str, column: str) -> np.ndarray:
     """Dates as int64 days since the epoch (NaT -> int64 min; callers check missingness)."""
-    if s.dtype.kind == "M":  # already datetime64: skip to_datetime's per-value cache check
-        return s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    if s.dtype.kind == "M":  # already datetime64: integer arithmetic, no per-value conversion
+        ns = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return np.where(ns == np.iinfo(np.int64).min, ns, np.floor_divide(ns, _DAY_NS))
     try:
         d = pd.to_datetime(s)
     except (ValueError, TypeError) as exc:
@@ -166,7 +189,8 @@ def index_groups_from_codelist(
 ) -> dict[str, list[str]]:
     """Turn a code list into ``index_diagnoses`` for :func:`flag_readmissions`.
 
-    Takes the ``role == "main"`` prefixes of each ``condition_group`` (e.g. heart failure,
+    Takes the ``role == "main"`` prefixes of each ``condition_group``, leaving out rows that need a
+    qualifying secondary diagnosis (``extra_rule == "requires_secondary"``) (e.g. heart failure,
     pneumonia and COPD from ``load_codelist("socialstyrelsen_undvikbar")``, whose rows are all
     unverified, DEFINITIONS.md §3.1). Returns ``{group: [prefix, ...]}`` in code-list order.
 
@@ -182,6 +206,8 @@ def index_groups_from_codelist(
     cl = codelist
     if "role" in cl.columns:
         cl = cl[cl["role"].astype(str) == "main"]
+    if "extra_rule" in cl.columns:  # e.g. J20 counts as COPD only with a COPD secondary diagnosis
+        cl = cl[cl["extra_rule"].fillna("").astype(str) != "requires_secondary"]
     names = list(dict.fromkeys(cl["condition_group"].astype(str))) if groups is None else groups
     out: dict[str, list[str]] = {}
     for g in names:
@@ -190,6 +216,27 @@ def index_groups_from_codelist(
             raise ParameterError(f"condition group {g!r} has no main-diagnosis codes in the list")
         out[str(g)] = list(dict.fromkeys(prefixes))
     return out
+
+
+def validate_readmission_parameters(
+    *, variant: str, min_age: int | None = 65, index_groups: Sequence[str] | None = None
+) -> None:
+    """Check notebook parameters of the readmission notebook before any work starts.
+
+    Raises :class:`~naravard_analysis.errors.ParameterError` naming the parameter: ``variant`` must
+    be one of :data:`VARIANTS`, ``min_age`` an integer 0–120 or None, ``index_groups`` a list of
+    condition-group names (text).
+    """
+    if variant not in VARIANTS:
+        raise ParameterError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    if min_age is not None and (
+        isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer)) or not 0 <= min_age <= 120
+    ):
+        raise ParameterError(f"min_age must be an integer 0-120 or None, got {min_age!r}")
+    if index_groups is not None and (
+        isinstance(index_groups, str) or not all(isinstance(g, str) for g in index_groups)
+    ):
+        raise ParameterError(f"index_groups must be a list of group names, got {index_groups!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,16 +347,23 @@ class _Coded:
         return self.lookup(self.values() == value)
 
     def decode(self, pos: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
+        """Categorical (categories in text order, so output order never depends on row order):
+        at 10^6–10^7 index episodes materialising strings costs seconds and gigabytes."""
+        vals = self.values().astype(str)
+        srt = np.argsort(vals, kind="stable")
+        rank = np.empty(vals.size, dtype=np.int32)
+        rank[srt] = np.arange(vals.size, dtype=np.int32)
         codes = self.codes[pos]
-        mask = codes < 0 if valid is None else (codes < 0) | ~valid
-        arr = pa.DictionaryArray.from_arrays(pa.array(codes, mask=mask), self.dictionary)
-        return pd.Series(pd.array(arr.dictionary_decode(), dtype=STRING_DTYPE))
+        ok = codes >= 0 if valid is None else (codes >= 0) & valid
+        new = np.where(ok, np.append(rank, -1)[codes], -1).astype(np.int32)
+        cats = pd.Index(vals[srt], dtype=STRING_DTYPE)
+        return pd.Series(pd.Categorical.from_codes(new, categories=cats))
 
 
 def _decode_labels(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
-    return _Coded(codes.astype(np.int32), pa.array(list(labels), type=pa.string())).decode(
-        np.arange(codes.size)
-    )
+    """Categorical with the given labels in the given order (codes −1 = missing)."""
+    cats = pd.Index(list(labels), dtype=STRING_DTYPE)
+    return pd.Series(pd.Categorical.from_codes(codes.astype(np.int32), categories=cats))
 
 
 def _int_array(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
@@ -371,16 +425,10 @@ def _new_episodes(
 # flags
 # --------------------------------------------------------------------------------------------
 def _age_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Completed years between two datetime64[D] arrays (birthday reached on the same month-day)."""
-    b = birth.astype("datetime64[D]")
-    a = at.astype("datetime64[D]")
-    by = b.astype("datetime64[Y]").astype(np.int64)
-    ay = a.astype("datetime64[Y]").astype(np.int64)
-    # Compare month and day, not day-of-year, so leap years do not shift birthdays by one day.
-    bm = b.astype("datetime64[M]").astype(np.int64) % 12
-    am = a.astype("datetime64[M]").astype(np.int64) % 12
-    bd = (b - b.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
-    ad = (a - a.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    """Completed years between int64 day numbers (birthday reached on the same month and day; a
+    29 February birthday is reached on 1 March in other years)."""
+    by, bm, bd = _civil(birth)
+    ay, am, ad = _civil(at)
     before = (am < bm) | ((am == bm) & (ad < bd))
     return ay - by - before.astype(np.int64)
 
@@ -455,6 +503,8 @@ def flag_readmissions(
         and for survival analysis ``next_readmission_days`` (days to the next qualifying
         readmission by the variant's rule, no upper limit) and ``followup_days`` (days to the end
         of the data or, CMS, to a blocking planned readmission). ``attrs`` records the parameters.
+        Text columns are categoricals with text-ordered string categories (memory and speed at
+        10^7 rows; compare with ``==``/``isin`` as usual).
 
     Notes
     -----
@@ -558,8 +608,8 @@ def flag_readmissions(
         minimal = pd.DataFrame(
             {
                 "person_id": p_s,
-                "admission_date": adm_s.astype("datetime64[D]").astype("datetime64[ns]"),
-                "discharge_date": dis_s.astype("datetime64[D]").astype("datetime64[ns]"),
+                "admission_date": _as_datetime(adm_s),
+                "discharge_date": _as_datetime(dis_s),
                 "discharge_to": pd.Categorical.from_codes(
                     transfer_row[order].astype(np.int8), ["other", "hospital"]
                 ),
@@ -641,9 +691,7 @@ def flag_readmissions(
         birth = _days(persons["birth_date"], "persons", "birth_date")[safe]
         age_known = found & (birth != nat)
         ref = adm_d if age_at == "admission" else dis_d
-        years[age_known] = _age_years(
-            birth[age_known].astype("datetime64[D]"), ref[age_known].astype("datetime64[D]")
-        )
+        years[age_known] = _age_years(birth[age_known], ref[age_known])
     death_days = np.full(n, np.nan)
     if "death_date" in persons.columns and len(persons):
         death = _days(persons["death_date"], "persons", "death_date")[safe]
@@ -696,8 +744,8 @@ def flag_readmissions(
         person_col = pd.Series(person_ids.take(p)).reset_index(drop=True)
     out = pd.DataFrame({"person_id": person_col})
     out["episode_id"] = idx.astype(np.int64)
-    out["admission_date"] = adm_d.astype("datetime64[D]").astype("datetime64[ns]")
-    out["discharge_date"] = dis_d.astype("datetime64[D]").astype("datetime64[ns]")
+    out["admission_date"] = _as_datetime(adm_d)
+    out["discharge_date"] = _as_datetime(dis_d)
     out["n_stays"] = n_stays.astype(np.int64)
     if "planned" in admissions.columns:
         out["planned"] = planned
@@ -719,7 +767,7 @@ def flag_readmissions(
     out["readmitted"] = readmitted
     out["days_to_readmission"] = _int_array(d_next, readmitted)
     j_row = order[first[np.minimum(j, max(n - 1, 0))]] if n else j
-    rdate = np.where(readmitted, adm_ext[j], 0).astype("datetime64[D]").astype("datetime64[ns]")
+    rdate = _as_datetime(np.where(readmitted, adm_ext[j], 0))
     rdate[~readmitted] = np.datetime64("NaT")
     out["readmission_date"] = rdate
     if "main_diagnosis" in text:
@@ -832,22 +880,27 @@ def readmission_rates(
     df = flags
     if "year" in by_cols and "year" not in df.columns:
         _require(df, "flags", ("discharge_date",))
-        df = df.assign(year=pd.to_datetime(df["discharge_date"]).dt.year.astype("int64"))
+        dd = df["discharge_date"]
+        days = _days(dd, "flags", "discharge_date") if dd.dtype.kind == "M" else None
+        year = _civil(days)[0] if days is not None else pd.to_datetime(dd).dt.year.to_numpy()
+        df = df.assign(year=np.asarray(year, dtype=np.int64))
     _require(df, "flags", by_cols)
-    el = df["eligible"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    def as_bool(col: str) -> np.ndarray:
+        x = df[col]
+        return x.to_numpy() if x.dtype == bool else x.astype("boolean").fillna(False).to_numpy(bool)
+
+    el = as_bool("eligible")
     work = pd.DataFrame(
         {
             "n_index": np.ones(len(df), dtype=np.int64),
             "eligible": el.astype(np.int64),
-            "readmitted": (df["readmitted"].astype("boolean").fillna(False).to_numpy(bool) & el).astype(
-                np.int64
-            ),
+            "readmitted": (as_bool("readmitted") & el).astype(np.int64),
         },
         index=df.index,
     )
-    excl = df["exclusion"].astype(object)
+    excl = df["exclusion"]
     for reason in EXCLUSION_REASONS:
-        work[f"excluded_{reason}"] = (excl == reason).to_numpy(dtype=np.int64)
+        work[f"excluded_{reason}"] = (excl == reason).fillna(False).to_numpy(dtype=np.int64)
     if "died_in_window" in df.columns:
         work["died_in_window"] = (df["died_in_window"].to_numpy(dtype=bool) & el).astype(np.int64)
     if by_cols:

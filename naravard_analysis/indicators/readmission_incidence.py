@@ -52,7 +52,8 @@ class CumulativeIncidence:
         ``readmission_upper``, ``death``, ``death_lower``, ``death_upper``.
     curves : DataFrame
         Step functions at every whole day 0 … max(horizons): ``day``, ``readmission`` (+ limits),
-        ``death`` (+ limits), ``n_at_risk`` (at the start of the day).
+        ``death`` (+ limits), ``n_at_risk`` (at the start of the day), ``n_readmissions`` and
+        ``n_deaths`` (events up to and including the day; the counts to suppress on).
     """
 
     at: pd.DataFrame
@@ -142,7 +143,11 @@ def _fit(time: np.ndarray, event: np.ndarray, days: np.ndarray, level: float) ->
         up = ci.iloc[:, 1].to_numpy(dtype=float)
         out[f"{name}_lower"] = np.where(out[name] > 0, _step(ts, np.nan_to_num(lo), at), 0.0)
         out[f"{name}_upper"] = np.where(out[name] > 0, _step(ts, np.nan_to_num(up), at), np.nan)
-    out["n_at_risk"] = (time[None, :] >= days[:, None]).sum(axis=1)
+    # Counts behind each day's values (for small-cell suppression): at risk at the start of the
+    # day, and events up to and including the day.
+    out["n_at_risk"] = len(time) - np.searchsorted(np.sort(time), days, side="left")
+    for k, name in ((1, "n_readmissions"), (2, "n_deaths")):
+        out[name] = np.searchsorted(np.sort(time[event == k]), days, side="right")
     return out
 
 
@@ -223,7 +228,8 @@ def readmission_cumulative_incidence(
         for name in ("readmission", "death"):
             for suffix in ("", "_lower", "_upper"):
                 curve[name + suffix] = res[name + suffix]
-        curve["n_at_risk"] = res["n_at_risk"].astype(np.int64)
+        for c in ("n_at_risk", "n_readmissions", "n_deaths"):
+            curve[c] = res[c].astype(np.int64)
         curve_parts.append(curve)
         for h in hz:
             row = {**labels, "horizon": h, "n": int(len(sub)),

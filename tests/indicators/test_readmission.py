@@ -416,7 +416,7 @@ def test_swedish_episodes_agree_with_build_episodes(stays):
     cols = ["person_id", "admission_date", "discharge_date", "n_stays", "planned", "main_diagnosis",
             "discharge_to", "hospital_id"]  # fmt: skip
     pd.testing.assert_frame_equal(
-        f[cols].reset_index(drop=True), e[cols].reset_index(drop=True), check_dtype=False
+        f[cols].astype(object).reset_index(drop=True), e[cols].astype(object).reset_index(drop=True)
     )
 
 
