@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from naravard_analysis.data.schema import STRING_DTYPE
 from naravard_analysis.errors import SchemaError
 
 __all__ = ["assign_episodes", "build_episodes", "EPISODE_COLUMNS"]
@@ -65,11 +68,71 @@ def _check(admissions: pd.DataFrame, merge_gap_days: int) -> None:
 
 def _days(s: pd.Series, column: str) -> np.ndarray:
     """Dates as int64 days since the epoch (vectorised; time of day is ignored)."""
-    try:
-        d = pd.to_datetime(s)
-    except (ValueError, TypeError) as exc:
-        raise SchemaError("admissions", column, f"not parseable as dates ({exc})") from None
-    return d.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "M":
+        v = s.to_numpy()  # canonical datetime64: no parsing
+    else:
+        try:
+            v = pd.to_datetime(s).to_numpy(dtype="datetime64[ns]")
+        except (ValueError, TypeError) as exc:
+            raise SchemaError("admissions", column, f"not parseable as dates ({exc})") from None
+    return v.astype("datetime64[D]").astype(np.int64)
+
+
+def _equals(s: pd.Series, value: str) -> np.ndarray:
+    """``s == value`` as a numpy bool array (missing -> False) without Python objects per row.
+
+    Arrow-backed strings compare in C++; other dtypes are compared once per distinct value.
+    """
+    if isinstance(s.dtype, pd.StringDtype) or isinstance(s.dtype, pd.ArrowDtype):
+        return (s == value).to_numpy(dtype=bool, na_value=False)
+    codes, uniques = pd.factorize(s)
+    hit = np.append(np.asarray(uniques, dtype=object) == value, False)
+    return hit[codes]
+
+
+def _text_arrow(s: pd.Series) -> pa.ChunkedArray:
+    """Text column as an arrow ``large_string`` array, ``''`` for missing.
+
+    Same values as ``s.fillna("").astype(str)``, but arrow-backed strings are used as they are and
+    any other dtype is converted once per distinct value, not once per row.
+    """
+    is_text = (
+        isinstance(s.dtype, pd.StringDtype)
+        or (isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_string(s.dtype.pyarrow_dtype))
+        or (isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_large_string(s.dtype.pyarrow_dtype))
+    )
+    if is_text:
+        arr = pa.chunked_array(s.array.__arrow_array__()).cast(pa.large_string())
+        return pc.fill_null(arr, "")
+    codes, uniques = pd.factorize(s)
+    labels = pa.array([str(u) for u in uniques] + [""], type=pa.large_string())
+    idx = np.where(codes < 0, len(labels) - 1, codes)
+    return pa.chunked_array([labels.take(pa.array(idx))])
+
+
+def _to_string_series(arr: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """Arrow strings as a pandas Series of the canonical text dtype (no copy per row)."""
+    return pd.Series(STRING_DTYPE.__from_arrow__(arr))
+
+
+def _sort_order(
+    pcode: np.ndarray, adm_d: np.ndarray, dis_d: np.ndarray, *, fallback: bool = True
+) -> np.ndarray | None:
+    """Stable order by (person, admission, discharge): one argsort of a packed int64 key.
+
+    When the three ranges do not fit in 62 bits: ``np.lexsort`` (``fallback``) or None.
+    """
+    n = len(pcode)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    p0, a0, d0 = int(pcode.min()), int(adm_d.min()), int(dis_d.min())
+    ra = int(adm_d.max()) - a0 + 1
+    rd = int(dis_d.max()) - d0 + 1
+    rp = int(pcode.max()) - p0 + 1
+    if rp * ra * rd < 2**62:
+        key = (pcode - p0).astype(np.int64) * (ra * rd) + (adm_d - a0) * rd + (dis_d - d0)
+        return np.argsort(key, kind="stable")
+    return np.lexsort((dis_d, adm_d, pcode)) if fallback else None
 
 
 def _link(admissions: pd.DataFrame, merge_gap_days: int):
@@ -83,18 +146,28 @@ def _link(admissions: pd.DataFrame, merge_gap_days: int):
         raise SchemaError(
             "admissions", "discharge_date", "discharge before admission", bad.size, bad
         )
-    pcode, _ = pd.factorize(admissions["person_id"], sort=True)
-    # Sort by person, admission, discharge; lexsort is stable so ties keep input order.
-    order = np.lexsort((dis_d, adm_d, pcode))
-    p = pcode[order]
+    pid = admissions["person_id"]
+    order = None
+    if pid.dtype.kind == "i":
+        # Integer ids sort as themselves (no hashing) when the packed key fits in 63 bits.
+        order = _sort_order(pid.to_numpy().astype(np.int64), adm_d, dis_d, fallback=False)
+    if order is None:
+        pcode, _ = pd.factorize(pid, sort=True)
+        order = _sort_order(pcode, adm_d, dis_d)
+    # Dense person rank in sorted order (persons are contiguous), so that keys below stay small.
+    pcode = pid.to_numpy()[order] if pid.dtype.kind == "i" else pcode[order]
     a = adm_d[order]
-    gap = np.full(n, merge_gap_days, dtype=np.int64)
+    reach = dis_d[order]
+    if merge_gap_days:
+        reach = reach + merge_gap_days
     if "discharge_to" in admissions.columns:
-        transfer = (admissions["discharge_to"].astype(object) == "hospital").to_numpy(dtype=bool)
-        gap[transfer] = max(merge_gap_days, 1)
-    reach = dis_d[order] + gap[order]
+        # A transfer reaches at least one day past its discharge whatever merge_gap_days.
+        transfer = _equals(admissions["discharge_to"], "hospital")[order]
+        if not merge_gap_days:
+            reach = reach + transfer
     new_person = np.ones(n, dtype=bool)
-    new_person[1:] = p[1:] != p[:-1]
+    new_person[1:] = pcode[1:] != pcode[:-1]
+    p = np.cumsum(new_person) - 1
     # Running max of reach within person: groupby-cummax done as one global accumulate on a key that
     # is monotone in the person code (persons are contiguous after sorting).
     span = int(reach.max() - reach.min() + 1) if n else 1
@@ -154,15 +227,6 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.
     return out
 
 
-def _join_codes(parts: list[pd.Series]) -> pd.Series:
-    """Space-join code strings row-wise, skipping empty parts (vectorised string ops)."""
-    joined = parts[0].fillna("").astype(str)
-    for s in parts[1:]:
-        s = s.fillna("").astype(str)
-        joined = (joined + " " + s).str.strip()
-    return joined.str.replace(r"\s+", " ", regex=True)
-
-
 def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
     """Chain inpatient stays into care episodes (vårdepisoder), one row per episode.
 
@@ -214,11 +278,17 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     first_pos = np.flatnonzero(stay_seq == 1)
     n_ep = first_pos.size
     n_stays = np.diff(np.append(first_pos, n))
-    # Latest discharge per episode: sort sorted-positions by (episode, discharge, position), take last.
-    last_order = np.lexsort((np.arange(n), dis_days[order], ep))
-    ends = np.cumsum(n_stays) - 1
+    # Stay with the latest discharge per episode (ties: the later-sorted stay). Stays of an episode
+    # are contiguous in sorted order: take the episode's maximum, then its last position attaining it.
+    dis_s = dis_days[order]
     first_o = order[first_pos]  # original row positions of first stays
-    last_o = order[last_order[ends]] if n else first_o  # ... of the stays with the latest discharge
+    if n:
+        ep_max = np.maximum.reduceat(dis_s, first_pos)
+        at_max = np.flatnonzero(dis_s == np.repeat(ep_max, n_stays))
+        e = ep[at_max]
+        last_o = order[at_max[np.append(e[1:] != e[:-1], True)]]
+    else:
+        last_o = first_o
 
     def col(name: str, pos: np.ndarray) -> pd.Series:
         return admissions[name].take(pos).reset_index(drop=True)
@@ -242,28 +312,67 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     span = (out["discharge_date"] - out["admission_date"]).dt.days.to_numpy()
     out["bed_days"] = np.maximum(span, 1).astype(np.int64)
     if "planned" in admissions.columns:
-        pl = admissions["planned"].astype("boolean").fillna(False).to_numpy(dtype=bool)[order]
+        pl = _bool_values(admissions["planned"])[order]
         out["n_planned_stays"] = (
             np.add.reduceat(pl.astype(np.int64), first_pos) if n else np.zeros(0, dtype=np.int64)
         )
-    multi = n_stays > 1
-    in_multi = np.repeat(multi, n_stays)
-    multi_o = order[in_multi]  # original positions of stays in multi-stay episodes, sorted order
     for name in ("other_diagnoses", "procedures"):
-        if name not in admissions.columns:
-            continue
-        vals = col(name, first_o).fillna("").astype(str)
-        if multi.any():
-            # Only multi-stay episodes need a join; they are a small share, so the groupby is cheap.
-            sub = pd.DataFrame({"episode_id": ep[in_multi], name: col(name, multi_o)})
-            if name == "other_diagnoses" and "main_diagnosis" in admissions.columns:
-                md = col("main_diagnosis", multi_o).fillna("").astype(str)
-                md = md.where(stay_seq[in_multi] > 1, "")
-                sub[name] = _join_codes([md, sub[name]])
-            sub[name] = sub[name].fillna("").astype(str)
-            joined = sub.groupby("episode_id", sort=True)[name].agg(" ".join)
-            joined = joined.str.replace(r"\s+", " ", regex=True).str.strip()
-            vals = vals.astype(object)
-            vals.iloc[joined.index.to_numpy()] = joined.to_numpy()
-        out[name] = vals.astype(str)
+        if name in admissions.columns:
+            prefix = "main_diagnosis" if name == "other_diagnoses" else None
+            out[name] = _episode_codes(admissions, name, prefix, order, first_pos, n_stays)
+    out.attrs["merge_gap_days"] = merge_gap_days  # lets flag_avoidable(episodes=...) check reuse
     return out
+
+
+def _bool_values(s: pd.Series) -> np.ndarray:
+    """Boolean column as numpy bool, missing -> False (no copy for plain ``bool``)."""
+    if s.dtype == bool:
+        return s.to_numpy()
+    return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+#: Whitespace as Python's ``str.split()``/``re`` ``\s`` see it, written for arrow's RE2.
+_WS = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]+"
+
+
+def _episode_codes(
+    admissions: pd.DataFrame,
+    name: str,
+    prefix: str | None,
+    order: np.ndarray,
+    first_pos: np.ndarray,
+    n_stays: np.ndarray,
+) -> pd.Series:
+    """Codes of each episode: the first stay's text, or for multi-stay episodes every stay's codes.
+
+    For a multi-stay episode the value is the whitespace-separated codes of its stays in stay
+    order, single-space-joined; with ``prefix`` (``main_diagnosis``) the later stays' main
+    diagnoses come before their own codes. A single-stay episode keeps its text as it is
+    (``''`` when missing). Built column-wise with arrow: stays are contiguous per episode in the
+    sorted order, so one list array over the episode offsets and one join give every episode.
+    """
+    first_o = order[first_pos]
+    text = _text_arrow(admissions[name])
+    vals = text.take(pa.array(first_o))
+    multi = n_stays > 1
+    if multi.any():
+        in_multi = np.repeat(multi, n_stays)
+        multi_o = order[in_multi]
+        part = text.take(pa.array(multi_o))
+        if prefix is not None and prefix in admissions.columns:
+            later = np.ones(multi_o.size, dtype=bool)
+            m_first = np.cumsum(n_stays[multi]) - n_stays[multi]
+            later[m_first] = False  # the first stay's main diagnosis is the episode's own
+            md = _text_arrow(admissions[prefix]).take(pa.array(multi_o))
+            md = pc.if_else(pa.array(later), md, pa.scalar("", pa.large_string()))
+            part = pc.binary_join_element_wise(md, part, pa.scalar(" ", pa.large_string()))
+        offsets = np.zeros(int(multi.sum()) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(n_stays[multi])
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), part.combine_chunks())
+        joined = pc.binary_join(lists, pa.scalar(" ", pa.large_string()))
+        joined = pc.utf8_trim(pc.replace_substring_regex(joined, _WS, " "), " ")
+        # Scatter: episode i takes joined[rank of i among multi-stay episodes] when multi.
+        rank = np.cumsum(multi) - 1
+        idx = pa.array(np.where(multi, rank, 0))
+        vals = pc.if_else(pa.array(multi), joined.take(idx), vals)
+    return _to_string_series(vals)
