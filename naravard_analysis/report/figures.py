@@ -42,6 +42,7 @@ __all__ = [
     "save_figure",
     "plot_lines",
     "plot_bars",
+    "plot_forest",
     "write_csv",
     "ensure_suppressed",
 ]
@@ -268,4 +269,48 @@ def plot_bars(
     else:
         sns.barplot(data=data, x=x, y=y, hue=hue, order=order, ax=ax)
         _finish(ax, x, y, title, language, ylabel)
+    return fig
+
+
+def plot_forest(
+    data: pd.DataFrame,
+    *,
+    label_col: str,
+    estimate: str,
+    lower: str,
+    upper: str,
+    naive: str | None = None,
+    reference: float = 1.0,
+    title: str | None = None,
+    xlabel: str | None = None,
+    language: str = "sv",
+) -> plt.Figure:
+    """Forest plot: one row per ``label_col`` with the estimate and its interval, a reference line
+    at ``reference`` (1 for ratios) and, when ``naive`` is given, the naive value as a hollow marker
+    so the gap between the two is visible. Log scale for ratios."""
+    check_language(language)
+    df = data.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.7 * len(df) + 1.6))
+    y = np.arange(len(df))[::-1]
+    ax.errorbar(
+        df[estimate], y, xerr=[df[estimate] - df[lower], df[upper] - df[estimate]], fmt="o",
+        color=PALETTE[0], capsize=3, label=label("matched", language),
+    )
+    if naive is not None:
+        ax.plot(df[naive], y, "D", mfc="none", color=PALETTE[5], label=label("naive", language))
+    ax.axvline(reference, color="0.3", lw=1, ls="--")
+    ax.set_yticks(y, [label(str(v), language) for v in df[label_col]])
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda v, _: format_number(v, language, decimals=2 if v < 1 else 1))
+    )
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_ylim(-0.6, len(df) - 0.4)
+    ax.set_xlabel(xlabel or label("estimate", language))
+    if title:
+        ax.set_title(title)
+    # Below the axes, so the legend never covers a marker.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
+    fig.tight_layout()
     return fig

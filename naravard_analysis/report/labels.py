@@ -87,6 +87,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "interruption": ("Intervention", "Interruption"),
     "estimate": ("Skattning", "Estimate"),
     "naive": ("Före–efter (naiv)", "Before–after (naive)"),
+    "event_month": ("Månader från inskrivning", "Months from enrolment"),
+    "relative": ("Kvot mot perioden före", "Ratio to the period before"),
     "matched": ("Matchade kontroller", "Matched controls"),
 }
 

@@ -33,7 +33,7 @@ from naravard_analysis.data import RegisterData
 from naravard_analysis.errors import ParameterError
 from naravard_analysis.report import narrative as nar
 from naravard_analysis.report.disclosure import suppress
-from naravard_analysis.report.figures import plot_lines, save_figure
+from naravard_analysis.report.figures import plot_forest, plot_lines, save_figure
 from naravard_analysis.report.labels import check_language, format_number, label
 from naravard_analysis.report.parameters import validate_parameters
 from naravard_analysis.report.tables import write_tables
@@ -380,6 +380,49 @@ class RegionalReport:
                  f"(COVID-19) are left out of the fit.")
         text = f"## {_t('its', lang)}\n\n{model} " + " ".join(sentences)
         return Section("its", _t("its", lang), text, table, files)
+
+    def _build_mobile_teams(self) -> Section:
+        from naravard_analysis.methods.evaluation import evaluate_enrolments
+
+        lang = self.language
+        sv = lang == "sv"
+        if self.data.enrolments is None or self.data.enrolments.empty:
+            text = (f"## {_t('mobile_teams', lang)}\n\n"
+                    + ("Data innehåller inga inskrivningar i mobila team." if sv
+                       else "The data hold no mobile-team enrolments."))
+            return Section("mobile_teams", _t("mobile_teams", lang), text)
+        matched = evaluate_enrolments(self.data, intervention="mobile_team", design="matched_did", seed=0)
+        est = matched.estimates.reset_index()
+        table = est.assign(naive_ratio=1 + est["naive_change"])[
+            ["outcome", "n_cases", "n_controls", "naive_ratio", "estimate", "lower", "upper", "p_value"]
+        ]
+        table = suppress(table, ["n_cases", "n_controls"], min_count=self.min_count, secondary=False)
+        fig = plot_forest(table, label_col="outcome", estimate="estimate", lower="lower", upper="upper",
+                          naive="naive_ratio", title=_t("mobile_teams", lang), language=lang,
+                          xlabel=("Kvot (efter/före, jämfört med kontroller)" if sv
+                                  else "Ratio (after/before, relative to controls)"))
+        files = self._save("mobile_teams", fig, table, ["n_cases", "n_controls"])
+        n_cases = table["n_cases"].iloc[0]
+        intro = (
+            f"Före–efter-jämförelsen bland de inskrivna (som rapporterna gör) visar minskningar på "
+            f"{format_number(-100 * table['naive_ratio'].sub(1).max(), lang)}–"
+            f"{format_number(-100 * table['naive_ratio'].sub(1).min(), lang)} %. Personer skrivs in strax efter "
+            f"en topp i vårdkonsumtion och förbättras delvis ändå (regression mot medelvärdet). "
+            f"Jämfört med matchade kontroller vid samma tidpunkt ({format_number(n_cases, lang)} inskrivna med "
+            f"kontroller):"
+            if sv else
+            f"The before/after comparison among the enrolled (as the reports make it) shows drops of "
+            f"{format_number(-100 * table['naive_ratio'].sub(1).max(), lang)}–"
+            f"{format_number(-100 * table['naive_ratio'].sub(1).min(), lang)} %. People are enrolled just after a "
+            f"spike in care and partly improve anyway (regression to the mean). Against matched controls at the "
+            f"same date ({format_number(n_cases, lang)} enrolled with controls):"
+        )
+        ratios = [
+            nar.describe_ratio(label(row.outcome, lang), row.estimate, row.lower, row.upper, language=lang)
+            for row in table.itertuples()
+        ]
+        text = f"## {_t('mobile_teams', lang)}\n\n{intro}\n\n" + "\n".join(f"- {r}" for r in ratios)
+        return Section("mobile_teams", _t("mobile_teams", lang), text, table, files)
 
     # ----------------------------------------------------------------- outputs
     def write_tables(self) -> Path:

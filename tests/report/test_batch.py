@@ -34,7 +34,7 @@ def test_report_outputs(regional_report_run):
     region = out / "14"
     for name in ["report.html", "regional_report.ipynb", "tables.xlsx", "manifest.json"]:
         assert (region / name).is_file(), name
-    for fig in ["continuity", "named_doctor", "avoidable", "readmission", "ed_visits", "its"]:
+    for fig in ["continuity", "named_doctor", "avoidable", "readmission", "ed_visits", "its", "mobile_teams"]:
         for ext in ["png", "svg", "csv"]:
             assert (region / "figures" / f"{fig}.{ext}").is_file(), (fig, ext)
     manifest = json.loads((region / "manifest.json").read_text())

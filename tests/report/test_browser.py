@@ -44,12 +44,13 @@ def test_html_report_renders(browser, regional_report_run):
     assert headings[0] == "Nära vård i Västra Götaland"
     for expected in ["Kontinuitet i primärvården", "Fast läkarkontakt", "Undvikbar slutenvård",
                      "Återinskrivning inom 30 dagar, 65 år och äldre",
-                     "Akutbesök, 80 år och äldre", "Avbruten tidsserie: oplanerad slutenvård"]:
+                     "Akutbesök, 80 år och äldre", "Avbruten tidsserie: oplanerad slutenvård",
+                     "Mobila team: vad förändras egentligen?"]:
         assert expected in headings
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])"
     )
-    assert len(images) >= 6
+    assert len(images) >= 7
     assert all(done and width > 0 for done, width in images), images
     body = browser.find_element("tag name", "body").text
     for bad in ["Traceback", "Error", "Exception", "NaN"]:

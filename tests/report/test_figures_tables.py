@@ -10,6 +10,7 @@ from naravard_analysis.errors import ParameterError
 from naravard_analysis.report.disclosure import DisclosureError, suppress
 from naravard_analysis.report.figures import (
     plot_bars,
+    plot_forest,
     plot_lines,
     save_figure,
     set_theme,
@@ -90,3 +91,16 @@ def test_labels_and_numbers_in_both_languages():
 def test_swedish_csv_flavour(tmp_path):
     path = write_csv(pd.DataFrame({"x": [1.5]}), tmp_path / "a.csv", language="sv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbfx\r\n1,5") or path.read_bytes().startswith(b"\xef\xbb\xbfx\n1,5")
+
+
+def test_forest_plot_has_one_row_per_estimate(tmp_path):
+    df = pd.DataFrame({"outcome": ["ed_visits", "bed_days"], "estimate": [0.8, 1.1], "lower": [0.6, 0.9],
+                       "upper": [1.05, 1.4], "naive_ratio": [0.2, 0.15], "n_cases": [120, 120]})
+    fig = plot_forest(df, label_col="outcome", estimate="estimate", lower="lower", upper="upper",
+                      naive="naive_ratio", language="en")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Emergency-department visits", "Bed days"]
+    assert ax.get_xscale() == "log"
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["Before–after (naive)", "Matched controls"]
+    paths = save_figure(fig, df, "forest", tmp_path, count_cols=["n_cases"])
+    assert pd.read_csv(paths["csv"])["estimate"].tolist() == [0.8, 1.1]
