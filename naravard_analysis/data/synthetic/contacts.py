@@ -69,11 +69,14 @@ def contacts_table(
     pos = np.where(u2 < pref, _person_position(pid), u3)
     prov = roster.pick(unit, prof, month, pos)
     if effects["named_doctor_visit_share"] > 0:
-        st, en, doc = named["start"][:, pid], named["end"][:, pid], named["doctor"][:, pid]
-        inside = (st <= day) & (day < en)
+        # only physician contacts that would go to the named doctor need the period lookup
+        cand = np.flatnonzero((prof == 0) & (u1 < effects["named_doctor_visit_share"]))
+        cp, cd = pid[cand], day[cand]
+        st, en, doc = named["start"][:, cp], named["end"][:, cp], named["doctor"][:, cp]
+        inside = (st <= cd) & (cd < en)
         nd_doc = np.where(inside.any(0), np.max(np.where(inside, doc, -1), axis=0), -1)
-        use = (prof == 0) & (nd_doc >= 0) & (u1 < effects["named_doctor_visit_share"])
-        prov = np.where(use, nd_doc, prov)
+        use = nd_doc >= 0
+        prov[cand[use]] = nd_doc[use]
     # Integer codes for providers and units (strings are built once per label, not per row).
     n_cl = len(clinicians)
     n_h = len(hospital_ids)
@@ -136,20 +139,57 @@ def contacts_table(
         "level": np.full(nm, 3, np.int8), "mode": np.zeros(nm, np.int64),
         "planned": np.ones(nm, np.int8),
     }
-    del n_mu
     parts = [prim, spec, emer, mun]
-    c = {k: np.concatenate([np.asarray(p[k]).astype(np.int64) for p in parts]) for k in prim}
-    # two packed int64 keys instead of eight sort keys (prov < 2**22, unit < 2**16)
-    k1 = c["pid"] * (1 << 20) + (c["day"] - c["day"].min())
-    k2 = ((((c["level"] * (1 << 22) + c["prov"]) * (1 << 16) + c["unit"]) * 4 + c["mode"]) * 8
-          + c["prof"]) * 2 + c["planned"]
-    order = np.lexsort((k2, k1))
-    c = {k: v[order] for k, v in c.items()}
-    same = np.ones(len(order), bool)
-    for v in c.values():
-        same &= np.r_[False, v[1:] == v[:-1]]
-    n_dup = int(same.sum())
-    c = {k: v[~same] for k, v in c.items()}
+    # Unit and care level are functions of the provider code (each provider belongs to one
+    # unit; the code ranges are ordered by care level), so the sort order of the rows by
+    # (person, day, level, provider, unit, mode, profession, planned) -- the order the register
+    # extract is written in -- equals the order of one packed int64 key without level and unit,
+    # and rows with equal keys are exact duplicates. Sorting that key alone and decoding the
+    # columns from it is several times faster than a multi-key lexsort plus gathers.
+    unit_of_prov = np.concatenate([
+        clinicians["unit"].to_numpy(),
+        u_sp + np.repeat(np.arange(n_h), 40), u_ak + np.repeat(np.arange(n_h), 25),
+        u_mu + np.repeat(np.arange(2 * n_mu), 10)]).astype(np.int64)
+    level_of_prov = np.repeat(np.arange(4, dtype=np.int64),
+                              [off_sp, off_ak - off_sp, off_mu - off_ak, len(prov_labels) - off_mu])
+    d_min = min((int(p["day"].min()) for p in parts if len(p["day"])), default=0)
+    d_max = max((int(p["day"].max()) for p in parts if len(p["day"])), default=0)
+    b_day = max(1, (d_max - d_min).bit_length())
+    b_prov = max(1, (len(prov_labels) - 1).bit_length())
+    b_pid = max(1, int(max((int(p["pid"].max()) for p in parts if len(p["pid"])), default=0)).bit_length())
+    packable = b_pid + b_day + b_prov + 6 <= 63 and all(
+        len(p["prov"]) == 0 or (int(np.min(p["prov"])) >= 0
+                                and np.array_equal(unit_of_prov[p["prov"]], p["unit"])
+                                and np.array_equal(level_of_prov[p["prov"]], p["level"]))
+        for p in parts)
+    if packable:
+        key = np.concatenate([
+            (((((np.asarray(p["pid"], np.int64) << b_day) | (np.asarray(p["day"], np.int64) - d_min))
+               << b_prov | np.asarray(p["prov"], np.int64)) << 2 | np.asarray(p["mode"], np.int64))
+             << 3 | np.asarray(p["prof"], np.int64)) << 1 | np.asarray(p["planned"], np.int64)
+            for p in parts])
+        key.sort()
+        first = np.r_[True, key[1:] != key[:-1]]
+        n_dup = int(len(key) - first.sum())
+        key = key[first]
+        prov_c = (key >> 6) & ((1 << b_prov) - 1)
+        c = {
+            "pid": key >> (6 + b_prov + b_day),
+            "day": ((key >> (6 + b_prov)) & ((1 << b_day) - 1)) + d_min,
+            "prov": prov_c, "unit": unit_of_prov[prov_c], "level": level_of_prov[prov_c],
+            "mode": (key >> 4) & 3, "prof": (key >> 1) & 7, "planned": key & 1,
+        }
+        del key, first
+    else:  # general path (never taken by the presets): eight-column lexsort
+        c = {k: np.concatenate([np.asarray(p[k]).astype(np.int64) for p in parts]) for k in prim}
+        order = np.lexsort(tuple(c[k] for k in
+                                 ("planned", "prof", "mode", "unit", "prov", "level", "day", "pid")))
+        c = {k: v[order] for k, v in c.items()}
+        same = np.ones(len(order), bool)
+        for v in c.values():
+            same &= np.r_[False, v[1:] == v[:-1]]
+        n_dup = int(same.sum())
+        c = {k: v[~same] for k, v in c.items()}
     out = pd.DataFrame({
         "person_id": c["pid"] + 1,
         "contact_date": c["day"].astype("datetime64[D]").astype("datetime64[ns]"),

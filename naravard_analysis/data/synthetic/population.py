@@ -23,16 +23,15 @@ __all__ = ["draw_persons", "out_migration_rate", "population_table"]
 YEAR = 365.25
 BIRTH_RATE = 0.011
 GROWTH = 0.004
+_OUT_AGES = np.array([18.0, 31.0, 46.0, 65.0])
+_OUT_RATE = np.array([0.025, 0.075, 0.030, 0.012, 0.006])
 
 
 def out_migration_rate(age: np.ndarray) -> np.ndarray:
     """Annual probability of leaving the region (design choice, SCB-like age profile)."""
     a = np.asarray(age, dtype=float)
-    return np.select(
-        [a < 18, a < 31, a < 46, a < 65],
-        [0.025, 0.075, 0.030, 0.012],
-        default=0.006,
-    )
+    # lookup by age band (a < 18, < 31, < 46, < 65, 65+); np.select is several times slower
+    return _OUT_RATE[np.searchsorted(_OUT_AGES, a, side="right")]
 
 
 def _migrant_ages(rng: np.random.Generator, n: int) -> np.ndarray:

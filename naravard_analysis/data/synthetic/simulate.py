@@ -190,6 +190,20 @@ def simulate(
     p_plan = np.array([PLANNED[k]["w"] for k in ptypes])
     cancer_k = cnames.index("cancer")
     dementia_k = cnames.index("dementia")
+    # Conditions as a K-bit mask per person (K = 10): sums over conditions become lookups in
+    # 2**K-row tables instead of (n, K) boolean matrix products, which numpy does slowly.
+    bits = (np.arange(1 << K)[:, None] >> np.arange(K)) & 1
+    bits_b = bits.astype(bool)
+    n_cond_of = bits.sum(1)
+    log_hr_of = bits_b @ log_hr
+    cmask = ((onset == -1) * (1 << np.arange(K))).sum(1).astype(np.int16)
+    on_p, on_k = np.nonzero((onset >= 0) & (onset < grid.n))
+    on_m = onset[on_p, on_k]
+    o = np.argsort(on_m, kind="stable")
+    on_p, on_k, on_m = on_p[o], on_k[o], on_m[o]
+    on_cut = np.searchsorted(on_m, np.arange(grid.n + 1), side="left")
+    dementia_bit, cancer_bit = 1 << dementia_k, 1 << cancer_k
+    cc_has = cause_cond[has_c]
 
     ev: dict[str, list] = {k: [] for k in (
         "u_pid", "u_day", "u_cause", "u_act", "u_cfmt", "u_cfnd", "u_enr",
@@ -215,8 +229,12 @@ def simulate(
         age = np.maximum(0.0, (d0 + nd / 2 - birth[idx]) / YEAR)
         rh = stream(seed, "health", t)
         # --- conditions (onset months drawn up front, see initial_health)
-        c_sub = onset[idx] <= t
-        ncond = c_sub.sum(1)
+        sl = slice(on_cut[t], on_cut[t + 1])
+        np.bitwise_or.at(cmask, on_p[sl], (1 << on_k[sl]).astype(np.int16))
+        c_m = cmask[idx]
+        ncond = n_cond_of[c_m]
+        has_dementia = (c_m & dementia_bit) > 0
+        has_cancer = (c_m & cancer_bit) > 0
         # --- frailty
         pj = hp["frailty_jump_monthly_prob_at_65"] * np.exp(0.03 * np.clip(age - 65, -40, 35)) * (1 + 0.3 * ncond)
         jump = (rh.random(n) < pj) * np.minimum(rh.exponential(hp["frailty_jump_mean"], n), 3.0)
@@ -227,14 +245,14 @@ def simulate(
         frail = np.minimum(a[idx] + s_sub, hp["frailty_cap"])
         # --- special housing (särskilt boende)
         in_sh = sh_day[idx] < BIG
-        h_sh = 0.004 * np.exp(0.12 * (age - 85)) * (1 + 3 * c_sub[:, dementia_k]) * (age >= 65)
+        h_sh = 0.004 * np.exp(0.12 * (age - 85)) * (1 + 3 * has_dementia) * (age >= 65)
         new_sh = ~in_sh & (rh.random(n) < h_sh)
         sh_day[idx[new_sh]] = _draw_days(rh, int(new_sh.sum()), d0, nd)
         in_sh = sh_day[idx] < d0 + nd
         # --- death
         rd = stream(seed, "death", t)
         h = np.exp(hp["gompertz_intercept"] + hp["gompertz_slope"] * age)
-        h = h * np.where(sex[idx] == 1, 1.22, 0.82) * np.exp(c_sub @ log_hr)
+        h = h * np.where(sex[idx] == 1, 1.22, 0.82) * np.exp(log_hr_of[c_m])
         h = h * np.exp(hp["death_frailty_coef"] * np.minimum(s_sub, 4)) * np.where(in_sh, 1.8, 1.0)
         h = h * np.where(age >= 70, cov["death"], 1.0)
         dies = rd.random(n) < 1 - np.exp(-h / 12)
@@ -263,14 +281,15 @@ def simulate(
         covid_w = 0.05 * cov["covid"] * np.exp(0.04 * np.clip(age - 65, -45, 30))
         extra_k = np.zeros(K)
         np.add.at(extra_k, cause_cond[has_c], (wf * (cause_mult - 1))[has_c])
-        w_tot = wf.sum() - wf[covid_c] + c_sub @ extra_k + covid_w
+        w_tot = wf.sum() - wf[covid_c] + (bits_b @ extra_k)[c_m] + covid_w
         base = np.where(age < 18, 0.03, np.maximum(
             0.035, hp["unplanned_rate_at_65"] * np.exp(hp["unplanned_age_slope"] * (age - 65))))
         lam = base * np.exp(frail) * w_tot / w_sum0 / 12 * m_u
 
-        def cause_weights(rows: np.ndarray, wf=wf, c_sub=c_sub, covid_w=covid_w) -> np.ndarray:
+        def cause_weights(rows: np.ndarray, wf=wf, c_m=c_m, covid_w=covid_w) -> np.ndarray:
             cw = np.broadcast_to(wf, (len(rows), C)).copy()
-            cw[:, has_c] *= 1 + (cause_mult[has_c] - 1) * c_sub[rows][:, cause_cond[has_c]]
+            present = (c_m[rows][:, None] >> cc_has) & 1
+            cw[:, has_c] *= 1 + (cause_mult[has_c] - 1) * present
             cw[:, covid_c] = covid_w[rows]
             return cw
 
@@ -314,12 +333,12 @@ def simulate(
         # --- planned admissions
         rp = stream(seed, "planned", t)
         lam_p = (0.015 + 0.05 * np.exp(-(((age - 72) / 14) ** 2))) * (age >= 18)
-        lam_p = lam_p * (1 + 2.0 * c_sub[:, cancer_k]) * cov["planned"] / 12
+        lam_p = lam_p * (1 + 2.0 * has_cancer) * cov["planned"] / 12
         k = rp.poisson(lam_p)
         pos = np.repeat(np.arange(n), k)
         day = _draw_days(rp, len(pos), d0, nd)
         pw = np.broadcast_to(p_plan, (len(pos), len(ptypes))).copy()
-        pw[:, ptypes.index("cancer_care")] *= 1 + 6 * c_sub[pos, cancer_k]
+        pw[:, ptypes.index("cancer_care")] *= 1 + 6 * has_cancer[pos]
         cum = np.cumsum(pw, 1)
         ptype = (rp.random(len(pos))[:, None] * cum[:, -1:] > cum).sum(1)
         ok = place(pos, day)
