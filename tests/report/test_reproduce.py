@@ -28,8 +28,10 @@ REPO = Path(__file__).resolve().parents[2]
 VALIDATION = REPO / "papers" / "validation"
 
 
-@pytest.mark.parametrize("name", ["excess-deaths-2020", "mobile-teams-regions"])
-def test_real_data_papers_reproduce_identically(tmp_path, name):
+@pytest.mark.parametrize(
+    "name", ["excess-deaths-2020", "mobile-teams-regions", "mobile-teams-regression-to-the-mean"]
+)
+def test_papers_reproduce_identically(tmp_path, name):
     paper = VALIDATION.parent / name
     result = reproduce_paper(paper, work_dir=tmp_path)
     assert result["status"].tolist() == ["identical"] * len(result), result.to_string()
