@@ -323,3 +323,45 @@ def test_resolve_effects_overrides_only_given_keys(over: dict) -> None:
         if k == "named_doctor_selection":
             continue
         assert eff[k] == pytest.approx(want)
+
+
+# --------------------------------------------------------------------------- residence, calibration
+def test_moves_recoverable_from_listings(demo: RegisterData) -> None:
+    """Move-in and move-out days are recoverable from listings (documented in data/README.md and
+    truth notes); the counts match the truth's counts."""
+    p, li = demo.persons.set_index("person_id"), demo.listings
+    span = li.groupby("person_id").agg(first=("start_date", "min"), last=("end_date", "max"),
+                                       open=("end_date", lambda s: s.isna().any()))
+    d = p.join(span)
+    assert d["first"].notna().all()  # everybody is listed
+    counts = demo.meta["truth"]["counts"]
+    died = d["death_date"].notna()
+    assert (d.loc[died, "last"] == d.loc[died, "death_date"]).all() and not d.loc[died, "open"].any()
+    moved_out = ~died & ~d["open"]
+    assert moved_out.sum() == counts["moved_out"] > 500
+    start = pd.Timestamp(demo.meta["period"][0])
+    born = d["first"].eq(d["birth_date"]) & (d["first"] > start)
+    assert born.sum() == counts["born"]
+    moved_in = (d["first"] > start) & ~born
+    # an in-migrant arriving on the period's first day looks like an initial resident
+    assert 0 <= counts["moved_in"] - moved_in.sum() <= 5 and moved_in.sum() > 1000
+    # initial residents are listed from before the period start
+    assert (d.loc[d["first"] <= start, "first"] <= start).all()
+
+
+def test_calibration_table_matches_bands(demo: RegisterData) -> None:
+    from naravard_analysis.data.synthetic.calibration import calibration_table
+
+    tab = calibration_table(demo).set_index(["quantity", "source"])
+    readme = tab.xs("README", level="source")
+    assert readme["ok"].all(), readme[~readme["ok"]]
+    assert len(readme) == 19  # every README band except the no-effect world's naive drop
+    # same numbers as the independent recount above (share 65+ in every year)
+    pop = demo.population
+    share65 = pop[pop["age"] >= 65].groupby("year")["population"].sum() / pop.groupby("year")[
+        "population"].sum()
+    row = tab.loc[("share_65plus", "README")]
+    assert row["min"] == pytest.approx(share65.min()) and row["max"] == pytest.approx(share65.max())
+    # indicator 330's band is for selected diagnoses; the world's all-cause rate lies above it
+    # (documented in data/README.md)
+    assert not tab.loc[("readmission_65plus_all_causes", "CALIBRATION"), "ok"]

@@ -240,6 +240,8 @@ def make_world(
         "counts": {
             "persons": int(P),
             "moved_out": int((exit_kind == 2).sum()),
+            "moved_in": int((persons["entrant"] == 2).sum()),
+            "born": int((persons["entrant"] == 1).sum()),
             "died": int((exit_kind == 1).sum()),
             "contacts_duplicates_removed": n_dup,
             "units": int(len(units)),
@@ -249,6 +251,12 @@ def make_world(
             "Moving out of the region ends the listing (listings.end_date = move-out day); "
             "persons has no move-out column in the canonical schema.",
             "The population table counts persons alive and resident on 31 December.",
+            "Residence from listings: a person is resident from the first listing start_date "
+            "(initial residents: the period start; births: birth_date; in-migrants: the move-in "
+            "day) up to, not including, the last listing end_date (the day of death or of moving "
+            "out); an open last end_date means resident at the period end. Moved out = last "
+            "end_date present and death_date missing. Person-time [start, end) in days matches "
+            "the population table (resident on 31 December iff start <= 31 Dec < end).",
         ],
     }
     params = {
