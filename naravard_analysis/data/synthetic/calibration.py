@@ -207,7 +207,10 @@ def calibration_table(world: RegisterData) -> pd.DataFrame:
 
     # -- mobile teams and truth
     mt = truth["mobile_team"]
-    rows.append(_row("mobile_team_enrolled", [mt["n_enrolled"]], 150, 1000, "README"))
+    # the band is the demo's (20 000 residents at start); other sizes are scaled to it
+    per = mt["n_enrolled"] * 20_000 / world.meta["params"]["n_persons"]
+    rows.append(_row("mobile_team_enrolled_per_20000", [per], 150, 1000, "README",
+                     f"{mt['n_enrolled']} enrolled, scaled to 20 000 residents at start"))
     o = mt["oracle"]
     for name in ("unplanned_admissions", "ed_visits"):
         rows.append(_row(f"oracle_rr_{name}", [o[name]["oracle_rate_ratio"]], 0.65, 0.95, "README",
