@@ -238,3 +238,45 @@ def test_matches_naive_loop_and_accounts_for_every_stay(rows, gap, rnd):
             ep["admission_date"].to_numpy()[1:] - ep["discharge_date"].to_numpy()[:-1]
         ) / np.timedelta64(1, "D")
         assert (gapdays[same] > gap).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(stay, min_size=1, max_size=40), st.sampled_from([0, 1]))
+def test_id_kinds_and_sort_paths_agree(rows, gap):
+    """Small int ids (sorted as they are), huge int ids and text ids (factorized first) agree."""
+    base = pd.Timestamp("2023-01-01")
+    adm = pd.DataFrame(
+        {
+            "person_id": [r[0] for r in rows],
+            "admission_date": [base + pd.Timedelta(days=r[1]) for r in rows],
+            "discharge_date": [base + pd.Timedelta(days=r[1] + r[2]) for r in rows],
+            "discharge_to": [r[3] for r in rows],
+            "main_diagnosis": [f"I{r[1]:02d}" for r in rows],
+            "other_diagnoses": [f"E1{r[2]} J44" if r[2] % 2 else "" for r in rows],
+        }
+    )
+    ref = build_episodes(adm, merge_gap_days=gap)
+    huge = adm.assign(person_id=adm["person_id"] * 10**17 - 4 * 10**17)
+    text = adm.assign(person_id=adm["person_id"].map(lambda p: f"P{p}"))
+    cols = ["n_stays", "admission_date", "discharge_date", "main_diagnosis", "other_diagnoses"]
+    for other in (huge, text):
+        ep = build_episodes(other, merge_gap_days=gap)
+        pd.testing.assert_frame_equal(ep[cols], ref[cols])
+
+
+def test_threaded_text_columns_match(monkeypatch):
+    import naravard_analysis.indicators.episodes as episodes
+
+    adm = _adm(
+        [
+            (1, "2024-01-01", "2024-01-20", "I50", False, "home"),
+            (1, "2024-01-05", "2024-01-08", "J44", True, "hospital"),
+            (2, "2024-01-15", "2024-01-25", "I10", True, "special_housing"),
+        ]
+    )
+    adm["procedures"] = ["AB1", "", "FNG05"]
+    plain = build_episodes(adm)
+    monkeypatch.setattr(episodes, "_THREADS_FROM", 0)
+    pd.testing.assert_frame_equal(build_episodes(adm), plain)
+    assert plain["other_diagnoses"].tolist() == ["J44", ""]
+    assert plain["procedures"].tolist() == ["AB1", "FNG05"]
