@@ -16,14 +16,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from naravard_analysis.data.codelists import load_codelist, validate_codelist
 from naravard_analysis.errors import ParameterError, SchemaError
-from naravard_analysis.indicators.episodes import build_episodes
+from naravard_analysis.indicators.episodes import (
+    _THREADS_FROM,
+    _WS,
+    EPISODE_COLUMNS,
+    _bool_values,
+    _Coded,
+    _equals,
+    _text_arrow,
+    build_episodes,
+)
 from naravard_analysis.indicators.standardise import (
     band_ages,
     direct_standardise,
@@ -169,27 +181,227 @@ def _any_code_matches(text: pd.Series, prefixes: Sequence[str]) -> np.ndarray:
     return text.str.contains(_prefix_regex(prefixes), regex=True).fillna(False).to_numpy(dtype=bool)
 
 
-def _main_match(codes: np.ndarray, uniques: np.ndarray, prefixes: Sequence[str]) -> np.ndarray:
-    """Main-diagnosis prefix match, evaluated once per distinct code (fast at 10^7 rows)."""
+def _starts_with_any(strings: pa.Array, prefixes: Sequence[str]) -> np.ndarray:
+    """``s.startswith(tuple(prefixes))`` for every string, as arrow kernels (one per prefix)."""
+    hit = np.zeros(len(strings), dtype=bool)
+    for p in dict.fromkeys(prefixes):
+        hit |= pc.starts_with(strings, p).to_numpy(zero_copy_only=False)
+    return hit
+
+
+def _main_match(codes: np.ndarray, uniques: pa.Array, prefixes: Sequence[str]) -> np.ndarray:
+    """Main-diagnosis prefix match, evaluated once per distinct code (fast at 10^7 rows).
+
+    ``codes`` index ``uniques`` (the normalised distinct codes); ``len(uniques)`` = missing.
+    """
     if not prefixes:
         return np.zeros(len(codes), dtype=bool)
-    pt = tuple(prefixes)
-    hit = np.fromiter((u.startswith(pt) for u in uniques), dtype=bool, count=len(uniques))
-    hit = np.append(hit, False)  # code -1 (missing) -> last element
+    hit = np.append(_starts_with_any(uniques, prefixes), False)  # missing -> last element
     return hit[codes]
 
 
+def _day_numbers(dates: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a datetime64 array (floored, as the datetime64[D] cast)."""
+    if dates.dtype == np.dtype("datetime64[ns]"):
+        return dates.view(np.int64) // (86_400 * 10**9)
+    return dates.astype("datetime64[D]").astype(np.int64)
+
+
+def _ymd_key(days: np.ndarray) -> np.ndarray:
+    """``year * 10000 + month * 100 + day`` of int64 days since 1970-01-01 (numpy calendar casts)."""
+    d = days.astype("datetime64[D]")
+    y = d.astype("datetime64[Y]")
+    m = d.astype("datetime64[M]")
+    month = m.astype(np.int64) - y.astype("datetime64[M]").astype(np.int64) + 1
+    day = (d - m.astype("datetime64[D]")).astype(np.int64) + 1
+    return (y.astype(np.int64) + 1970) * 10000 + month * 100 + day
+
+
+def _date_keys(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(yyyymmdd int64 key, valid mask) of a datetime64 array; NaT -> invalid.
+
+    Register dates take a few thousand distinct days, so the calendar is computed once per day of
+    the covered range and looked up by integer indexing.
+    """
+    days = _day_numbers(dates)
+    valid = ~np.isnat(dates)
+    all_valid = bool(valid.all())
+    v = days if all_valid else days[valid]
+    if v.size == 0:
+        return np.zeros(len(days), dtype=np.int64), valid
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < 4 * v.size + 1000:
+        k = _ymd_key(np.arange(lo, hi + 1, dtype=np.int64))[v - lo]
+    else:
+        k = _ymd_key(v)
+    if all_valid:
+        return k, valid
+    key = np.zeros(len(days), dtype=np.int64)
+    key[valid] = k
+    return key, valid
+
+
 def _age_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Completed years between two datetime64 arrays (NaT -> -1)."""
-    b = pd.DatetimeIndex(birth)
-    a = pd.DatetimeIndex(at)
-    years = a.year.to_numpy() - b.year.to_numpy()
-    before = (a.month.to_numpy() * 100 + a.day.to_numpy()) < (
-        b.month.to_numpy() * 100 + b.day.to_numpy()
-    )
-    out = (years - before).astype(float)
-    out[np.isnan(b.year.to_numpy(dtype=float)) | np.isnan(a.year.to_numpy(dtype=float))] = np.nan
+    """Completed years between two datetime64 arrays (NaT -> NaN), as float."""
+    bk, bv = _date_keys(np.asarray(birth, dtype="datetime64[ns]"))
+    ak, av = _date_keys(np.asarray(at, dtype="datetime64[ns]"))
+    # (yyyymmdd_at - yyyymmdd_birth) // 10000 = year difference minus one before the birthday.
+    out = ((ak - bk) // 10000).astype(float)
+    out[~(bv & av)] = np.nan
     return out
+
+
+def _person_index(persons_id: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Position of each id in ``persons_id`` (-1 when absent); a dense table for integer ids."""
+    if persons_id.dtype.kind == "i" and ids.dtype.kind == "i" and len(persons_id):
+        pv = persons_id.to_numpy()
+        lo, hi = int(pv.min()), int(pv.max())
+        if hi - lo < 4 * len(pv) + 1000:
+            table = np.full(hi - lo + 1, -1, dtype=np.int64)
+            table[pv - lo] = np.arange(len(pv))
+            iv = ids.to_numpy()
+            inside = (iv >= lo) & (iv <= hi)
+            loc = np.full(len(iv), -1, dtype=np.int64)
+            loc[inside] = table[iv[inside] - lo]
+            return loc
+    return pd.Index(persons_id).get_indexer(ids)
+
+
+class _CodeColumn:
+    """Dotless prefix matching on a column of space-separated codes, per distinct value.
+
+    A row matches when any of its whitespace-separated codes, normalised as in §2.3 (upper case,
+    dots removed), starts with one of the prefixes -- the rule of ``(?:^|\\s)prefix`` on the
+    normalised text. The work is done on the distinct strings of the rows asked about: they are
+    split into codes with arrow, the few thousand distinct codes are normalised and matched in
+    Python, and the answer is mapped back by integer indexing.
+    """
+
+    def __init__(
+        self,
+        s: pd.Series | None,
+        *,
+        codes: np.ndarray | None = None,
+        uniques: np.ndarray | None = None,
+    ):
+        # With ``codes``/``uniques`` (a factorisation, missing = len(uniques)) rows are answered
+        # from the distinct values alone.
+        self.s = s
+        self.codes, self.uniques = codes, uniques
+        self._norm: dict[str, str] = {}
+        self._raw: pa.ChunkedArray | None = None
+        self._ascii = self._dots = False
+
+    def matches(self, idx: np.ndarray | None, prefixes: Sequence[str]) -> np.ndarray:
+        """Bool per row of ``idx`` (all rows when None)."""
+        m = (len(self.s) if self.s is not None else 0) if idx is None else len(idx)
+        prefixes = list(prefixes)
+        if m == 0 or not prefixes:
+            return np.zeros(m, dtype=bool)
+        if any(p == "" for p in prefixes):
+            return np.ones(m, dtype=bool)  # an empty prefix matches every text, even ''
+        if self.s is None:
+            return np.zeros(m, dtype=bool)  # '' has no code
+        if idx is None and self.codes is None:
+            cand = self._candidates(prefixes)
+            if cand is not None:
+                # Exact test on the few rows whose text can hold such a code.
+                out = np.zeros(m, dtype=bool)
+                idx = np.flatnonzero(cand)
+                out[idx] = self.matches(idx, prefixes)
+                return out
+        if self.codes is not None:
+            codes = self.codes if idx is None else self.codes[idx]
+            u = pd.Series(self.uniques, dtype=object)
+        else:
+            codes, uniques = pd.factorize(self.s if idx is None else self.s.take(idx))
+            u = pd.Series(uniques)
+        if any(ch.isspace() for p in prefixes for ch in p):
+            hit_u = _any_code_matches(_norm_codes(u), prefixes)  # regex on whole strings
+        else:
+            hit_u = self._token_hits(_text_arrow(u), tuple(prefixes))
+        return np.append(hit_u, False)[codes]
+
+    def _candidates(self, prefixes: Sequence[str]) -> np.ndarray | None:
+        """Rows whose raw text may hold a code starting with a prefix (a superset), or None.
+
+        For ASCII text a normalised code starts with ``P1 P2 ... Pk`` only if the upper-cased
+        raw text contains ``P1``, ``P2``, ... ``Pk`` in that order, separated by dots at most:
+        one arrow substring scan per prefix, instead of splitting every row. Used for rules that
+        look at every row (the PQI 16 amputation procedures).
+        """
+        s = self.s
+        if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+            return None
+        if not all(p.isascii() for p in prefixes):
+            return None
+        if self._raw is None:
+            raw = pa.chunked_array(s.array.__arrow_array__())
+            self._ascii = pc.all(pc.string_is_ascii(raw)).as_py() is not False
+            self._raw = pc.ascii_upper(raw)  # ASCII upper case is Python's for ASCII text
+            self._dots = pc.any(pc.match_substring(raw, ".")).as_py() is True
+        if not self._ascii:
+            return None
+        hit = np.zeros(len(s), dtype=bool)
+        for p in dict.fromkeys(q.upper() for q in prefixes):
+            if self._dots:
+                pattern = r"\.*".join(re.escape(ch) for ch in p)
+                h = pc.match_substring_regex(self._raw, pattern)
+            else:
+                h = pc.match_substring(self._raw, p)
+            hit |= pc.fill_null(h, False).to_numpy()
+        return hit
+
+    def _token_hits(self, text: pa.ChunkedArray, prefixes: tuple[str, ...]) -> np.ndarray:
+        lists = pc.split_pattern_regex(text, _WS).combine_chunks()
+        offsets = np.asarray(lists.offsets)
+        enc = pc.dictionary_encode(lists.values)
+        tokens = enc.dictionary
+        if pc.all(pc.string_is_ascii(tokens)).as_py() is not False:
+            # ASCII: arrow's upper case is Python's; remove dots as §2.3.
+            normed = pc.replace_substring(pc.ascii_upper(tokens), ".", "")
+        else:
+            norm = self._norm
+            normed = pa.array(
+                [norm.setdefault(t, t.upper().replace(".", "")) for t in tokens.to_pylist()],
+                type=pa.large_string(),
+            )
+        hit_tok = _starts_with_any(normed, prefixes)
+        c = np.zeros(len(enc) + 1, dtype=np.int64)
+        if len(enc):
+            np.cumsum(hit_tok[np.asarray(enc.indices)], out=c[1:])
+        return c[offsets[1:]] > c[offsets[:-1]]
+
+
+def _dates(s: pd.Series, column: str) -> np.ndarray:
+    """A date column as datetime64[ns]; missing dates raise (they have no age or year)."""
+    v = s.to_numpy() if s.dtype.kind == "M" else s.to_numpy(dtype="datetime64[ns]")
+    v = v.astype("datetime64[ns]", copy=False)
+    bad = np.flatnonzero(np.isnat(v))
+    if bad.size:
+        raise SchemaError("admissions", column, "must not be missing", bad.size, bad)
+    return v
+
+
+def _check_episodes(
+    episodes: pd.DataFrame, admissions: pd.DataFrame, merge_gap_days: int
+) -> pd.DataFrame:
+    """Prebuilt episodes passed to :func:`flag_avoidable`: the right columns and stay count."""
+    if not isinstance(episodes, pd.DataFrame):
+        raise ParameterError("episodes must be the DataFrame returned by build_episodes")
+    missing = [c for c in EPISODE_COLUMNS if c not in episodes.columns]
+    if missing:
+        raise ParameterError(f"episodes lack build_episodes columns {missing}")
+    n_stays = int(episodes["n_stays"].sum())
+    if n_stays != len(admissions):
+        raise ParameterError(
+            f"episodes hold {n_stays} stays but admissions has {len(admissions)} rows: "
+            "pass the episodes built from these admissions"
+        )
+    gap = episodes.attrs.get("merge_gap_days", merge_gap_days)
+    if gap != merge_gap_days:
+        raise ParameterError(f"episodes were built with merge_gap_days={gap}, not {merge_gap_days}")
+    return episodes
 
 
 def flag_avoidable(
@@ -208,6 +420,7 @@ def flag_avoidable(
     include_optional: bool = False,
     codelist: pd.DataFrame | None = None,
     year_of: str = "discharge",
+    episodes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Flag avoidable hospitalisations, one row per admission or care episode.
 
@@ -250,6 +463,14 @@ def flag_avoidable(
         A user code list with the documented columns instead of the shipped one.
     year_of : {"discharge", "admission"}
         Which date gives ``year`` (Patientregistret's AR is the discharge year, §2.2).
+    episodes : DataFrame, optional
+        The result of ``build_episodes(admissions, merge_gap_days=merge_gap_days)``, reused when
+        the unit is ``"episode"`` instead of chaining the stays again -- so that several
+        definitions flagged on the same admissions build the episodes once. Nothing is cached
+        inside; the caller passes the episodes of these very admissions. A cheap check raises
+        :class:`~naravard_analysis.errors.ParameterError` when they cannot be (stay count differs
+        from ``len(admissions)``, or ``merge_gap_days`` recorded in ``episodes.attrs`` differs).
+        Ignored when the unit is ``"admission"``.
 
     Returns
     -------
@@ -303,98 +524,112 @@ def flag_avoidable(
     cl = _select_codelist(d, codelist, include_optional)
 
     if unit == "episode":
-        rows = build_episodes(admissions, merge_gap_days=merge_gap_days)
+        rows = (
+            build_episodes(admissions, merge_gap_days=merge_gap_days)
+            if episodes is None
+            else _check_episodes(episodes, admissions, merge_gap_days)
+        )
     else:
-        # Discharge level: keep the input order (row i of the result is input row i).
-        rows = admissions.reset_index(drop=True)
+        # Discharge level: keep the input order (row i of the result is input row i). Columns are
+        # read by position below, so the input index does not matter and nothing is copied.
+        rows = admissions
     n = len(rows)
 
     # --- person attributes (age at admission, residence) by an index lookup, not a merge.
-    pidx = pd.Index(persons["person_id"])
+    pid = persons["person_id"]
+    pidx = pd.Index(pid)
     if not pidx.is_unique:
         dup = np.flatnonzero(pidx.duplicated())
         raise SchemaError("persons", "person_id", "duplicate person_id", dup.size, dup)
-    loc = pidx.get_indexer(rows["person_id"])
+    loc = _person_index(pid, rows["person_id"])
     known = loc >= 0
-    take = np.where(known, loc, 0)
 
-    def person_col(name: str) -> np.ndarray | None:
-        if name not in persons.columns or len(persons) == 0:
-            return None
-        v = persons[name].to_numpy()[take]
-        if not known.all():
-            v = pd.Series(v, dtype=persons[name].dtype).where(known).to_numpy()
-        return v
+    # Residence and sex are gathered (arrow, GIL released) in a worker thread meanwhile.
+    def residence() -> dict[str, object]:
+        res: dict[str, object] = {}
+        for col in ("sex", "region_code", "municipality_code"):
+            has = col in persons.columns and len(persons) > 0
+            res[col] = _Coded(persons[col]).take(loc, allow_missing=True) if has else pd.NA
+        return res
 
-    adm_dates = rows["admission_date"].to_numpy(dtype="datetime64[ns]")
-    dis_dates = rows["discharge_date"].to_numpy(dtype="datetime64[ns]")
-    birth = person_col("birth_date")
-    birth = (
-        np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        if birth is None
-        else pd.to_datetime(birth).to_numpy(dtype="datetime64[ns]")
-    )
-    age = _age_years(birth, adm_dates)
-    out = pd.DataFrame(
-        {
-            "person_id": rows["person_id"].to_numpy(),
-            "admission_date": adm_dates,
-            "discharge_date": dis_dates,
-            "year": pd.DatetimeIndex(
-                dis_dates if year_of == "discharge" else adm_dates
-            ).year.astype("int64"),
-            "age": pd.array(np.where(np.isnan(age), 0, age).astype(np.int64), dtype="Int64"),
-        }
-    )
-    out.loc[np.isnan(age), "age"] = pd.NA
-    for col in ("sex", "region_code", "municipality_code"):
-        v = person_col(col)
-        out[col] = pd.Series(v, dtype=persons[col].dtype) if v is not None else pd.NA
+    pool = ThreadPoolExecutor(max_workers=1) if n >= _THREADS_FROM else None
+    residence_job = pool.submit(residence) if pool else None
+
+    adm_dates = _dates(rows["admission_date"], "admission_date")
+    dis_dates = _dates(rows["discharge_date"], "discharge_date")
+    # Age in completed years from yyyymmdd keys: the birth key per person, the admission key per
+    # distinct day, both gathered by integer indexing.
+    adm_key, _ = _date_keys(adm_dates)
+    if len(persons):
+        birth_p = pd.to_datetime(persons["birth_date"]).to_numpy(dtype="datetime64[ns]")
+        bkey_p, bvalid_p = _date_keys(birth_p)
+        safe = np.where(known, loc, 0)
+        age_valid = known & bvalid_p[safe]
+        age_int = np.where(age_valid, (adm_key - bkey_p[safe]) // 10000, 0)
+    else:
+        age_valid = np.zeros(n, dtype=bool)
+        age_int = np.zeros(n, dtype=np.int64)
+    year_key = _date_keys(dis_dates)[0] if year_of == "discharge" else adm_key
+    # Columns are collected and the frame is built once (no block re-consolidation per column).
+    # Columns are collected and the frame is built once without consolidating them into 2-D
+    # blocks (a copy of every column); arrays that view the input are copied here instead.
+    cols: dict[str, object] = {
+        "person_id": rows["person_id"].array.copy(),
+        "admission_date": adm_dates.copy(),
+        "discharge_date": dis_dates.copy(),
+        "year": year_key // 10000,
+        "age": pd.arrays.IntegerArray(age_int.astype(np.int64), ~age_valid),
+    }
+    residence_at = len(cols)  # the residence columns go here once gathered
     if unit == "episode":
-        out["episode_id"] = rows["episode_id"].to_numpy()
-        out["n_stays"] = rows["n_stays"].to_numpy()
+        cols["episode_id"] = rows["episode_id"].to_numpy().copy()
+        cols["n_stays"] = rows["n_stays"].to_numpy().copy()
 
     # --- condition groups by main-diagnosis prefix.
     # Normalise codes once per distinct value (fast at 10^7 rows); other diagnoses and procedures
-    # are normalised only on the candidate rows that a rule needs.
+    # are matched per distinct string, and only on the candidate rows that a rule needs.
     codes, uniques = pd.factorize(rows["main_diagnosis"])
     uniques = np.asarray(_norm_codes(pd.Series(np.asarray(uniques, dtype=object))), dtype=object)
     codes = np.where(codes < 0, len(uniques), codes)
-    main_u = np.append(uniques, "")
-    empty = pd.Series([""] * n, dtype=object)
-    other_raw = rows["other_diagnoses"] if "other_diagnoses" in rows.columns else empty
-    procs_raw = rows["procedures"] if "procedures" in rows.columns else empty
-
-    def main_at(idx: np.ndarray) -> pd.Series:
-        return pd.Series(main_u[codes[idx]], dtype=object)
-
-    def other_at(idx: np.ndarray) -> pd.Series:
-        return _norm_codes(other_raw.iloc[idx]).reset_index(drop=True)
-
-    def procs_at(idx: np.ndarray) -> pd.Series:
-        return _norm_codes(procs_raw.iloc[idx]).reset_index(drop=True)
+    main_col = _CodeColumn(rows["main_diagnosis"], codes=codes, uniques=uniques)
+    other_col = _CodeColumn(rows["other_diagnoses"] if "other_diagnoses" in rows.columns else None)
+    procs_col = _CodeColumn(rows["procedures"] if "procedures" in rows.columns else None)
 
     groups = list(dict.fromkeys(cl["condition_group"]))
     flags: dict[str, np.ndarray] = {}
     reason_masks = {r: np.zeros(n, dtype=bool) for r in EXCLUSION_REASONS}
     any_match = np.zeros(n, dtype=bool)
-    age_ok_global = ~np.isnan(age) & (age >= min_age)
-    if max_age is not None:
-        age_ok_global &= age <= max_age
     windows: dict[str, tuple[int | None, int | None]] = {}
 
-    planned = (
-        rows["planned"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        if "planned" in rows.columns
-        else np.zeros(n, dtype=bool)
-    )
-    transfer_in = (
-        (rows["admitted_from"].astype(object) == "hospital").to_numpy(dtype=bool)
-        if "admitted_from" in rows.columns
-        else np.zeros(n, dtype=bool)
-    )
-    day_case = adm_dates.astype("datetime64[D]") == dis_dates.astype("datetime64[D]")
+    # Row attributes used by the exclusion steps, computed once and only when a step needs them.
+    def planned() -> np.ndarray:
+        if "planned" not in rows.columns:
+            return np.zeros(n, dtype=bool)
+        return _bool_values(rows["planned"])
 
+    def transfer_in() -> np.ndarray:
+        if "admitted_from" not in rows.columns:
+            return np.zeros(n, dtype=bool)
+        return _equals(rows["admitted_from"], "hospital")
+
+    def day_case() -> np.ndarray:
+        return _day_numbers(adm_dates) == _day_numbers(dis_dates)
+
+    step_masks = [
+        ("person_unknown", lambda: ~known),
+        ("age", None),  # per group window, below
+        ("planned", planned if unplanned_only else None),
+        ("transfer_in", transfer_in if excl_tr else None),
+        ("day_case", day_case if excl_day else None),
+    ]
+    computed: dict[str, np.ndarray] = {}
+
+    def step_mask(reason: str, fn) -> np.ndarray:
+        if reason not in computed:
+            computed[reason] = fn()
+        return computed[reason]
+
+    main_arr = pa.array(list(uniques), type=pa.large_string())
     for g in groups:
         rules = cl[cl["condition_group"] == g]
         role = rules["role"]
@@ -405,29 +640,27 @@ def flag_avoidable(
             (role == "main") & (rules["extra_rule"] == "requires_secondary"), "icd10_prefix"
         ]
         secondary = rules.loc[role == "secondary", "icd10_prefix"].tolist()
-        m = _main_match(codes, uniques, plain.tolist())
-        sec_missing = np.zeros(n, dtype=bool)
+        m = _main_match(codes, main_arr, plain.tolist())
+        sec_missing = np.zeros(0, dtype=np.int64)
         if len(needs_sec):
-            cand = _main_match(codes, uniques, needs_sec.tolist()) & ~m
+            cand = _main_match(codes, main_arr, needs_sec.tolist()) & ~m
             idx = np.flatnonzero(cand)
-            ok = _any_code_matches(other_at(idx), secondary)
+            ok = other_col.matches(idx, secondary)
             m[idx[ok]] = True
-            sec_missing[idx[~ok]] = True
+            sec_missing = idx[~ok]
         proc_req = rules.loc[role == "procedure_required", "icd10_prefix"].tolist()
         if proc_req:
-            has_proc = np.flatnonzero(
-                procs_raw.notna().to_numpy() & (procs_raw.astype(object) != "").to_numpy()
-            )
-            hit = _any_code_matches(procs_at(has_proc), proc_req)
-            idx = has_proc[hit]
+            idx = np.flatnonzero(procs_col.matches(None, proc_req))
             anyreq = rules.loc[role == "any_required", "icd10_prefix"].tolist()
             if anyreq:
-                txt = main_at(idx) + " " + other_at(idx)
-                idx = idx[_any_code_matches(txt, anyreq)]
+                idx = idx[main_col.matches(idx, anyreq) | other_col.matches(idx, anyreq)]
             m[idx] = True
-        matched = m | sec_missing
-        any_match |= matched
-        keep = m.copy()
+        # From here on only the rows that matched the group (a small share) are visited.
+        m[sec_missing] = True  # temporarily: matched = counted candidates | secondary missing
+        rows_g = np.flatnonzero(m)
+        m[sec_missing] = False
+        any_match[rows_g] = True
+        keep = m[rows_g]
         # Group age window (PQI 05: 40+, PQI 15: 18-39) intersected with the definition's window.
         amin = rules["age_min"].dropna()
         amax = rules["age_max"].dropna()
@@ -437,54 +670,61 @@ def flag_avoidable(
             gmax_cands.append(int(max_age))
         gmax = min(gmax_cands) if gmax_cands else None
         windows[g] = (gmin, gmax)
-        age_ok = ~np.isnan(age) & (age >= gmin)
-        if gmax is not None:
-            age_ok &= age <= gmax
-        steps = [
-            ("person_unknown", ~known),
-            ("age", ~age_ok),
-            ("planned", planned if unplanned_only else None),
-            ("transfer_in", transfer_in if excl_tr else None),
-            ("day_case", day_case if excl_day else None),
-        ]
-        for reason, mask in steps:
-            if mask is None:
+        for reason, fn in step_masks:
+            if reason == "age":
+                a_g = age_int[rows_g]
+                ok = age_valid[rows_g] & (a_g >= gmin)
+                if gmax is not None:
+                    ok &= a_g <= gmax
+                mask = ~ok
+            elif fn is None:
                 continue
-            hit = matched & mask
-            reason_masks[reason] |= hit
+            else:
+                mask = step_mask(reason, fn)[rows_g]
+            reason_masks[reason][rows_g[mask]] = True
             keep &= ~mask
-        reason_masks["secondary_missing"] |= sec_missing
+        reason_masks["secondary_missing"][sec_missing] = True
         excl_any = rules.loc[role == "exclude_any", "icd10_prefix"].tolist()
         if excl_any:
-            idx = np.flatnonzero(keep)
-            txt = main_at(idx) + " " + other_at(idx)
-            bad = idx[_any_code_matches(txt, excl_any)]
-            keep[bad] = False
-            reason_masks["exclusion_diagnosis"][bad] = True
+            idx = rows_g[keep]
+            bad = main_col.matches(idx, excl_any) | other_col.matches(idx, excl_any)
+            keep[np.flatnonzero(keep)[bad]] = False
+            reason_masks["exclusion_diagnosis"][idx[bad]] = True
         proc_ex = (
             list(procedure_exclusions[g])
             if procedure_exclusions is not None and g in procedure_exclusions
             else rules.loc[role == "exclude_procedure", "icd10_prefix"].tolist()
         )
         if proc_ex:
-            idx = np.flatnonzero(keep)
-            bad = idx[_any_code_matches(procs_at(idx), proc_ex)]
-            keep[bad] = False
-            reason_masks["procedure"][bad] = True
-        flags[g] = keep
+            idx = rows_g[keep]
+            bad = procs_col.matches(idx, proc_ex)
+            keep[np.flatnonzero(keep)[bad]] = False
+            reason_masks["procedure"][idx[bad]] = True
+        flag = np.zeros(n, dtype=bool)
+        flag[rows_g[keep]] = True
+        flags[g] = flag
     for g in groups:
-        out[g] = flags[g]
+        cols[g] = flags[g]
     for comp, members in d.composites.items():
         present = [flags[mm] for mm in members if mm in flags]
-        out[comp] = np.logical_or.reduce(present) if present else np.zeros(n, dtype=bool)
+        cols[comp] = np.logical_or.reduce(present) if present else np.zeros(n, dtype=bool)
     union = np.logical_or.reduce([flags[g] for g in groups]) if groups else np.zeros(n, dtype=bool)
-    out["avoidable"] = union
+    cols["avoidable"] = union
     reason = np.full(n, -1, dtype=np.int64)
-    todo = any_match & ~union
+    todo = np.flatnonzero(any_match & ~union)
+    r_todo = np.full(todo.size, -1, dtype=np.int64)
     for i, r in enumerate(EXCLUSION_REASONS):
-        sel = todo & (reason < 0) & reason_masks[r]
-        reason[sel] = i
-    out["excluded_reason"] = pd.Categorical.from_codes(reason, categories=list(EXCLUSION_REASONS))
+        r_todo[(r_todo < 0) & reason_masks[r][todo]] = i
+    reason[todo] = r_todo
+    cols["excluded_reason"] = pd.Categorical.from_codes(reason, categories=list(EXCLUSION_REASONS))
+    if pool:
+        res = residence_job.result()
+        pool.shutdown()
+    else:
+        res = residence()
+    items = list(cols.items())
+    cols = dict(items[:residence_at] + list(res.items()) + items[residence_at:])
+    out = pd.DataFrame(cols, copy=False)
     out.attrs.update(
         {
             "definition": definition,

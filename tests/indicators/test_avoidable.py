@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from naravard_analysis.data.codelists import load_codelist
@@ -362,3 +364,88 @@ def test_group_window_with_closed_top_band_and_top_age():
     # population 20-39 = 20 ages × 150 = 3000; ESP weights 6000, 6000, 6500, 7000 (band 30-34 holds the event)
     assert r["population"].item() == 3000
     assert r["adjusted_rate"].item() == pytest.approx(1e5 * (6500 / 25_500) / 750)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast paths: prebuilt episodes, per-distinct-code matching, threads. Each is checked against the
+# plain definition it replaces (a regex over the normalised text; building the episodes inside).
+
+
+def test_episodes_argument_gives_the_same_flags_and_is_checked():
+    from naravard_analysis.indicators.episodes import build_episodes
+
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "I500", "discharge_to": "hospital",
+         "admission_date": "2024-03-01", "discharge_date": "2024-03-04"},
+        {"person_id": 1, "main_diagnosis": "J20", "other_diagnoses": "J441",
+         "admission_date": "2024-03-05", "discharge_date": "2024-03-09"},
+        {"person_id": 4, "main_diagnosis": "J18.1", "other_diagnoses": "d57 x",
+         "admission_date": "2024-04-05", "discharge_date": "2024-04-05"},
+    )  # fmt: skip
+    for d in ("socialstyrelsen_chronic", "socialstyrelsen"):
+        inside = flag_avoidable(a, PERSONS, definition=d)
+        given = flag_avoidable(a, PERSONS, definition=d, episodes=build_episodes(a))
+        pd.testing.assert_frame_equal(inside, given)
+    # Admission-level definitions ignore the argument.
+    pd.testing.assert_frame_equal(
+        flag_avoidable(a, PERSONS, definition="pqi"),
+        flag_avoidable(a, PERSONS, definition="pqi", episodes=build_episodes(a)),
+    )
+    with pytest.raises(ParameterError, match="episodes hold 2 stays but admissions has 3 rows"):
+        flag_avoidable(a, PERSONS, episodes=build_episodes(a.iloc[:2]))
+    with pytest.raises(ParameterError, match="built with merge_gap_days=1, not 0"):
+        flag_avoidable(a, PERSONS, episodes=build_episodes(a, merge_gap_days=1))
+    with pytest.raises(ParameterError, match="lack build_episodes columns"):
+        flag_avoidable(a, PERSONS, episodes=a)
+
+
+_CODE_TEXT = st.lists(
+    st.sampled_from(
+        ["J441", "j44.1", "J4", "NFQ09", "nfq.09", "XNFQ", "E119", "e1.19", ".", "D57"]
+    ),
+    max_size=4,
+).map(lambda codes: " ".join(codes))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(_CODE_TEXT, st.just("  J44\tE11 "), st.none()), min_size=1, max_size=30),
+    st.lists(st.sampled_from(["J44", "NFQ", "E1", "D57", "j44", "J4 4"]), min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_code_matching_equals_the_regex_on_normalised_text(texts, prefixes, arrow):
+    """_CodeColumn (distinct codes, arrow prefilter) == regex (?:^|\\s)prefix on §2.3-normalised text."""
+    from naravard_analysis.data.schema import STRING_DTYPE
+    from naravard_analysis.indicators.avoidable import (
+        _any_code_matches,
+        _CodeColumn,
+        _norm_codes,
+    )
+
+    s = pd.Series(texts, dtype=STRING_DTYPE if arrow else object)
+    expected = _any_code_matches(_norm_codes(s), prefixes)
+    assert _CodeColumn(s).matches(None, prefixes).tolist() == expected.tolist()
+    idx = np.arange(len(s))[::2]
+    assert _CodeColumn(s).matches(idx, prefixes).tolist() == expected[idx].tolist()
+
+
+def test_threaded_path_gives_the_same_flags(monkeypatch):
+    import naravard_analysis.indicators.avoidable as av
+    import naravard_analysis.indicators.episodes as ep
+
+    a = adm(
+        {"person_id": 1, "main_diagnosis": "I500", "other_diagnoses": "E119",
+         "procedures": "FNG05", "discharge_to": "hospital"},
+        {"person_id": 1, "main_diagnosis": "J441", "admission_date": "2024-06-03",
+         "discharge_date": "2024-06-08", "procedures": "AB123"},
+        {"person_id": 9, "main_diagnosis": "J441"},
+    )  # fmt: skip
+    plain = {d: flag_avoidable(a, PERSONS, definition=d) for d in ("socialstyrelsen", "pqi")}
+    monkeypatch.setattr(ep, "_THREADS_FROM", 0)
+    monkeypatch.setattr(av, "_THREADS_FROM", 0)
+    for d, f in plain.items():
+        pd.testing.assert_frame_equal(flag_avoidable(a, PERSONS, definition=d), f)
+    # Person 9 is unknown: residence missing, excluded as person_unknown.
+    f = plain["pqi"]
+    assert f["sex"].isna().tolist() == [False, False, True]
+    assert f["excluded_reason"].astype(object).tolist()[2] == "person_unknown"
