@@ -218,25 +218,27 @@ def _ymd_key(days: np.ndarray) -> np.ndarray:
 
 
 def _date_keys(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(yyyymmdd int64 key, valid mask) of a datetime64 array; NaT -> invalid.
+    """(yyyymmdd int32 key, valid mask) of a datetime64 array; NaT -> invalid.
 
     Register dates take a few thousand distinct days, so the calendar is computed once per day of
-    the covered range and looked up by integer indexing.
+    the covered range and looked up by integer indexing. int32 keys (and in-place arithmetic)
+    keep the 10^7-row temporaries small.
     """
     days = _day_numbers(dates)
     valid = ~np.isnat(dates)
     all_valid = bool(valid.all())
     v = days if all_valid else days[valid]
     if v.size == 0:
-        return np.zeros(len(days), dtype=np.int64), valid
+        return np.zeros(len(days), dtype=np.int32), valid
     lo, hi = int(v.min()), int(v.max())
     if hi - lo < 4 * v.size + 1000:
-        k = _ymd_key(np.arange(lo, hi + 1, dtype=np.int64))[v - lo]
+        v -= lo  # in place: days (or its valid copy) is ours
+        k = _ymd_key(np.arange(lo, hi + 1, dtype=np.int64)).astype(np.int32)[v]
     else:
-        k = _ymd_key(v)
+        k = _ymd_key(v).astype(np.int32)
     if all_valid:
         return k, valid
-    key = np.zeros(len(days), dtype=np.int64)
+    key = np.zeros(len(days), dtype=np.int32)
     key[valid] = k
     return key, valid
 
@@ -565,19 +567,22 @@ def flag_avoidable(
         bkey_p, bvalid_p = _date_keys(birth_p)
         safe = np.where(known, loc, 0)
         age_valid = known & bvalid_p[safe]
-        age_int = np.where(age_valid, (adm_key - bkey_p[safe]) // 10000, 0)
+        age_int = adm_key - bkey_p[safe]  # (yyyymmdd_at - yyyymmdd_birth) // 10000, in place
+        age_int //= 10000
+        age_int[~age_valid] = 0
+        del safe
     else:
         age_valid = np.zeros(n, dtype=bool)
-        age_int = np.zeros(n, dtype=np.int64)
+        age_int = np.zeros(n, dtype=np.int32)
     year_key = _date_keys(dis_dates)[0] if year_of == "discharge" else adm_key
-    # Columns are collected and the frame is built once (no block re-consolidation per column).
+    year_key //= 10000
     # Columns are collected and the frame is built once without consolidating them into 2-D
     # blocks (a copy of every column); arrays that view the input are copied here instead.
     cols: dict[str, object] = {
         "person_id": rows["person_id"].array.copy(),
         "admission_date": adm_dates.copy(),
         "discharge_date": dis_dates.copy(),
-        "year": year_key // 10000,
+        "year": year_key.astype(np.int64),
         "age": pd.arrays.IntegerArray(age_int.astype(np.int64), ~age_valid),
     }
     residence_at = len(cols)  # the residence columns go here once gathered
@@ -590,7 +595,7 @@ def flag_avoidable(
     # are matched per distinct string, and only on the candidate rows that a rule needs.
     codes, uniques = pd.factorize(rows["main_diagnosis"])
     uniques = np.asarray(_norm_codes(pd.Series(np.asarray(uniques, dtype=object))), dtype=object)
-    codes = np.where(codes < 0, len(uniques), codes)
+    codes[codes < 0] = len(uniques)
     main_col = _CodeColumn(rows["main_diagnosis"], codes=codes, uniques=uniques)
     other_col = _CodeColumn(rows["other_diagnoses"] if "other_diagnoses" in rows.columns else None)
     procs_col = _CodeColumn(rows["procedures"] if "procedures" in rows.columns else None)
