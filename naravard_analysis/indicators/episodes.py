@@ -139,7 +139,15 @@ def _sort_order(
     rl = int(los.max()) + 1
     width = rp * ra * rl
     if width < 2**62:
-        key = ((pcode - p0).astype(np.int64) * ra + (adm_d - a0)) * rl + los
+        # In-place arithmetic: one 8-byte temporary per row instead of five.
+        key = pcode.astype(np.int64)  # a copy
+        key -= p0
+        key *= ra
+        key += adm_d
+        key -= a0
+        key *= rl
+        key += los
+        del los
         pos_bits = max(n - 1, 1).bit_length()
         if width << pos_bits < 2**63:
             key <<= pos_bits
@@ -171,33 +179,44 @@ def _link(admissions: pd.DataFrame, merge_gap_days: int):
         order = _sort_order(pcode, adm_d, dis_d)
     # Dense person rank in sorted order (persons are contiguous), so that keys below stay small.
     pcode = pid.to_numpy()[order] if pid.dtype.kind == "i" else pcode[order]
-    a = adm_d[order]
     reach = dis_d[order]
     if merge_gap_days:
-        reach = reach + merge_gap_days
+        reach += merge_gap_days
     if "discharge_to" in admissions.columns:
         # A transfer reaches at least one day past its discharge whatever merge_gap_days.
         transfer = _equals(admissions["discharge_to"], "hospital")[order]
         if not merge_gap_days:
-            reach = reach + transfer
+            reach += transfer
+        del transfer
     new_person = np.ones(n, dtype=bool)
     new_person[1:] = pcode[1:] != pcode[:-1]
-    p = np.cumsum(new_person) - 1
+    del pcode
     # Running max of reach within person: groupby-cummax done as one global accumulate on a key that
-    # is monotone in the person code (persons are contiguous after sorting).
-    span = int(reach.max() - reach.min() + 1) if n else 1
-    key = p.astype(np.int64) * span + (reach - (reach.min() if n else 0))
-    runmax = np.maximum.accumulate(key) if n else key
+    # is monotone in the person rank (persons are contiguous after sorting). In-place arithmetic
+    # keeps the 8-byte temporaries per row few.
+    r0 = int(reach.min()) if n else 0
+    span = int(reach.max()) - r0 + 1 if n else 1
+    base = np.cumsum(new_person, dtype=np.int64)  # person rank + 1
+    base -= 1
+    base *= span
+    base -= r0
+    reach += base  # the running-max key
     prev = np.empty(n, dtype=np.int64)
     if n:
+        np.maximum.accumulate(reach, out=reach)
         prev[0] = -1
-        prev[1:] = runmax[:-1]
-    a_key = p.astype(np.int64) * span + (a - (reach.min() if n else 0))
-    new_episode = new_person | (a_key > prev)
-    episode = np.cumsum(new_episode) - 1
+        prev[1:] = reach[:-1]
+    del reach
+    base += adm_d[order]  # the admission key
+    new_episode = base > prev
+    new_episode |= new_person
+    del base, prev
+    episode = np.cumsum(new_episode, dtype=np.int64)
+    episode -= 1
     start_pos = np.flatnonzero(new_episode)
-    stay_seq = np.arange(n) - np.repeat(start_pos, np.diff(np.append(start_pos, n))) + 1
-    return order, episode.astype(np.int64), stay_seq.astype(np.int64), dis_d
+    stay_seq = np.arange(1, n + 1, dtype=np.int64)
+    stay_seq -= np.repeat(start_pos, np.diff(np.append(start_pos, n)))
+    return order, episode, stay_seq, dis_d
 
 
 def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
