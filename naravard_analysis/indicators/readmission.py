@@ -52,8 +52,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,6 @@ from scipy import stats
 
 from naravard_analysis.data.schema import STRING_DTYPE
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
-from naravard_analysis.indicators.episodes import assign_episodes
 
 __all__ = [
     "EXCLUSION_REASONS",
@@ -330,14 +330,17 @@ class _Coded:
     def values(self) -> np.ndarray:
         return np.asarray(self.dictionary.to_pylist(), dtype=object)
 
-    def rank(self) -> np.ndarray:
-        """Codes replaced by the text order of their value (independent of row order)."""
+    def rank(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Codes (of ``rows``, default all) replaced by the text order of their value (independent
+        of row order); missing -> −1."""
+        codes = self.codes if rows is None else self.codes[rows]
         vals = self.values()
         if vals.size == 0:
-            return np.full(self.codes.size, -1, dtype=np.int64)
-        r = np.empty(vals.size, dtype=np.int64)
+            return np.full(codes.size, -1, dtype=np.int64)
+        r = np.empty(vals.size + 1, dtype=np.int64)
         r[np.argsort(vals.astype(str), kind="stable")] = np.arange(vals.size)
-        return np.where(self.codes >= 0, r[np.maximum(self.codes, 0)], -1)
+        r[-1] = -1  # code −1 (missing) indexes the last slot
+        return r[codes]
 
     def lookup(self, hit: np.ndarray) -> np.ndarray:
         """Boolean per row from a boolean per dictionary value (missing -> False)."""
@@ -351,11 +354,13 @@ class _Coded:
         at 10^6–10^7 index episodes materialising strings costs seconds and gigabytes."""
         vals = self.values().astype(str)
         srt = np.argsort(vals, kind="stable")
-        rank = np.empty(vals.size, dtype=np.int32)
-        rank[srt] = np.arange(vals.size, dtype=np.int32)
-        codes = self.codes[pos]
-        ok = codes >= 0 if valid is None else (codes >= 0) & valid
-        new = np.where(ok, np.append(rank, -1)[codes], -1).astype(np.int32)
+        # Codes in the width pandas keeps for this many categories (no conversion copy later).
+        width = np.int8 if vals.size < 127 else np.int16 if vals.size < 32_767 else np.int32
+        remap = np.full(vals.size + 1, -1, dtype=width)  # last slot: code −1 (missing)
+        remap[srt] = np.arange(vals.size, dtype=width)
+        new = remap[self.codes[pos]]
+        if valid is not None:
+            new[~valid] = -1
         cats = pd.Index(vals[srt], dtype=STRING_DTYPE)
         return pd.Series(pd.Categorical.from_codes(new, categories=cats))
 
@@ -371,36 +376,65 @@ def _int_array(values: np.ndarray, valid: np.ndarray) -> pd.arrays.IntegerArray:
 
 
 def _sort_stays(
-    pcode: np.ndarray, adm: np.ndarray, dis: np.ndarray, tie_keys: Sequence[np.ndarray]
+    pcode: np.ndarray,
+    adm: np.ndarray,
+    dis: np.ndarray,
+    tie_keys: Callable[[np.ndarray], Sequence[np.ndarray]] | None,
 ) -> np.ndarray:
-    """Order of stays by person, admission, discharge, then ``tie_keys`` among exact ties."""
+    """Order of stays by person, admission, discharge, then ``tie_keys(rows)`` among exact ties.
+
+    The key (person, admission, length of stay) and the row position are packed into one int64
+    whose values are sorted in place (much faster than an argsort; the position in the low bits
+    keeps input order among ties, i.e. a stable sort). ``tie_keys`` is called with the tied rows
+    only, so no full-length tie-key arrays are built.
+    """
     n = pcode.size
     if n == 0:
         return np.arange(0)
-    a0, d0 = int(adm.min()), int(dis.min())
-    ra, rd = int(adm.max()) - a0 + 1, int(dis.max()) - d0 + 1
-    if (int(pcode.max()) + 1) * ra * rd < 2**62:  # one int64 key: one stable argsort
-        key = (pcode.astype(np.int64) * ra + (adm - a0)) * rd + (dis - d0)
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        same = ks[1:] == ks[:-1]
+    a0 = int(adm.min())
+    ra = int(adm.max()) - a0 + 1
+    los = dis - adm  # >= 0, checked by the caller; sorting by it equals sorting by discharge
+    rl = int(los.max()) + 1
+    width = (int(pcode.max()) + 1) * ra * rl
+    pos_bits = max(n - 1, 1).bit_length()
+    if width < 2**62 and width << pos_bits < 2**63:
+        key = pcode.astype(np.int64)
+        key *= ra
+        key += adm
+        key -= a0
+        key *= rl
+        key += los
+        del los
+        key <<= pos_bits
+        key |= np.arange(n, dtype=np.int64)
+        key.sort()
+        order = key & ((1 << pos_bits) - 1)
+        key >>= pos_bits
+        same = key[1:] == key[:-1]
+        del key
     else:
+        del los
         order = np.lexsort((dis, adm, pcode))
         ps, as_, ds = pcode[order], adm[order], dis[order]
         same = (ps[1:] == ps[:-1]) & (as_[1:] == as_[:-1]) & (ds[1:] == ds[:-1])
-    if not same.any() or not tie_keys:
+        del ps, as_, ds
+    if tie_keys is None or not same.any():
         return order
     # Re-sort only the tied blocks by the tie keys (a small share of rows).
-    tied = np.zeros(n, dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    block = np.cumsum(np.append(True, ~same))  # block number per sorted position
-    pos = np.flatnonzero(tied)
+    pos = np.flatnonzero(np.append(same, False) | np.append(False, same))
+    block = np.cumsum(np.append(True, ~same))[pos]  # block number per tied sorted position
     rows = order[pos]
-    sub = np.lexsort(tuple(k[rows] for k in reversed(tie_keys)) + (block[pos],))
-    order = order.copy()
+    sub = np.lexsort(tuple(reversed(tie_keys(rows))) + (block,))
     order[pos] = rows[sub]
     return order
+
+
+def _tie_keys(
+    planned: np.ndarray, died: np.ndarray, text: Mapping[str, _Coded], rows: np.ndarray
+) -> list[np.ndarray]:
+    """Tie-break keys of ``rows`` (flag_readmissions Notes): unplanned first, death last, text."""
+    keys = [planned[rows].astype(np.int8), died[rows].astype(np.int8)]
+    return keys + [text[c].rank(rows) for c in _TIE_TEXT if c in text]
 
 
 def _new_episodes(
@@ -424,13 +458,31 @@ def _new_episodes(
 # --------------------------------------------------------------------------------------------
 # flags
 # --------------------------------------------------------------------------------------------
+def _ymd(days: np.ndarray) -> np.ndarray:
+    """int64 ``year * 10000 + month * 100 + day`` of int day numbers.
+
+    Registers span a few thousand distinct days, so the calendar is computed once per day of the
+    range and gathered (millions of rows cost one take instead of ~20 integer passes).
+    """
+    if days.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    d0, d1 = int(days.min()), int(days.max())
+    if d1 - d0 < max(days.size, 1 << 16):
+        y, m, d = _civil(np.arange(d0, d1 + 1, dtype=np.int64))
+        table = y * 10000 + m * 100 + d
+        return table[days - d0]
+    y, m, d = _civil(days)
+    return y * 10000 + m * 100 + d
+
+
 def _age_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Completed years between int64 day numbers (birthday reached on the same month and day; a
-    29 February birthday is reached on 1 March in other years)."""
-    by, bm, bd = _civil(birth)
-    ay, am, ad = _civil(at)
-    before = (am < bm) | ((am == bm) & (ad < bd))
-    return ay - by - before.astype(np.int64)
+    """Completed years between int day numbers (birthday reached on the same month and day; a
+    29 February birthday is reached on 1 March in other years).
+
+    floor((ymd(at) − ymd(birth)) / 10000) = Δyear − [(month, day) of ``at`` before the birthday],
+    since |Δ(month·100 + day)| < 10000.
+    """
+    return (_ymd(at) - _ymd(birth)) // 10000
 
 
 def flag_readmissions(
@@ -591,34 +643,39 @@ def flag_readmissions(
         died_row = text["discharge_to"].equals("died")
     else:
         transfer_row = died_row = np.zeros(n_rows, dtype=bool)
-    pcode_row, person_ids = pd.factorize(pid, sort=True)
-    pcode_row = pcode_row.astype(np.int64)
+    # Day numbers fit int32 (±5.8 million years); halves the memory of every day array below.
+    adm_row = adm_row.astype(np.int32)
+    dis_row = dis_row.astype(np.int32)
+    if pid.dtype.kind in "iu" and n_rows and int(pid.max()) - int(pid.min()) < 2**40:
+        # Integer ids sort as themselves (no hashing); dense codes come from the sorted order.
+        pid_np = pid.to_numpy()
+        pcode_row = pid_np.astype(np.int64) - int(pid_np.min())
+        dense = False
+    else:
+        pcode_row, person_ids = pd.factorize(pid, sort=True)
+        dense = True
 
     # ---- episodes (DEFINITIONS.md §2.4) -----------------------------------------------------------
-    tie_keys = [planned_row.astype(np.int8), died_row.astype(np.int8)]
-    tie_keys += [text[c].rank() for c in _TIE_TEXT if c in text]
-    order = _sort_stays(pcode_row, adm_row, dis_row, tie_keys)
-    p_s, adm_s, dis_s = pcode_row[order], adm_row[order], dis_row[order]
+    order = _sort_stays(pcode_row, adm_row, dis_row, partial(_tie_keys, planned_row, died_row, text))
+    p_s = pcode_row[order]
+    del pcode_row
+    new_person = np.ones(n_rows, dtype=bool)
+    new_person[1:] = p_s[1:] != p_s[:-1]
+    if not dense:
+        person_ids = pd.Index(pid_np[order[new_person]])
+        del pid_np
+    p_s = np.cumsum(new_person, dtype=np.int64) - 1  # dense person number in sorted order
+    adm_s, dis_s = adm_row[order], dis_row[order]
+    # reach_j: a stay k starts a new episode iff admission_k > max_{j<k} reach_j within the person.
     if v.linking == "cms":
-        reach = dis_s + np.where(transfer_row[order], 1, -1)
-        episode = np.cumsum(_new_episodes(p_s, adm_s, reach)) - 1
+        reach = dis_s + np.where(transfer_row[order], 1, -1).astype(np.int32)
     else:
-        # Swedish/Norwegian linking is episodes.assign_episodes; the stays are passed already in
-        # the tie-broken order, which its stable sort keeps.
-        minimal = pd.DataFrame(
-            {
-                "person_id": p_s,
-                "admission_date": _as_datetime(adm_s),
-                "discharge_date": _as_datetime(dis_s),
-                "discharge_to": pd.Categorical.from_codes(
-                    transfer_row[order].astype(np.int8), ["other", "hospital"]
-                ),
-            }
-        )
-        linked = assign_episodes(minimal, merge_gap_days=merge_gap_days)
-        if not np.array_equal(linked.index.to_numpy(), np.arange(n_rows)):
-            raise AssertionError("assign_episodes reordered pre-sorted stays")  # pragma: no cover
-        episode = linked["episode_id"].to_numpy()
+        # The rule of episodes.assign_episodes (DEFINITIONS.md §2.4), applied to the stays already
+        # in the tie-broken order: reach = discharge + max(merge_gap_days, 1 if transfer else 0).
+        # (tests/indicators/test_readmission.py checks agreement with build_episodes.)
+        reach = dis_s + np.maximum(transfer_row[order], merge_gap_days).astype(np.int32)
+    episode = np.cumsum(_new_episodes(p_s, adm_s, reach)) - 1
+    del reach, new_person
     first = np.flatnonzero(np.diff(np.append(-1, episode)) != 0) if n_rows else np.arange(0)
     n = first.size
     n_stays = np.diff(np.append(first, n_rows))
@@ -627,13 +684,18 @@ def flag_readmissions(
     cand = np.where(dis_s == np.repeat(e_dis, n_stays), np.arange(n_rows), -1)
     last = np.maximum.reduceat(cand, first) if n else first
     row_first, row_last = order[first], order[last]
-    p = pcode_row[row_first]
-    adm_d, dis_d = adm_row[row_first], e_dis
+    p = p_s[first]
+    adm_d, dis_d = adm_s[first], e_dis
     planned = planned_row[row_first]
+    died_last = died_row[row_last]
     qualifying = ~planned if unplanned_only else np.ones(n, dtype=bool)
+    end_data = int(max(adm_row.max(), dis_row.max())) if n_rows else 0
+    # Stay-level arrays are no longer needed: free them before the episode-level work (peak memory).
+    del p_s, adm_s, dis_s, cand, last, episode, order, planned_row, died_row, transfer_row
+    del adm_row, dis_row
 
     if end_date is None:
-        end_d = np.int64(max(adm_row.max(), dis_row.max())) if n_rows else np.int64(0)
+        end_d = np.int64(end_data)
         end_inferred = True
     else:
         end_d = np.int64(pd.Timestamp(end_date).to_datetime64().astype("datetime64[D]").astype(np.int64))
@@ -647,7 +709,8 @@ def flag_readmissions(
         span = int(max(adm_d.max(), dis_d.max()) - base + hi + 2)
         key_adm = p * span + (adm_d - base)  # non-decreasing: episodes sorted by person, admission
         first_cand = np.searchsorted(key_adm, p * span + (dis_d + lo - base), side="left")
-        first_cand = np.maximum(first_cand, idx + 1)  # a later episode, never the index itself
+        np.maximum(first_cand, idx + 1, out=first_cand)  # a later episode, never the index itself
+        del key_adm
     else:
         first_cand = idx
     p_ext = np.append(p, -1)
@@ -662,12 +725,14 @@ def flag_readmissions(
         nxt = np.where(qualifying, idx, n)
         nxt = np.minimum.accumulate(nxt[::-1])[::-1] if n else nxt
         j = np.append(nxt, n)[first_cand]  # next qualifying episode from the window's first day
+        del nxt
         event = p_ext[j] == p
         blocked = np.zeros(n, dtype=bool)
     d_next = adm_ext[j] - dis_d
     readm_any = event & (d_next <= hi)
     followup = end_d - dis_d
     followup = np.where(blocked, np.minimum(followup, d_next), followup)
+    del first_cand, p_ext, q_ext, blocked
 
     # ---- persons: age, death, sex, municipality ----------------------------------------------------
     dup = persons["person_id"].duplicated().to_numpy()
@@ -688,10 +753,16 @@ def flag_readmissions(
     age_known = np.zeros(n, dtype=bool)
     years = np.zeros(n, dtype=np.int64)
     if "birth_date" in persons.columns and len(persons):
-        birth = _days(persons["birth_date"], "persons", "birth_date")[safe]
-        age_known = found & (birth != nat)
+        birth_p = _days(persons["birth_date"], "persons", "birth_date")
+        known_p = birth_p != nat
+        # Calendar of each person's birth date once (persons, not episodes), then gathered.
+        birth_ymd = np.zeros(birth_p.size, dtype=np.int64)
+        birth_ymd[known_p] = _ymd(birth_p[known_p])
+        age_known = found & known_p[safe]
         ref = adm_d if age_at == "admission" else dis_d
-        years[age_known] = _age_years(birth[age_known], ref[age_known])
+        years = _ymd(ref) - birth_ymd[safe]
+        years //= 10000  # = _age_years: floor division of the ymd difference
+        years[~age_known] = 0
     death_days = np.full(n, np.nan)
     if "death_date" in persons.columns and len(persons):
         death = _days(persons["death_date"], "persons", "death_date")[safe]
@@ -726,7 +797,7 @@ def flag_readmissions(
             hit = vals.str.contains(_prefix_pattern(list(index_diagnoses)), regex=True).to_numpy(bool)
             matched = md.lookup(hit)[row_first]
         mark(~matched, "diagnosis")
-    mark(died_row[row_last], "died")
+    mark(died_last, "died")
     # Follow-up must reach the window's last day (a blocking planned readmission is not missing
     # follow-up: the CMS rule has already decided the index).
     mark(end_d - dis_d < hi, "incomplete_followup")
@@ -743,10 +814,10 @@ def flag_readmissions(
     else:
         person_col = pd.Series(person_ids.take(p)).reset_index(drop=True)
     out = pd.DataFrame({"person_id": person_col})
-    out["episode_id"] = idx.astype(np.int64)
+    out["episode_id"] = idx.astype(np.int64, copy=False)
     out["admission_date"] = _as_datetime(adm_d)
     out["discharge_date"] = _as_datetime(dis_d)
-    out["n_stays"] = n_stays.astype(np.int64)
+    out["n_stays"] = n_stays.astype(np.int64, copy=False)
     if "planned" in admissions.columns:
         out["planned"] = planned
     for col in ("main_diagnosis", "hospital_id", "department", "admitted_from"):
@@ -766,7 +837,7 @@ def flag_readmissions(
     out["exclusion"] = _decode_labels(excl, EXCLUSION_REASONS)
     out["readmitted"] = readmitted
     out["days_to_readmission"] = _int_array(d_next, readmitted)
-    j_row = order[first[np.minimum(j, max(n - 1, 0))]] if n else j
+    j_row = row_first[np.minimum(j, max(n - 1, 0))] if n else j
     rdate = _as_datetime(np.where(readmitted, adm_ext[j], 0))
     rdate[~readmitted] = np.datetime64("NaT")
     out["readmission_date"] = rdate
@@ -778,7 +849,7 @@ def flag_readmissions(
     has_death = ~np.isnan(death_days)
     out["days_to_death"] = _int_array(np.nan_to_num(death_days).astype(np.int64), has_death)
     out["next_readmission_days"] = _int_array(d_next, event)
-    out["followup_days"] = followup.astype(np.int64)
+    out["followup_days"] = followup.astype(np.int64, copy=False)
     out.attrs.update(
         {
             "variant": variant,
