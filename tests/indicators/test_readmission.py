@@ -420,6 +420,36 @@ def test_swedish_episodes_agree_with_build_episodes(stays):
     )
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(stay, min_size=1, max_size=14), st.sampled_from([0, 1]))
+def test_linking_with_gap_agrees_with_build_episodes_and_ids_only_label(stays, gap):
+    # flag_readmissions links Swedish episodes itself (the assign_episodes rule on its own sort
+    # order); build_episodes is the independent implementation, for both merge gaps.
+    adm = _frame(stays)
+    persons = make_persons([1, 2, 3])
+    f = flag_readmissions(adm, persons, merge_gap_days=gap, end_date=END)
+    e = build_episodes(canonical(adm), merge_gap_days=gap)
+    cols = ["person_id", "admission_date", "discharge_date", "n_stays", "planned", "discharge_to"]
+    pd.testing.assert_frame_equal(
+        f[cols].astype(object).reset_index(drop=True), e[cols].astype(object).reset_index(drop=True)
+    )
+    # Person ids are labels: huge integers (too wide for the packed sort key, lexsort path),
+    # negative integers and text give the same flags in the same order.
+    keep = ["admission_date", "discharge_date", "n_stays", "eligible", "exclusion", "readmitted",
+            "days_to_readmission", "next_readmission_days", "followup_days"]  # fmt: skip
+    relabels = [(lambda x: x * 2**45, [1, 2, 3]), (lambda x: -x, [3, 2, 1]),  # -3 < -2 < -1
+                (lambda x: "P" + x.astype(str), [1, 2, 3])]  # fmt: skip
+    for relabel, order in relabels:
+        g = flag_readmissions(
+            adm.assign(person_id=relabel(adm.person_id)),
+            persons.assign(person_id=relabel(persons.person_id)),
+            merge_gap_days=gap,
+            end_date=END,
+        )
+        exp = pd.concat([f[f.person_id == i] for i in order])[keep].reset_index(drop=True)
+        pd.testing.assert_frame_equal(g[keep].reset_index(drop=True), exp)
+
+
 def test_cms_linking_labels_every_stay_once():
     adm = make_adm([(1, "2020-01-01", "2020-01-10"), (1, "2020-01-05", "2020-01-08"),  # nested
                     (1, "2020-01-10", "2020-01-11"),  # same day as the latest discharge: new
