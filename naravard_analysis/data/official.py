@@ -1,6 +1,7 @@
 """Shipped official statistics (SCB, Socialstyrelsen) and their readers.
 
-The files live in ``data/reference/`` at the repository root, each folder with a ``PROVENANCE.md``
+The files are package data in ``naravard_analysis/data/reference/`` (found with
+:mod:`importlib.resources`, so they are there in a wheel install too), each folder with a ``PROVENANCE.md``
 (source agency, table, original repository and path, licence, what was changed). Set the environment
 variable ``NARAVARD_REFERENCE_DIR`` to read them from elsewhere. Every reader also takes ``path=`` so
 that a user's own download (a newer PxWeb export, another Öppna jämförelser edition) goes through the
@@ -35,6 +36,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +104,20 @@ _MONTHS = {
 def reference_dir() -> Path:
     """Directory of the shipped reference data.
 
-    ``$NARAVARD_REFERENCE_DIR`` if set, else ``<repository root>/data/reference``. Read at every call,
-    so changing the variable takes effect without re-importing.
+    ``$NARAVARD_REFERENCE_DIR`` if set, else the package's own ``reference`` folder (package data,
+    located with :mod:`importlib.resources` so that an installed wheel finds it as well as a checkout).
+    Read at every call, so changing the variable takes effect without re-importing.
+
+    Examples
+    --------
+    >>> (reference_dir() / "sweden-codes" / "PROVENANCE.md").is_file()
+    True
     """
     env = os.environ.get(_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "data" / "reference"
+    # The package is installed as plain files (never zipped), so the resource is a real folder.
+    return Path(str(resources.files("naravard_analysis.data").joinpath("reference")))
 
 
 def _resolve(key: str, path: str | os.PathLike | None) -> Path:
@@ -117,7 +126,7 @@ def _resolve(key: str, path: str | os.PathLike | None) -> Path:
     else:
         p = reference_dir() / _FILES[key]
     if not p.is_file():
-        where = f"${_ENV}" if os.environ.get(_ENV) else "the repository's data/reference/"
+        where = f"${_ENV}" if os.environ.get(_ENV) else "the package's reference data"
         hint = (
             ""
             if path is not None
@@ -467,7 +476,7 @@ def population(
     Long format, the canonical ``population`` table of DESIGN.md.
 
     ========== ============ ================================================================
-    level      years        source (numbers are SCB's; see data/reference/scb-population/PROVENANCE.md)
+    level      years        source (numbers are SCB's; see reference/scb-population/PROVENANCE.md)
     ========== ============ ================================================================
     county     1968-2015    ``sweden.popn.rda`` from the R package demdata (MIT); 21 counties.
                             Its region labels are transliterated and Västra Götaland is
@@ -581,7 +590,7 @@ def deaths_monthly(
 
     Source: SCB statistical database BE0101, "Deaths by sex, month and year" (1851-2020), CSV
     export in English, latin-1, a title line and a blank line before the header, wide by year
-    (data/reference/scb-deaths/PROVENANCE.md).
+    (reference/scb-deaths/PROVENANCE.md).
 
     Deaths whose month is not known are kept as rows with ``month`` missing (``<NA>``) so that
     yearly totals equal SCB's published totals (e.g. 2020: 98 124, of which 254 with unknown
@@ -845,7 +854,7 @@ def oppna_jamforelser(
     """Socialstyrelsen's Öppna jämförelser indicators, tidy, with region names restored.
 
     Source: Öppna jämförelser "En god vård" data list (about the 2018/19 edition), as kept in a
-    public student repository where names were transliterated (data/reference/oppna-jamforelser/
+    public student repository where names were transliterated (reference/oppna-jamforelser/
     PROVENANCE.md). The file is Windows-1252, ``;``-separated; ``value`` uses a decimal point and
     ``n``/``ci_*`` a decimal comma -- both are parsed. Region names come from the code list via
     ``cat_code`` (the published transliterated name is checked against it). Indicator names and

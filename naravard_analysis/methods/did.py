@@ -9,7 +9,7 @@ treated. The ATT(g, t) are then aggregated by event time, cohort or calendar yea
 Source: DEFINITIONS.md §7.3 (Callaway & Sant'Anna, J Econometrics 2021;225(2):200–230) and §7.4
 (Sant'Anna & Zhao, J Econometrics 2020;219(1):101–122). The numbers reproduce the authors' R package
 `did` (2.5.0), which calls `DRDID::drdid_panel`, `DRDID::std_ipw_did_panel` and `DRDID::reg_did_panel`
-for each cell; see ``data/reference/did/PROVENANCE.md`` and ``tests/methods/test_did.py``.
+for each cell; see ``naravard_analysis/data/reference/did/PROVENANCE.md`` and ``tests/methods/test_did.py``.
 
 Implemented from the papers and the documented behaviour of R `did`; no code of the GPL R package is
 copied. Only numpy/scipy are used: the PyPI port ``csdid`` (0.4.3) was considered but declares plotnine,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from naravard_analysis.data import official
 from naravard_analysis.errors import ParameterError, ReadError
 
-REF = Path(__file__).resolve().parents[2] / "data" / "reference"
+REF = official.reference_dir()
 
 # The 21 regions with their Swedish names (DEFINITIONS.md §8.4 table).
 REGION_NAMES = {

@@ -1,13 +1,12 @@
 """Tests of naravard_analysis.methods.did (Callaway & Sant'Anna staggered DiD).
 
-Reference numbers come from data/reference/did/ (R package `did` 2.5.0 on mpdta; see PROVENANCE.md
+Reference numbers come from the package's reference/did/ (R package `did` 2.5.0 on mpdta; see PROVENANCE.md
 there): ref_attgt.csv, ref_aggte.csv, ref_pretest.csv, scenario named in each test.
 """
 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from naravard_analysis.data import official
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
 
-REF = Path(__file__).resolve().parents[2] / "data" / "reference" / "did"
+REF = official.reference_dir() / "did"
 MPDTA_COLS = dict(outcome="lemp", unit="countyreal", time="year", first_treated="first.treat")
 
 # scenario of the reference files -> our arguments (generate_reference.R in csdid, see PROVENANCE.md)

@@ -8,7 +8,6 @@ per-group OLS fits; Prais-Winsten against its fixed-point equations.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -18,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from naravard_analysis.data import official
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.its import (
     ITSResult,
@@ -29,7 +29,7 @@ from naravard_analysis.methods.its import (
 
 matplotlib.use("Agg")
 
-SICILY = Path(__file__).resolve().parents[2] / "data" / "reference" / "sicily" / "sicily.csv"
+SICILY = official.reference_dir() / "sicily" / "sicily.csv"
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,15 @@ still be caught).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from naravard_analysis.data import official
 from naravard_analysis.methods.its import fit_its
 
-SICILY = Path(__file__).resolve().parents[2] / "data" / "reference" / "sicily" / "sicily.csv"
+SICILY = official.reference_dir() / "sicily" / "sicily.csv"
 Z = stats.norm.ppf(0.975)
 
 

@@ -3,7 +3,7 @@
 :func:`calibration_table` recomputes, with plain pandas on the canonical tables (not with the
 package's indicator functions, so that a bug in either shows up), every quantity for which
 ``data/README.md`` documents a band (``source="README"``), and the bands of
-``data/reference/CALIBRATION.md`` (``source="CALIBRATION"``), which were written for real
+``naravard_analysis/naravard_analysis/data/reference/CALIBRATION.md`` (``source="CALIBRATION"``), which were written for real
 regions. Each row holds the lowest and highest value over the years (or a single value), the band,
 and whether every value lies inside it. ``python -m naravard_analysis.data.synthetic.calibration
 --seeds 0 1 2 3 4`` runs the bands over several seeds of a preset and prints the spread.
@@ -105,7 +105,7 @@ def calibration_table(world: RegisterData) -> pd.DataFrame:
     DataFrame
         One row per quantity: ``quantity``, ``min``, ``max`` (over years, or the single value),
         ``low``, ``high`` (the band), ``ok`` (all values inside), ``source`` ("README" =
-        data/README.md, "CALIBRATION" = data/reference/CALIBRATION.md), ``note``.
+        data/README.md, "CALIBRATION" = naravard_analysis/data/reference/CALIBRATION.md), ``note``.
     """
     pop, persons = world.population, world.persons
     a, c, li = world.admissions, world.contacts, world.listings

@@ -133,7 +133,8 @@ def fit_its(
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.read_csv("data/reference/sicily/sicily.csv")
+    >>> from naravard_analysis.data.official import reference_dir
+    >>> d = pd.read_csv(reference_dir() / "sicily" / "sicily.csv")
     >>> r = fit_its(d, outcome="aces", time="time", interruption=37, family="quasipoisson",
     ...             exposure="stdpop", harmonics=2, season="month")
     >>> round(float(r.effects.loc["level_change", "ratio"]), 2)
