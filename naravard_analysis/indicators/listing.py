@@ -20,7 +20,7 @@ from naravard_analysis.data.schema import require_columns
 from naravard_analysis.errors import DataWarning, ParameterError
 from naravard_analysis.indicators.targets import TARGETS
 
-__all__ = ["AGE_BINS", "fast_lakarkontakt_share"]
+__all__ = ["AGE_BINS", "RESIDENCE_RULES", "fast_lakarkontakt_share", "residence_spans"]
 
 #: Default age groups (lower bounds, years completed at the reference date).
 AGE_BINS: tuple[int, ...] = (0, 20, 40, 65, 80)
@@ -73,6 +73,85 @@ def _active_listings(listings: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     return per.reset_index()
 
 
+#: How the denominator decides who is resident at the reference date (see
+#: :func:`resident_at`).
+RESIDENCE_RULES: tuple[str, ...] = ("listings", "alive")
+
+
+def residence_spans(persons: pd.DataFrame, listings: pd.DataFrame) -> pd.DataFrame:
+    """First resident day and first non-resident day of every person (``[move_in, move_out)``).
+
+    Rule, in order of precedence:
+
+    1. ``persons.move_in_date`` / ``persons.move_out_date`` when the persons table carries them
+       (optional columns; the move-out day is the first day *not* resident);
+    2. otherwise the listing history in the region: a person is resident from the first listing's
+       ``start_date`` and stops being resident on the last listing's ``end_date`` when that last
+       listing is closed and the person has not died (a closed listing history without a death
+       means the person left the region's lists, i.e. moved out); an open listing means resident;
+    3. persons with no listing and no move columns are resident from birth until death (their
+       residence cannot be told from the extract; :func:`fast_lakarkontakt_share` counts them in
+       ``attrs["n_resident_unlisted"]``).
+
+    Every resident in a Swedish region is assigned to a vårdcentral under vårdval (Hälso- och
+    sjukvårdslagen 2017:30, 7 kap. 3 §), so the listing history is the register's own record of
+    residence when no population-register move dates are delivered.
+
+    Returns
+    -------
+    DataFrame indexed like ``persons`` with ``move_in`` and ``move_out`` (NaT = open) and
+    ``listed`` (bool: had any listing).
+
+    Examples
+    --------
+    >>> persons = pd.DataFrame({"person_id": [1, 2], "birth_date": pd.to_datetime(["1950-01-01"] * 2),
+    ...                         "death_date": pd.NaT})
+    >>> listings = pd.DataFrame({"person_id": [1], "doctor_id": ["D"], "unit_id": ["U"],
+    ...     "start_date": pd.to_datetime(["2016-01-01"]), "end_date": pd.to_datetime(["2020-06-30"])})
+    >>> residence_spans(persons, listings)["move_out"].dt.date.tolist()
+    [datetime.date(2020, 6, 30), NaT]
+    """
+    birth = pd.to_datetime(persons["birth_date"])
+    death = (
+        pd.to_datetime(persons["death_date"])
+        if "death_date" in persons.columns
+        else pd.Series(pd.NaT, index=persons.index)
+    )
+    if {"move_in_date", "move_out_date"} & set(persons.columns):
+        move_in = pd.to_datetime(persons.get("move_in_date", pd.Series(pd.NaT, index=persons.index)))
+        move_out = pd.to_datetime(
+            persons.get("move_out_date", pd.Series(pd.NaT, index=persons.index))
+        )
+        return pd.DataFrame(
+            {"move_in": move_in.fillna(birth), "move_out": move_out, "listed": True},
+            index=persons.index,
+        )
+    start = pd.to_datetime(listings["start_date"])
+    end = pd.to_datetime(listings["end_date"])
+    per = pd.DataFrame(
+        {"person_id": listings["person_id"].to_numpy(), "start": start.to_numpy(),
+         "end": end.to_numpy(), "open": end.isna().to_numpy()}
+    ).groupby("person_id", sort=False).agg(
+        first_start=("start", "min"), last_end=("end", "max"), any_open=("open", "any")
+    )
+    hist = per.reindex(persons["person_id"].to_numpy())
+    listed = hist["first_start"].notna().to_numpy()
+    closed = listed & ~hist["any_open"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    moved_out = closed & death.isna().to_numpy()
+    move_out = pd.Series(
+        np.where(moved_out, hist["last_end"].to_numpy(), np.datetime64("NaT")),
+        index=persons.index,
+        dtype="datetime64[ns]",
+    )
+    move_in = pd.Series(
+        np.where(listed, hist["first_start"].to_numpy(), birth.to_numpy()),
+        index=persons.index,
+        dtype="datetime64[ns]",
+    )
+    return pd.DataFrame({"move_in": move_in, "move_out": move_out, "listed": listed},
+                        index=persons.index)
+
+
 def fast_lakarkontakt_share(
     listings: pd.DataFrame,
     persons: pd.DataFrame,
@@ -82,6 +161,7 @@ def fast_lakarkontakt_share(
     population: pd.DataFrame | None = None,
     age_bins: Sequence[int] = AGE_BINS,
     target: float | None = None,
+    residence: str = "listings",
 ) -> pd.DataFrame:
     """Share of the resident population listed with a named doctor at one or more dates (proxy).
 
@@ -96,7 +176,10 @@ def fast_lakarkontakt_share(
     (``TARGETS["named_doctor_special_housing"]``); ``target_verified`` says which.
 
     Unit of analysis: person at date ``t``.  Inclusion: the denominator is everyone in ``persons``
-    born on or before ``t`` and not dead before ``t`` (``death_date`` missing or after ``t``) --
+    born on or before ``t``, not dead before ``t`` (``death_date`` missing or after ``t``) and
+    **resident** at ``t`` (``residence="listings"``, the default: not yet moved in and already moved
+    out persons are excluded, see :func:`residence_spans`; ``residence="alive"`` keeps everybody
+    alive, the behaviour before residence was checked) --
     or, with ``population``, the official population of year ``t.year`` (SCB, 31 December);
     the numerator is the subset with an active listing (``start_date <= t <= end_date``, missing
     end = open) whose ``doctor_id`` is neither missing nor empty.  A listing without a doctor id
@@ -119,6 +202,8 @@ def fast_lakarkontakt_share(
         ``population`` only region_code, municipality_code, sex and age_group are possible.
     population
         Canonical population table used as denominator instead of counting ``persons``.
+    residence
+        ``"listings"`` (default) or ``"alive"``: how residence at ``t`` is decided (see above).
     age_bins
         Lower bounds of the age groups.
     target
@@ -146,6 +231,8 @@ def fast_lakarkontakt_share(
         listings, "listings", ("person_id", "doctor_id", "unit_id", "start_date", "end_date")
     )
     require_columns(persons, "persons", ("person_id", "birth_date"))
+    if residence not in RESIDENCE_RULES:
+        raise ParameterError(f"residence must be one of {RESIDENCE_RULES}, got {residence!r}")
     by_t: tuple[str, ...] = (by,) if isinstance(by, str) else tuple(by or ())
     dates = [
         pd.Timestamp(a)
@@ -188,12 +275,20 @@ def fast_lakarkontakt_share(
         else pd.Series(pd.NaT, index=persons.index)
     )
     birth = pd.to_datetime(persons["birth_date"])
+    spans = residence_spans(persons, listings) if residence == "listings" else None
+    n_not_resident: dict[str, int] = {}
     default_target = TARGETS["named_doctor"]
     sh_target = TARGETS["named_doctor_special_housing"]
 
     parts = []
     for t in dates:
         alive = np.asarray((birth <= t) & (death.isna() | (death > t)))
+        if spans is not None:
+            resident = np.asarray(
+                (spans["move_in"] <= t) & (spans["move_out"].isna() | (spans["move_out"] > t))
+            )
+            n_not_resident[str(t.date())] = int((alive & ~resident).sum())
+            alive &= resident
         pop = persons.loc[alive, ["person_id", *[c for c in by_t if c in persons.columns]]]
         pop = pop.assign(age_group=_age_group(_age_at(birth[alive], t), age_bins))
         act = _active_listings(listings, t)
@@ -257,7 +352,16 @@ def fast_lakarkontakt_share(
     out.attrs = {
         "measure": _MEASURE,
         "proxy": True,
-        "denominator": "population table" if population is not None else "persons alive at date",
+        "denominator": (
+            "population table"
+            if population is not None
+            else "persons resident at date"
+            if spans is not None
+            else "persons alive at date"
+        ),
+        "residence": residence,
+        "n_alive_not_resident": n_not_resident,
+        "n_resident_unlisted": int((~spans["listed"]).sum()) if spans is not None else None,
         "n_listed_unknown_person": n_unknown,
         "target_source": default_target.source,
         "age_bins": tuple(age_bins),
