@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from naravard_analysis.data.schema import require_columns
+from naravard_analysis.data.schema import TABLES, require_columns
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = ["INDEX_COLUMNS", "continuity_indices"]
@@ -50,6 +50,24 @@ def _as_tuple(
     if (not out and not allow_empty) or not all(isinstance(v, str) for v in out):
         raise ParameterError(f"{name} must be None, a string or a non-empty sequence of strings")
     return out
+
+
+def _check_filter_values(column: str, name: str, values: tuple[str, ...] | None) -> None:
+    """Refuse filter values that no canonical contacts row can hold (they would match nothing).
+
+    The allowed values are the canonical schema's (``TABLES["contacts"]``), so a misspelt or
+    Swedish value (``"doctor"``, ``"primär"``) is an error listing the valid ones instead of an
+    empty result.
+    """
+    if values is None:
+        return
+    allowed = TABLES["contacts"].column(column).allowed or ()
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ParameterError(
+            f"{name}: unknown value(s) {unknown} for contacts.{column}; "
+            f"valid values are {list(allowed)}"
+        )
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, Any]:
@@ -327,6 +345,9 @@ def _prepare_and_count(
     if care_levels is not None:
         needed.append("care_level")
     require_columns(contacts, "contacts", dict.fromkeys(needed))
+    _check_filter_values("profession", "professions", professions)
+    _check_filter_values("mode", "modes", modes)
+    _check_filter_values("care_level", "care_levels", care_levels)
 
     kind, pval = _resolve_period(period)
     n_in = len(contacts)
@@ -383,6 +404,15 @@ def _prepare_and_count(
             n_filtered += int((kept & ~m).sum())
             kept &= m
     meta["n_filtered_out"] = n_filtered
+    if n_in and not kept.any():
+        warnings.warn(
+            f"contacts: none of the {n_in} rows is left to count (outside the period: "
+            f"{meta.get('n_outside_window', 0)}, missing provider: "
+            f"{meta['n_missing_provider']}, outside the filters professions={professions}, "
+            f"modes={modes}, care_levels={care_levels}: {n_filtered}); no index can be computed",
+            DataWarning,
+            stacklevel=3,
+        )
 
     # by columns and period combine into one group code.
     group = np.zeros(len(contacts), dtype=np.int64)

@@ -194,6 +194,23 @@ def test_filters_profession_mode_care_level():
     assert one(allc, 1).n_visits == 4 and one(allc, 1).coc == pytest.approx((4 + 1 + 1 - 4) / 12)
 
 
+def test_unknown_filter_values_are_errors_listing_the_valid_ones():
+    c = make_contacts(seq(1, "AABC"))
+    with pytest.raises(ParameterError, match=r"professions: unknown value\(s\) \['doctor'\].*'physician'"):
+        continuity_indices(c, professions="doctor")
+    with pytest.raises(ParameterError, match=r"care_levels: unknown value.*'primary', 'specialist'"):
+        continuity_indices(c, care_levels=("primär",))
+    with pytest.raises(ParameterError, match=r"modes: unknown value.*'phone'"):
+        continuity_indices(c, modes="telefon")
+
+
+def test_valid_filter_that_matches_nothing_warns_why():
+    c = make_contacts(seq(1, "AABC"))  # all physicians in primary care
+    with pytest.warns(DataWarning, match=r"none of the 4 rows is left to count.*professions=\('nurse',\)"):
+        out = continuity_indices(c, professions="nurse")
+    assert not out["eligible"].any() and out.attrs["n_filtered_out"] == 4
+
+
 def test_period_year_and_by_unit():
     rows = [(1, 0, "A"), (1, 1, "A"), (1, 400, "A"), (1, 401, "B")]  # 2023: AA, 2024: AB
     c = make_contacts(rows)

@@ -121,3 +121,8 @@ def test_regular_doctor_rule_by_unit_and_nobody_eligible():
     assert none["n_eligible"] == 0 and np.isnan(none["share_meeting"])
     with pytest.raises(ParameterError, match="share"):
         regular_doctor_rule(c, share=1.5)
+
+
+def test_kontinuitetsindex_unknown_care_level_is_an_error_not_a_baseline_warning():
+    with pytest.raises(ParameterError, match=r"care_levels: unknown value.*valid values are"):
+        kontinuitetsindex(_kont_contacts(), baseline_year=2019, care_levels="primär", ci=None)
