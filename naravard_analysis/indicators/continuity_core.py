@@ -52,6 +52,11 @@ def _as_tuple(
     return out
 
 
+#: Grouping columns that live in ``persons``, not in ``contacts`` (see the error in
+#: :func:`_prepare_and_count`).
+_PERSON_BY = ("sex", "municipality_code", "region_code")
+
+
 def _check_filter_values(column: str, name: str, values: tuple[str, ...] | None) -> None:
     """Refuse filter values that no canonical contacts row can hold (they would match nothing).
 
@@ -340,6 +345,13 @@ def _prepare_and_count(
     """Validate, encode, filter and run the kernel; return the kernel, unit keys and metadata."""
     if not isinstance(contacts, pd.DataFrame):
         raise ParameterError("contacts must be a pandas DataFrame (canonical contacts table)")
+    person_level = [c for c in by if c not in contacts.columns and c in ("age", *_PERSON_BY)]
+    if person_level:
+        raise ParameterError(
+            f"by={list(by)}: contacts carry no {person_level}; add the person's attributes at the "
+            "contact first: with_person_attributes(contacts, persons, date='contact_date') "
+            "(naravard_analysis.indicators.person_attributes)"
+        )
     needed = list(_CONTACT_COLUMNS) + [provider_col] + list(by)
     needed += [c for c, f in (("profession", professions), ("mode", modes)) if f is not None]
     if care_levels is not None:

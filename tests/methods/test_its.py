@@ -368,3 +368,29 @@ def test_monthly_series_age_standardised_offset():
     np.testing.assert_allclose(s["std_population"], [400.0, 400.0, 1 / (0.0025)])
     with pytest.raises(SchemaError, match="age"):
         monthly_series(events.drop(columns="age"), pop, date="d", standardise="esp2013")
+
+
+def test_monthly_series_ages_and_where_filter_numerator_and_denominator_alike():
+    from naravard_analysis.errors import SchemaError as _SchemaError
+    from naravard_analysis.methods.its import monthly_series as _ms
+
+    events = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2020-01-05", "2020-01-20", "2020-02-03", "2020-02-10"]),
+            "age": [85, 79, 80, 90],
+            "sex": ["F", "F", "M", "F"],
+        }
+    )
+    population = pd.DataFrame(
+        {"year": 2020, "age": [79, 80, 85, 90], "sex": ["F", "M", "F", "F"],
+         "population": [1000, 200, 300, 100]}
+    )
+    s = _ms(events, population, date="date", ages=(80, None))
+    # 80+: January 1 event (85), February 2 (80, 90); population 200 + 300 + 100
+    assert s["events"].tolist() == [1, 2] and s["population"].tolist() == [600.0, 600.0]
+    f = _ms(events, population, date="date", ages=(80, None), where={"sex": "F"})
+    assert f["events"].tolist() == [1, 1] and f["population"].tolist() == [400.0, 400.0]
+    with pytest.raises(_SchemaError, match="with_person_attributes"):
+        _ms(events.drop(columns="age"), population, date="date", ages=(80, None))
+    with pytest.raises(_SchemaError, match="both events and population"):
+        _ms(events, population.drop(columns="sex"), date="date", where={"sex": "F"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,8 @@ def monthly_series(
     start: Any = None,
     end: Any = None,
     rate_per: float = 100_000,
+    ages: tuple[int | None, int | None] | None = None,
+    where: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Count events per period (and per ``by`` group) and attach the population at risk.
 
@@ -73,6 +75,14 @@ def monthly_series(
         First and last period to include (dates); default from the events.
     rate_per
         Multiplier of the crude ``rate`` column.
+    ages
+        ``(lowest, highest)`` age in completed years at the event, both included; ``None`` on
+        either side is open (``(80, None)`` = 80+). Applied to the events (``age`` column, e.g.
+        from :func:`naravard_analysis.indicators.person_attributes.with_person_attributes`) and to
+        the population, so numerator and denominator describe the same people.
+    where
+        ``{column: value or list of values}`` kept in both tables (e.g. ``{"sex": "F"}``); every
+        column must exist in ``events`` and in ``population`` for the same reason.
 
     Returns
     -------
@@ -85,6 +95,7 @@ def monthly_series(
     if pfreq is None:
         raise ParameterError(f"freq must be one of {sorted(_FREQS)}, not {freq!r}")
     by = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    events, population = _subset(events, population, ages, where)
     for table, df, cols in (("events", events, [date, *by]), ("population", population, ["year", "population", *by])):
         miss = [c for c in cols if c not in df.columns]
         if miss:
@@ -173,6 +184,50 @@ def _standardise(out: pd.DataFrame, events: pd.DataFrame, ords: np.ndarray, popu
         warnings.warn(f"monthly_series: {int((~pos).sum())} period(s) with 0 events got std_population from "
                       "the group's pooled standardised/crude population ratio", DataWarning, stacklevel=3)
     return out
+
+
+def _subset(
+    events: pd.DataFrame,
+    population: pd.DataFrame,
+    ages: tuple[int | None, int | None] | None,
+    where: Mapping[str, Any] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the same ``ages`` / ``where`` selection to the events and the population."""
+    conditions: dict[str, Any] = dict(where or {})
+    if ages is not None:
+        if len(ages) != 2:
+            raise ParameterError(f"ages must be (lowest, highest) with None for open, got {ages!r}")
+        for table, df in (("events", events), ("population", population)):
+            if "age" not in df.columns:
+                hint = (" (add age at the event with with_person_attributes(events, persons, "
+                        "date=...))" if table == "events" else "")
+                raise SchemaError(table, "age", f"ages={ages!r} needs an age column{hint}")
+    for column in conditions:
+        for table, df in (("events", events), ("population", population)):
+            if column not in df.columns:
+                raise SchemaError(
+                    table, column,
+                    f"where={{{column!r}: ...}} needs the column in both events and population "
+                    "(numerator and denominator must describe the same people)",
+                )
+
+    def keep(df: pd.DataFrame) -> pd.DataFrame:
+        mask = np.ones(len(df), dtype=bool)
+        if ages is not None:
+            age = pd.to_numeric(df["age"], errors="coerce")
+            lo, hi = ages
+            if lo is not None:
+                mask &= (age >= lo).to_numpy(dtype=bool, na_value=False)
+            if hi is not None:
+                mask &= (age <= hi).to_numpy(dtype=bool, na_value=False)
+        for column, value in conditions.items():
+            values = list(value) if isinstance(value, list | tuple | set) else [value]
+            mask &= df[column].isin(values).to_numpy(dtype=bool, na_value=False)
+        return df.loc[mask]
+
+    if ages is None and not conditions:
+        return events, population
+    return keep(events), keep(population)
 
 
 def _attach_population(out: pd.DataFrame, pop: pd.DataFrame, by: list[str]) -> pd.DataFrame:
