@@ -23,7 +23,7 @@ from naravard_analysis.data.synthetic.calendar import MonthGrid
 from naravard_analysis.data.synthetic.rng import stream
 from naravard_analysis.data.synthetic.staff import Roster
 
-__all__ = ["assign_units", "named_doctor_periods", "listing_table", "N_GENERATIONS"]
+__all__ = ["assign_units", "named_doctor_periods", "doctor_chain", "listing_table", "N_GENERATIONS"]
 
 YEAR = 365.25
 N_GENERATIONS = 4
@@ -84,35 +84,60 @@ def named_doctor_periods(
     first = t0 + np.floor(rng.exponential(1.0, P) * speed[unit_of] / mult).astype(np.int64)
     roster = Roster(clinicians, n_u, grid, permanent_only=True)
     end_of = clinicians["end_day"].to_numpy()
-    start = np.full((N_GENERATIONS, P), BIG, np.int64)
-    end = np.full((N_GENERATIONS, P), BIG, np.int64)
-    doctor = np.full((N_GENERATIONS, P), -1, np.int64)
     nxt = np.where(takes, first, BIG)
+    start, end, doctor = doctor_chain(rng, nxt, unit_of, roster, end_of, grid)
+    return {"start": start, "end": end, "doctor": doctor, "adopt": adopt, "ceiling": ceiling}
+
+
+def doctor_chain(
+    rng: np.random.Generator,
+    first: np.ndarray,
+    unit: np.ndarray,
+    roster: Roster,
+    end_of: np.ndarray,
+    grid: MonthGrid,
+    *,
+    reassign: float = 0.85,
+    gap_mean: float = 90.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Successive named doctors of persons first given one on day ``first`` (BIG = never).
+
+    Each named doctor is a permanent physician of the person's ``unit`` in post that month, kept
+    until they leave (``end_of``); then, with probability ``reassign``, a new one follows after
+    ``1 + floor(Exp(gap_mean))`` days (``gap_mean=0``: on the day the previous one leaves). When no doctor is in post the assignment is retried 30 days later. Returns arrays
+    ``(N_GENERATIONS, n)``: start and end days (half-open, BIG = none) and clinician index (-1).
+    """
+    n = len(first)
+    start = np.full((N_GENERATIONS, n), BIG, np.int64)
+    end = np.full((N_GENERATIONS, n), BIG, np.int64)
+    doctor = np.full((N_GENERATIONS, n), -1, np.int64)
+    nxt = first
     for g in range(N_GENERATIONS):
         ok = nxt <= grid.end_day
         idx = np.flatnonzero(ok)
         day = np.maximum(nxt[idx], grid.start_day)
         month = grid.month_of_day(day)
-        doc = roster.pick(unit_of[idx], np.zeros(len(idx), np.int64), month, rng.random(len(idx)))
+        doc = roster.pick(unit[idx], np.zeros(len(idx), np.int64), month, rng.random(len(idx)))
         good = doc >= 0
         good[good] = end_of[doc[good]] > day[good]
         i_g = idx[good]
         start[g, i_g] = nxt[i_g]
         doctor[g, i_g] = doc[good]
         end[g, i_g] = end_of[doc[good]]
-        # next generation: after the doctor leaves, reassignment with probability 0.7
-        re = rng.random(P) < 0.85
-        gap = np.floor(rng.exponential(90.0, P)).astype(np.int64) + 1
-        new = np.full(P, BIG, np.int64)
-        sel = np.zeros(P, bool)
+        # next generation: after the doctor leaves, reassignment with probability ``reassign``
+        re = rng.random(n) < reassign
+        gap = np.floor(rng.exponential(gap_mean, n)).astype(np.int64) + 1 if gap_mean > 0 else \
+            np.zeros(n, np.int64)
+        new = np.full(n, BIG, np.int64)
+        sel = np.zeros(n, bool)
         sel[i_g] = True
         sel &= re & (end[g] < BIG)
         new[sel] = end[g, sel] + gap[sel]
-        failed = np.zeros(P, bool)
+        failed = np.zeros(n, bool)
         failed[idx[~good]] = True
         new[failed] = nxt[failed] + 30  # no doctor in post that day: try again a month later
         nxt = new
-    return {"start": start, "end": end, "doctor": doctor, "adopt": adopt, "ceiling": ceiling}
+    return start, end, doctor
 
 
 def listing_table(

@@ -48,8 +48,13 @@ def draw_persons(
     n_persons: int,
     weighting: str,
     grid: MonthGrid,
+    *,
+    min_age: int = 0,
 ) -> dict[str, np.ndarray]:
     """Draw initial residents and entrants.
+
+    ``min_age`` > 0 draws the initial residents from the SCB cells of that age and older only
+    (the municipality weights are unchanged); entrants are drawn as always.
 
     Returns
     -------
@@ -58,6 +63,8 @@ def draw_persons(
     1 birth, 2 in-migrant).
     """
     rng = stream(seed, "persons")
+    if min_age > 0:
+        cells = cells[cells["age"].to_numpy() >= min_age].reset_index(drop=True)
     pop = muni["population"].to_numpy().astype(float)
     w = np.sqrt(pop) if weighting == "sqrt" else pop
     w = w / w.sum()

@@ -73,6 +73,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "progress": True,
         "description": "1 000 000 residents over two years, for benchmarks",
     },
+    "coverage": {
+        "n_persons": 12_000,
+        "start": "2017-01-01",
+        "end": "2023-12-31",
+        "n_municipalities": 8,
+        "municipality_weighting": "sqrt",
+        "persons_per_unit": 600,
+        "min_age": 60,
+        "progress": False,
+        "description": "small world of residents aged 60+ at the start, seconds; the size of the "
+                       "scenario worlds of coverage studies (hundreds of worlds)",
+    },
 }
 
 DEFAULT_EFFECTS: dict[str, float] = {

@@ -21,6 +21,7 @@ STREAMS = {
     "staff": 4,
     "listings": 5,
     "teams": 6,
+    "scenario": 7,
     "health": 10,
     "death": 11,
     "migration": 12,
@@ -33,6 +34,7 @@ STREAMS = {
     "municipal": 19,
     "hospital": 30,
     "contacts": 31,
+    "rollout": 40,
 }
 
 

@@ -40,7 +40,7 @@ from naravard_analysis.data.synthetic.codes import PLANNED, cause_table, conditi
 from naravard_analysis.data.synthetic.population import out_migration_rate
 from naravard_analysis.data.synthetic.rng import stream
 
-__all__ = ["initial_health", "simulate", "ENROLMENT_RULE", "HEALTH_PARAMS"]
+__all__ = ["initial_health", "simulate", "scenario_multiplier", "ENROLMENT_RULE", "HEALTH_PARAMS"]
 
 YEAR = 365.25
 BIG = np.iinfo(np.int64).max // 4
@@ -137,6 +137,19 @@ def initial_health(seed: int, persons: dict[str, np.ndarray], grid: MonthGrid) -
     return {"cond": cond, "onset": onset, "a": a}
 
 
+def scenario_multiplier(rate_mult: np.ndarray | None, trend: float | None, idx: np.ndarray, t: int,
+                        grid: MonthGrid) -> np.ndarray | float:
+    """Scenario multiplier of the unplanned and ED intensities of residents ``idx`` in month ``t``:
+    the area baseline ``rate_mult[idx]`` times ``trend ** years`` since the period start."""
+    out: np.ndarray | float = 1.0
+    if rate_mult is not None:
+        out = rate_mult[idx]
+    if trend is not None:
+        years = (grid.year[t] - grid.year[0]) + (grid.month[t] - grid.month[0]) / 12
+        out = out * float(trend) ** years
+    return out
+
+
 def simulate(
     seed: int,
     persons: dict[str, np.ndarray],
@@ -146,8 +159,27 @@ def simulate(
     grid: MonthGrid,
     effects: dict[str, float],
     progress: Callable | None = None,
+    scenario: dict | None = None,
 ) -> dict[str, object]:
-    """Run the monthly simulation. Returns state arrays and event arrays (see module doc)."""
+    """Run the monthly simulation. Returns state arrays and event arrays (see module doc).
+
+    ``scenario`` (from :mod:`.scenarios`; ``None`` = the preset's world, unchanged) may hold
+    ``rate_mult`` (per-person multiplier of the unplanned-admission and ED intensities: the area
+    baseline), ``trend`` (annual multiplier of those intensities from the period start, replacing
+    the avoidable groups' own decline), ``enrol_duration`` (``(offset, p)``: an enrolment lasts
+    ``offset + Geometric(p)`` months) and ``rollout`` (a :class:`.scenarios.NamedDoctorRollout`
+    that assigns named doctors each month from the history up to the month before).
+    """
+    scn = scenario or {}
+    rate_mult = scn.get("rate_mult")
+    trend = scn.get("trend")
+    rollout = scn.get("rollout")
+    dur_offset, dur_p = scn.get("enrol_duration", (1, 1 / 11.0))
+    if rollout is not None:
+        # what the roll-out sees: conditions recorded on earlier admissions (bitmask) and unplanned
+        # admissions of the last three months (ring buffer over months)
+        rec_mask = np.zeros(len(persons["sex"]), np.int16)
+        recent_buf = np.zeros((3, len(persons["sex"])), np.int8)
     P = len(persons["sex"])
     cnames, pmax, a50, cscale, _ = condition_arrays()
     K = len(cnames)
@@ -235,6 +267,8 @@ def simulate(
         ncond = n_cond_of[c_m]
         has_dementia = (c_m & dementia_bit) > 0
         has_cancer = (c_m & cancer_bit) > 0
+        if rollout is not None:
+            rollout.step(t, idx, entry[idx], age, n_cond_of[rec_mask[idx]], recent_buf.sum(0)[idx])
         # --- frailty
         pj = hp["frailty_jump_monthly_prob_at_65"] * np.exp(0.03 * np.clip(age - 65, -40, 35)) * (1 + 0.3 * ncond)
         jump = (rh.random(n) < pj) * np.minimum(rh.exponential(hp["frailty_jump_mean"], n), 3.0)
@@ -277,7 +311,8 @@ def simulate(
         wf = ct["w"] * np.array([winter_factor(mo, w) for w in ct["winter"]]) * cov["unplanned"]
         # secular decline of avoidable chronic admissions, ~3 % a year (Socialstyrelsen 2022,
         # figure 6: "minskat relativt kontinuerligt sedan 2013")
-        wf = wf * np.where(avoid, AVOIDABLE_TREND ** (yr + (mo - 1) / 12 - 2016), 1.0)
+        if trend is None:
+            wf = wf * np.where(avoid, AVOIDABLE_TREND ** (yr + (mo - 1) / 12 - 2016), 1.0)
         covid_w = 0.05 * cov["covid"] * np.exp(0.04 * np.clip(age - 65, -45, 30))
         extra_k = np.zeros(K)
         np.add.at(extra_k, cause_cond[has_c], (wf * (cause_mult - 1))[has_c])
@@ -285,6 +320,9 @@ def simulate(
         base = np.where(age < 18, 0.03, np.maximum(
             0.035, hp["unplanned_rate_at_65"] * np.exp(hp["unplanned_age_slope"] * (age - 65))))
         lam = base * np.exp(frail) * w_tot / w_sum0 / 12 * m_u
+        if rate_mult is not None or trend is not None:
+            area_t = scenario_multiplier(rate_mult, trend, idx, t, grid)
+            lam = lam * area_t
 
         def cause_weights(rows: np.ndarray, wf=wf, c_m=c_m, covid_w=covid_w) -> np.ndarray:
             cw = np.broadcast_to(wf, (len(rows), C)).copy()
@@ -311,11 +349,14 @@ def simulate(
                          ("u_cfmt", uu < r_nd / m_u), ("u_cfnd", uu < r_mt / m_u), ("u_enr", enr)):
             ev[key].append(val)
         n_adm = np.bincount(pos[act & (cause != covid_c)], minlength=n)
+        pid_u, act_u = pid, act
         # --- ED visits without admission
         re_ = stream(seed, "ed", t)
         base_e = np.where(age < 18, 0.15, np.maximum(
             0.13, hp["ed_only_rate_at_50"] * np.exp(hp["ed_only_age_slope"] * (age - 50))))
         lam_e = base_e * np.exp(0.8 * frail) * winter_factor(mo, 0.10) * cov["ed"] / 12 * m_e
+        if rate_mult is not None or trend is not None:
+            lam_e = lam_e * area_t
         k = re_.poisson(lam_e)
         pos = np.repeat(np.arange(n), k)
         day = _draw_days(re_, len(pos), d0, nd)
@@ -345,6 +386,11 @@ def simulate(
         ev["p_pid"].append(idx[pos[ok]])
         ev["p_day"].append(day[ok])
         ev["p_type"].append(ptype[ok])
+        if rollout is not None:
+            recent_buf[t % 3] = 0
+            np.add.at(recent_buf[t % 3], pid_u[act_u], 1)
+            adm_p = np.concatenate([pid_u[act_u], idx[pos[ok]]])
+            rec_mask[adm_p] |= cmask[adm_p]
         # --- primary care contacts
         rc = stream(seed, "primary", t)
         phone, video = _digital_shares(yr, mo)
@@ -412,7 +458,7 @@ def simulate(
         rn = stream(seed, "enrol", t)
         u_ref = rn.random(n)
         u_day = rn.random(n)
-        dur = 1 + rn.geometric(1 / 11.0, n)
+        dur = dur_offset + rn.geometric(dur_p, n)
         if t + 1 < grid.n:
             adm6 = sum_adm[idx]
             ed6 = sum_ed[idx]

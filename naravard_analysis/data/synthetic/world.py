@@ -20,6 +20,14 @@ from naravard_analysis.data.synthetic.listings import (
 from naravard_analysis.data.synthetic.population import draw_persons, population_table
 from naravard_analysis.data.synthetic.presets import resolve_effects, resolve_preset
 from naravard_analysis.data.synthetic.rng import stream
+from naravard_analysis.data.synthetic.scenarios import (
+    NamedDoctorRollout,
+    area_log_rates,
+    resolve_scenario,
+    rollout_order,
+    scenario_effects,
+    staggered_months,
+)
 from naravard_analysis.data.synthetic.simulate import (
     ENROLMENT_RULE,
     HEALTH_PARAMS,
@@ -60,6 +68,64 @@ def _team_starts(seed: int, n_muni: int, grid: MonthGrid) -> np.ndarray:
     return np.where(never, BIG, start)
 
 
+def _scenario_setup(scn: dict, seed: int, persons: dict, health: dict, unit_of: np.ndarray,
+                    units: pd.DataFrame, clinicians: pd.DataFrame, muni: pd.DataFrame,
+                    grid: MonthGrid, eff: dict) -> tuple:
+    """Roll-out, area baselines and the truth record of a scenario (see :mod:`.scenarios`).
+
+    Returns the named-doctor periods, the team start months, the simulation's scenario settings
+    and ``meta["truth"]["scenario"]``.
+    """
+    codes = muni["municipality_code"].to_numpy()
+    teams = scn["intervention"] == "mobile_team"
+    area_ids = codes if teams else units["unit_id"].to_numpy()
+    lr = area_log_rates(seed, len(area_ids), scn["log_rate_spread"])
+    rank = rollout_order(seed, lr, scn["targeting"])
+    months = staggered_months(rank, scn["never_share"], grid)
+    start_iso = {str(a): (_iso(grid.first_day[m]) if m < BIG else None)
+                 for a, m in zip(area_ids, months, strict=True)}
+    runtime: dict = {"rate_mult": np.exp(lr)[persons["muni"] if teams else unit_of]}
+    if scn["trend_per_year"] is not None:
+        runtime["trend"] = 1.0 + scn["trend_per_year"]
+    truth = {k: v for k, v in scn.items()}
+    truth["area_log_rate"] = {str(a): round(float(v), 6) for a, v in zip(area_ids, lr, strict=True)}
+    truth["rollout_rank"] = {str(a): int(r) for a, r in zip(area_ids, rank, strict=True)}
+    truth["rollout_start"] = start_iso
+    if teams:
+        offset = scn["enrolment_min_months"] - 1
+        runtime["enrol_duration"] = (offset, 1.0 / (scn["enrolment_mean_months"] - offset))
+        named = named_doctor_periods(seed, persons, unit_of, health["cond"].sum(1), units,
+                                     clinicians, grid, eff["named_doctor_selection"])
+        team_start = months
+        same = eff["mobile_team_unplanned_rr"] == eff["mobile_team_ed_rr"]
+        truth["true_rate_ratio"] = {
+            "unplanned_admissions": eff["mobile_team_unplanned_rr"],
+            "ed_visits": eff["mobile_team_unplanned_rr"] if same else None,
+            "ed_visits_without_admission": eff["mobile_team_ed_rr"],
+            "bed_days": eff["mobile_team_unplanned_rr"] * eff["mobile_team_los_rr"],
+        }
+        truth["estimand"] = ("rate ratio while enrolled (enrolled vs the same persons without a "
+                             "team); every enrolment lasts at least seven months, so it is also "
+                             "the ratio over the six months after enrolment (death and moving out "
+                             "end follow-up)")
+    else:
+        adopt = np.where(months < BIG, grid.first_day[np.minimum(months, grid.n - 1)], BIG)
+        rollout = NamedDoctorRollout(seed, unit_of, adopt.astype(np.int64), clinicians, len(units),
+                                     grid, scn["targeting"])
+        runtime["rollout"] = rollout
+        named = rollout.periods
+        team_start = _team_starts(seed, len(muni), grid)
+        truth["assignment_hazard"] = dict(rollout.params)
+        truth["assignment_rule"] = (
+            "monthly hazard in units that have adopted (rollout_start): base * exp(terms of age, "
+            "conditions recorded on earlier admissions and unplanned admissions of the three "
+            "months before); replaced the day a named doctor leaves")
+        truth["true_rate_ratio"] = {"avoidable_admissions": eff["named_doctor_avoidable_rr"]}
+        truth["estimand"] = ("rate ratio of the chronic avoidable admissions while a named doctor "
+                             "is assigned (listings.doctor_id present) vs not (per protocol)")
+    return named, team_start, runtime, truth
+
+
 def make_world(
     preset: str = "demo",
     *,
@@ -69,6 +135,7 @@ def make_world(
     end: str | None = None,
     seed: int = 0,
     effects: str | Mapping[str, float] | None = None,
+    scenario: str | None = None,
 ) -> RegisterData:
     """Generate a synthetic Swedish register world with known truth.
 
@@ -86,7 +153,13 @@ def make_world(
         Seed of every random stream; the same arguments give byte-identical tables.
     effects
         ``None`` = the preset's known effects (:data:`DEFAULT_EFFECTS`), ``"none"`` = the no-effect
-        world, or a dict overriding individual keys (documented in :mod:`.presets`).
+        world, or a dict overriding individual keys (documented in :mod:`.presets`). With a
+        ``scenario``, ``None`` is the scenario's known effect and a dict overrides it.
+    scenario
+        ``None`` (the preset's world, unchanged) or a targeted roll-out with known truth:
+        ``"teams_targeted"``, ``"teams_random"``, ``"named_doctor_targeted"``,
+        ``"named_doctor_random"`` (:mod:`.scenarios`; truth in ``meta["truth"]["scenario"]``).
+        The ``"coverage"`` preset is their small size.
 
     Returns
     -------
@@ -103,7 +176,8 @@ def make_world(
     0.8
     """
     cfg = resolve_preset(preset)
-    eff = resolve_effects(effects)
+    scn = resolve_scenario(scenario)
+    eff = scenario_effects(scn, effects) if scn is not None else resolve_effects(effects)
     if n_persons is not None:
         if int(n_persons) < 200:
             raise ParameterError(f"n_persons must be at least 200, got {n_persons}")
@@ -131,7 +205,8 @@ def make_world(
     tick = progress_bar.update if progress_bar is not None else None
 
     muni, cells = region_geography(region, cfg["n_municipalities"])
-    persons = draw_persons(seed, muni, cells, cfg["n_persons"], cfg["municipality_weighting"], grid)
+    persons = draw_persons(seed, muni, cells, cfg["n_persons"], cfg["municipality_weighting"], grid,
+                           min_age=cfg.get("min_age", 0))
     P = len(persons["sex"])
     units = build_units(seed, muni, persons["muni"], cfg["persons_per_unit"], region)
     clinicians = build_clinicians(seed, units, grid)
@@ -140,10 +215,16 @@ def make_world(
     hospital_ids = units.attrs["hospital_ids"]
     hosp_of_person = hosp_of_muni[persons["muni"]].astype(np.int64)
     health = initial_health(seed, persons, grid)
-    named = named_doctor_periods(seed, persons, unit_of, health["cond"].sum(1), units, clinicians,
-                                 grid, eff["named_doctor_selection"])
-    team_start = _team_starts(seed, len(muni), grid)
-    sim = simulate(seed, persons, health, named, team_start, grid, eff, progress=tick)
+    runtime, scn_truth = None, None
+    if scn is None:
+        named = named_doctor_periods(seed, persons, unit_of, health["cond"].sum(1), units,
+                                     clinicians, grid, eff["named_doctor_selection"])
+        team_start = _team_starts(seed, len(muni), grid)
+    else:
+        named, team_start, runtime, scn_truth = _scenario_setup(
+            scn, seed, persons, health, unit_of, units, clinicians, muni, grid, eff)
+    sim = simulate(seed, persons, health, named, team_start, grid, eff, progress=tick,
+                   scenario=runtime)
 
     exit_day, exit_kind = sim["exit_day"], sim["exit_kind"]
     stays = build_stays(seed, persons, sim, grid, eff, hosp_of_person, len(hospital_ids))
@@ -259,6 +340,10 @@ def make_world(
             "the population table (resident on 31 December iff start <= 31 Dec < end).",
         ],
     }
+    if scn_truth is not None:
+        truth["scenario"] = scn_truth
+        truth["named_doctor"]["assignment"] = scn_truth.get("assignment_rule",
+                                                            truth["named_doctor"]["assignment"])
     params = {
         "n_persons": cfg["n_persons"],
         "start": str(s_day),
@@ -274,6 +359,7 @@ def make_world(
         "period": [str(s_day), str(e_day)],
         "source": "synthetic",
         "preset": preset,
+        **({"scenario": scn["name"]} if scn is not None else {}),
         "seed": seed,
         "params": params,
         "truth": truth,
