@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from naravard_analysis.data.codelists import load_codelist, validate_codelist
+from naravard_analysis.engine import use_dask
 from naravard_analysis.errors import ParameterError, SchemaError
 from naravard_analysis.indicators.episodes import (
     _THREADS_FROM,
@@ -423,6 +424,7 @@ def flag_avoidable(
     codelist: pd.DataFrame | None = None,
     year_of: str = "discharge",
     episodes: pd.DataFrame | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """Flag avoidable hospitalisations, one row per admission or care episode.
 
@@ -473,6 +475,10 @@ def flag_avoidable(
         :class:`~naravard_analysis.errors.ParameterError` when they cannot be (stay count differs
         from ``len(admissions)``, or ``merge_gap_days`` recorded in ``episodes.attrs`` differs).
         Ignored when the unit is ``"admission"``.
+    engine : {None, "pandas", "dask"}
+        ``None`` follows the input (a Dask DataFrame partitioned by person runs on Dask); ``"dask"``
+        also splits pandas tables by person. The Dask path returns a lazy Dask DataFrame with the
+        same rows and values (see :mod:`naravard_analysis.indicators.distributed`).
 
     Returns
     -------
@@ -508,6 +514,10 @@ def flag_avoidable(
     >>> f[["copd", "avoidable"]].values.tolist(), f["excluded_reason"].tolist()
     ([[True, True], [False, False]], [nan, 'secondary_missing'])
     """
+    if use_dask(engine, admissions, persons, episodes):  # the same computation per person partition
+        from naravard_analysis.indicators import distributed
+
+        return distributed.flag_avoidable_dask(**locals())
     d = _definition(definition)
     unit = unit or d.unit
     if unit not in ("episode", "admission"):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from naravard_analysis.data.schema import TABLES, require_columns
+from naravard_analysis.engine import use_dask
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = ["INDEX_COLUMNS", "continuity_indices"]
@@ -524,6 +525,7 @@ def continuity_indices(
     dedupe: bool = True,
     provider_col: str = "provider_id",
     tie_break: Sequence[str] | None = None,
+    engine: str | None = None,
 ) -> pd.DataFrame:
     r"""Continuity-of-care indices per person (and ``by`` group and period).
 
@@ -590,6 +592,10 @@ def continuity_indices(
     tie_break
         Columns ordering same-day contacts before the provider id (default: ``contact_time``,
         ``contact_id`` when present).
+    engine
+        ``None`` follows the input (a Dask DataFrame partitioned by person runs on Dask); ``"dask"``
+        also splits pandas tables by person. The Dask path returns a lazy Dask DataFrame with the
+        same rows and values (see :mod:`naravard_analysis.indicators.distributed`).
 
     Returns
     -------
@@ -619,6 +625,10 @@ def continuity_indices(
 
     COC = (3² + 1² − 4)/(4·3) = 6/12; UPC = 3/4; SECON = (1 + 0 + 0)/3.
     """
+    if use_dask(engine, contacts):  # the same computation per person partition
+        from naravard_analysis.indicators import distributed
+
+        return distributed.continuity_indices_dask(**locals())
     if not isinstance(min_visits, int | np.integer) or isinstance(min_visits, bool):
         raise ParameterError(f"min_visits must be an integer, got {min_visits!r}")
     if min_visits < 2:

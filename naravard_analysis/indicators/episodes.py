@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from naravard_analysis.data.schema import STRING_DTYPE
+from naravard_analysis.engine import use_dask
 from naravard_analysis.errors import SchemaError
 
 __all__ = ["assign_episodes", "build_episodes", "EPISODE_COLUMNS"]
@@ -219,7 +220,8 @@ def _link(admissions: pd.DataFrame, merge_gap_days: int):
     return order, episode, stay_seq, dis_d
 
 
-def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
+def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine: str | None = None
+) -> pd.DataFrame:
     """Label every inpatient stay with the care episode it belongs to.
 
     Parameters
@@ -229,6 +231,10 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.
         ``discharge_date`` and optionally ``discharge_to`` (``"hospital"`` = UTSATT 1, a transfer).
     merge_gap_days : {0, 1}
         Days allowed between the episode's latest discharge and the next admission (§2.4).
+    engine : {None, "pandas", "dask"}
+        ``None`` follows the input (a Dask DataFrame partitioned by person runs on Dask); ``"dask"``
+        also splits pandas tables by person. The Dask path returns a lazy Dask DataFrame with the
+        same rows and values (see :mod:`naravard_analysis.indicators.distributed`).
 
     Returns
     -------
@@ -254,6 +260,10 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.
     >>> assign_episodes(adm)["episode_id"].tolist()
     [0, 0]
     """
+    if use_dask(engine, admissions):  # the same computation per person partition
+        from naravard_analysis.indicators import distributed
+
+        return distributed.assign_episodes_dask(**locals())
     order, episode, stay_seq, _ = _link(admissions, merge_gap_days)
     out = admissions.iloc[order].copy()
     out["episode_id"] = episode
@@ -261,7 +271,8 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.
     return out
 
 
-def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.DataFrame:
+def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine: str | None = None
+) -> pd.DataFrame:
     """Chain inpatient stays into care episodes (vårdepisoder), one row per episode.
 
     Parameters
@@ -273,6 +284,10 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     merge_gap_days : {0, 1}
         0 links same-day re-entry and overlaps only; 1 also links next-day re-entry (§2.4).
         Transfers (``discharge_to == "hospital"``) link same or next day in both variants.
+    engine : {None, "pandas", "dask"}
+        ``None`` follows the input (a Dask DataFrame partitioned by person runs on Dask); ``"dask"``
+        also splits pandas tables by person. The Dask path returns a lazy Dask DataFrame with the
+        same rows and values (see :mod:`naravard_analysis.indicators.distributed`).
 
     Returns
     -------
@@ -307,6 +322,10 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0) -> pd.D
     >>> build_episodes(adm)[["episode_id", "n_stays", "bed_days"]].values.tolist()
     [[0, 2, 8], [1, 1, 1]]
     """
+    if use_dask(engine, admissions):  # the same computation per person partition
+        from naravard_analysis.indicators import distributed
+
+        return distributed.build_episodes_dask(**locals())
     order, ep, stay_seq, dis_days = _link(admissions, merge_gap_days)
     n = len(order)
     first_pos = np.flatnonzero(stay_seq == 1)

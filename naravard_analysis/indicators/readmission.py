@@ -63,6 +63,7 @@ import pyarrow.compute as pc
 from scipy import stats
 
 from naravard_analysis.data.schema import STRING_DTYPE
+from naravard_analysis.engine import use_dask
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = [
@@ -499,6 +500,7 @@ def flag_readmissions(
     age_at: str = "admission",
     planned_blocks_later: bool | None = None,
     death_after_discharge: str = "keep",
+    engine: str | None = None,
 ) -> pd.DataFrame:
     """Flag 30-day readmissions, one row per index care episode.
 
@@ -539,6 +541,10 @@ def flag_readmissions(
     death_after_discharge : {"keep", "exclude"}
         Index followed by death in the window: kept and counted as not readmitted (default, §4.2), or
         excluded with reason ``"died_after_discharge"`` unless readmitted before death.
+    engine : {None, "pandas", "dask"}
+        ``None`` follows the input (a Dask DataFrame partitioned by person runs on Dask); ``"dask"``
+        also splits pandas tables by person. The Dask path returns a lazy Dask DataFrame with the
+        same rows and values (see :mod:`naravard_analysis.indicators.distributed`).
 
     Returns
     -------
@@ -577,6 +583,10 @@ def flag_readmissions(
     >>> bool(f.readmitted.iloc[0]), int(f.days_to_readmission.iloc[0]), bool(f.readmitted.iloc[1])
     (True, 15, False)
     """
+    if use_dask(engine, admissions, persons):  # the same computation per person partition
+        from naravard_analysis.indicators import distributed
+
+        return distributed.flag_readmissions_dask(**locals())
     if variant not in VARIANTS:
         raise ParameterError(f"unknown variant {variant!r}; available: {sorted(VARIANTS)}")
     v = VARIANTS[variant]
