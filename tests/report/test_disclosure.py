@@ -526,7 +526,7 @@ def clean_outputs(d: Path) -> None:
         + format_suppressed(s).to_html()
         + "</body></html>"
     )
-    (d / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (d / "table_sv.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))  # data: .csv
     (d / "manifest.json").write_text(
         json.dumps({"rows": 4, "value": 0.8112189876, "id": "a8112189876b"})
     )
@@ -542,7 +542,7 @@ def test_check_outputs_passes_a_clean_directory(tmp_path):
         "table_en.csv": "csv",
         "tables.xlsx": "excel",
         "report.html": "html",
-        "fig.png": "skipped",
+        "table_sv.png": "image",
         "manifest.json": "text",
     }
     csv_scan = next(s for s in rep.files if s.file == "table_sv.csv")
