@@ -1334,21 +1334,39 @@ def check_outputs(
 ) -> DisclosureReport:
     """Scan written outputs for small counts and personal identity numbers.
 
-    Every file under ``directory`` (recursively, hidden folders included) is read by type:
-    CSV/TSV (separator ``;`` ``,`` tab or ``|`` from the first line; decimal comma or point;
-    space/NBSP thousands; UTF-8 or CP1252), Excel ``.xlsx`` (every sheet; a row of headers with
-    a count name starts a table), HTML (every ``<table>``, and all text and attributes outside
-    tables), executed notebooks (cell sources; stream, ``text/html``, ``text/plain`` and other
-    text outputs; printed DataFrames are parsed heuristically), Parquet, and plain text files
-    (``.txt .md .json .svg .log ...``: identifiers only). Other files (PNG, PDF ...) are listed
-    as skipped.
+    Every file under ``directory`` (recursively, hidden folders included) is read by type, and
+    every file and folder *name* is checked for identifiers:
 
-    Rules: a value ``v`` with ``0 < v < min_count`` (or ``v == 0`` when not ``allow_zero``) in a
-    count column fails (DEFINITIONS.md 8.7); count columns are recognised by header name
-    (:func:`is_count_column`, ``count_patterns``). Any valid personnummer or samordningsnummer
-    (10 or 12 digits, optional ``-``/``+``, Luhn check digit, valid date, day - 60 for
-    samordningsnummer; DEFINITIONS.md 8.5-8.6) anywhere fails. Suppressed markers (``<5``,
-    ``..``, empty) are not numbers and pass.
+    * CSV/TSV: the separator (``;`` ``,`` tab ``|``) that gives the most rows of one width, so a
+      caption line cannot mislead it; decimal comma or point; space/NBSP thousands; UTF-8 or
+      CP1252. Caption and footnote lines are read as prose.
+    * Excel ``.xlsx``: every sheet (a row of text headers naming a count, or of two or more
+      periods such as ``2019 2020``, starts a table); formula cells without a cached value;
+      sheet names, document properties, comments, defined names and charts (the XML parts).
+    * HTML: every ``<table>``, all attributes, and the prose outside tables.
+    * Executed notebooks: notebook and cell metadata, cell sources (identifiers; prose counts in
+      Markdown cells), stream, ``text/*`` and SVG outputs, printed DataFrames (heuristic).
+    * Parquet: the table and the file's key-value metadata.
+    * SVG: all text; for a matplotlib figure whose axis label names a count ("Antal ...",
+      "Number of ..."), the drawn values (bar lengths, line vertices, markers, value labels) read
+      back through the tick labels. PNG: the text chunks; PDF: the document information and the
+      text of the content streams. A raster figure (and an SVG with text drawn as outlines)
+      passes only with its data file (same name, ``.csv`` ``.svg`` ``.xlsx`` ...) beside it.
+    * Other text files: ``.md .txt .rst .tex .log`` (identifiers and prose counts), ``.json
+      .yaml .xml`` (identifiers).
+
+    Rules: a value ``v`` with ``0 < v < min_count`` (or ``v == 0`` when not ``allow_zero``) fails
+    in a count column (recognised by header name: :func:`is_count_column`, ``count_patterns``;
+    or a period header over whole numbers), in a drawn count axis, or written in prose or in a
+    text cell ("3 personer", "n = 3", "3 (7,5 %)", "3 av 40 patienter", "Antal dödsfall: 3";
+    "färre än 5" is a threshold, not a count). A share, percentage or rate beside a count fails
+    when, times the largest count of its row (its denominator) and allowing for the rounding
+    shown, it can only be a numerator of 1 .. ``min_count - 1``. Any valid personnummer or
+    samordningsnummer (10 or 12 digits, optional ``-``, ``+`` or space, checked by
+    :func:`naravard_analysis.data.identifiers.is_personnummer`) anywhere fails. Suppressed
+    markers (``<5``, ``..``, empty) are not numbers and pass. What the scan cannot see (counts
+    recoverable by differencing across files, values drawn in raster images, numbers written
+    in words) is listed in the README's privacy section.
 
     Parameters
     ----------
@@ -1368,7 +1386,8 @@ def check_outputs(
     -------
     DisclosureReport
         Per file: what was scanned and what was found (file, sheet/table/cell, column, row
-        positions and how many cells) -- never the value of an identifier.
+        positions and how many cells) -- never the value of an identifier: identifiers in
+        file, sheet or column names are shown as ``<personnummer>``.
 
     Raises
     ------
