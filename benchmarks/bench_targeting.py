@@ -25,7 +25,9 @@ failed. Acceptance for the defaults (issue): coverage 90–98 % and |mean log bi
 
 At most two worlds are processed at once (``--workers``, capped at 2: the machine is shared),
 each worker single-threaded; per-world rows are appended to ``--out`` as they finish, so an
-interrupted run keeps its results and ``--resume`` skips the worlds already there.
+interrupted run keeps its results and ``--resume`` skips the worlds already there. ``--cache DIR``
+keeps each world as Parquet (about 3 MB) so that a later run of other designs reads it instead of
+building it again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -98,17 +101,40 @@ def named_designs() -> tuple[dict[str, tuple[str, Callable]], str]:
 
 
 # ----------------------------------------------------------------------------- one world
-def run_world(task: tuple[str, str, int, str, int | None, tuple[str, ...] | None]) -> list[dict]:
-    """Build one scenario world and run the designs on it (all, or the names given); one row per
-    design. A design that is the default and also asked for by name runs once."""
-    scenario, effect, seed, preset, n_persons, only = task
-    warnings.simplefilter("ignore")
+def _world(scenario: str, effect: str, seed: int, preset: str, n_persons: int | None,
+           cache: str | None):
+    """The scenario world: built, or read from ``cache`` (Parquet folders, written on first use;
+    the same arguments give the same world, so a cache only saves time)."""
+    from naravard_analysis.data import RegisterData
     from naravard_analysis.data.synthetic import make_world
 
-    t0 = time.perf_counter()
+    path = None
+    if cache is not None:
+        path = Path(cache) / f"{preset}-{n_persons or 'preset'}-{scenario}-{effect}-{seed}"
+        if (path / "manifest.json").is_file():
+            return RegisterData.from_dir(path)
     kw = {} if n_persons is None else {"n_persons": n_persons}
     world = make_world(preset, seed=seed, scenario=scenario,
                        effects="none" if effect == "none" else None, **kw)
+    if path is not None:
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        world.to_dir(tmp)
+        if path.exists():  # another process wrote it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    return world
+
+
+def run_world(task: tuple) -> list[dict]:
+    """Build one scenario world and run the designs on it (all, or the names given); one row per
+    design. A design that is the default and also asked for by name runs once. ``task`` is
+    (scenario, effect, seed, preset, n_persons, designs or None, cache folder or None)."""
+    scenario, effect, seed, preset, n_persons, only, cache = task
+    warnings.simplefilter("ignore")
+
+    t0 = time.perf_counter()
+    world = _world(scenario, effect, seed, preset, n_persons, cache)
     t_world = time.perf_counter() - t0
     teams = scenario.startswith("teams")
     outcome = TEAM_OUTCOME if teams else NAMED_OUTCOME
@@ -140,12 +166,14 @@ def _init_worker() -> None:
 def coverage_study(n_seeds: int = 100, *, cells: Sequence[tuple[str, str]] = CELLS,
                    start_seed: int = 0, preset: str = "coverage", n_persons: int | None = None,
                    workers: int = MAX_WORKERS, out: Path | None = None, resume: bool = False,
-                   designs: Sequence[str] | None = None, verbose: bool = False) -> pd.DataFrame:
+                   designs: Sequence[str] | None = None, cache: str | Path | None = None,
+                   verbose: bool = False) -> pd.DataFrame:
     """Per-world, per-design rows for ``n_seeds`` seeds of each cell (see module docstring);
     ``designs`` limits the designs run (names as in the rows: default, matched_did, pre_post,
     poisson, naive; a name that does not apply to an intervention is skipped)."""
     only = None if designs is None else tuple(designs)
-    tasks = [(s, e, seed, preset, n_persons, only)
+    cache = None if cache is None else str(cache)
+    tasks = [(s, e, seed, preset, n_persons, only, cache)
              for seed in range(start_seed, start_seed + n_seeds) for s, e in cells]
     done = pd.DataFrame()
     if out is not None and resume and Path(out).is_file():
@@ -239,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--designs", nargs="+", default=None,
                     help="run only these designs (default matched_did pre_post poisson naive)")
     ap.add_argument("--out", type=Path, default=None, help="append per-world rows to this CSV")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep the worlds as Parquet folders here and reuse them (2-3 MB a world)")
     ap.add_argument("--resume", action="store_true", help="skip worlds already in --out")
     ap.add_argument("--summarise", type=Path, nargs="+", default=None,
                     help="only summarise these CSV files (later rows win)")
@@ -255,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = coverage_study(n, cells=cells, start_seed=a.start_seed, preset=a.preset,
                           n_persons=a.persons, workers=a.workers, out=a.out, resume=a.resume,
-                          designs=a.designs, verbose=True)
+                          designs=a.designs, cache=a.cache, verbose=True)
     print(f"\n{time.perf_counter() - t0:.0f} s wall\n")
     print(markdown(summarise(rows)))
     return 0

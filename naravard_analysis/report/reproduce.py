@@ -6,6 +6,7 @@ numbers behind each figure as published. ``figures.yaml``::
     paper: validation
     worlds:                       # synthetic worlds the figures need (optional)
       null: {preset: demo, region: "14", seed: 0, effects: none}
+      targeted: {preset: coverage, seed: 0, scenario: teams_targeted}   # scenario: optional
     figures:
       - id: fig1
         notebook: notebooks/40_interrupted_time_series.ipynb
@@ -143,6 +144,7 @@ def reproduce_paper(
             worlds[name] = make_world(
                 w.get("preset", "demo"), region=str(w.get("region", "14")), seed=int(w.get("seed", 0)),
                 n_persons=w.get("n_persons"), effects=None if effects in (None, "known") else effects,
+                scenario=w.get("scenario"),
             ).to_dir(work / "worlds" / name)
         if not record:
             for fig in spec["figures"]:

@@ -14,7 +14,8 @@ import pytest
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: Notebooks behind the papers in papers/: their runs are checked by the reproduction tests.
-PAPER_NOTEBOOKS = {"50_mobile_teams", "70_deaths_covid_its", "80_mobile_teams_regions", "90_validation"}
+PAPER_NOTEBOOKS = {"50_mobile_teams", "55_targeted_rollouts", "70_deaths_covid_its",
+                   "80_mobile_teams_regions", "90_validation"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
