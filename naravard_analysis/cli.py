@@ -18,6 +18,8 @@ Presets:
            the notebook tests and the papers
   region   about 300 000 persons, 2015-2023, a few minutes
   scale    1 000 000 persons over 2 years, for benchmarks
+  national all 21 regions at their real size (10.3 M residents, 2015-2023), region by region
+           into partitioned Parquet (needs --partitions; larger than memory, hours)
 
 Effects: --effects known (default: the preset's documented true effects of mobile teams and named
 doctors) or --effects none (the no-effect world, where any before/after drop is regression to the
@@ -53,6 +55,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from naravard_analysis.data.synthetic import make_world
     from naravard_analysis.report.parameters import validate_region_code
 
+    if args.preset == "national":
+        return _synth_national(args)
     region = validate_region_code(args.region)
     data = make_world(
         args.preset,
@@ -61,8 +65,24 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         n_persons=args.n_persons,
         effects=None if args.effects == "known" else args.effects,
     )
-    out = data.to_dir(args.out)
+    out = data.to_dir(args.out, partitions=args.partitions)
     print(f"{data!r}\nWritten to {out}")
+    return 0
+
+
+def _synth_national(args: argparse.Namespace) -> int:
+    """Every region at its real size, region by region into partitioned Parquet."""
+    from naravard_analysis.data.synthetic.national import make_national
+    from naravard_analysis.errors import ParameterError
+
+    if not args.partitions:
+        raise ParameterError("--preset national is larger than memory and written as partitioned "
+                             "Parquet: give --partitions N (person buckets per region, e.g. 16)")
+    if args.n_persons is not None:
+        raise ParameterError("--n-persons does not apply to --preset national (real region sizes)")
+    out = make_national(args.out, partitions=args.partitions, seed=args.seed,
+                        effects=None if args.effects == "known" else args.effects, progress=print)
+    print(f"Written to {out} (read it with RegisterData.from_dir(path, engine='dask'))")
     return 0
 
 
@@ -150,12 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SYNTH_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    synth.add_argument("--preset", default="demo", choices=["demo", "region", "scale"])
+    synth.add_argument("--preset", default="demo", choices=["demo", "region", "scale", "national"])
     synth.add_argument("--region", default="14", help="two-digit region code (default 14)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--n-persons", type=int, default=None, help="override the preset's size")
     synth.add_argument("--effects", default="known", choices=["known", "none"])
     synth.add_argument("--out", required=True, help="output directory")
+    synth.add_argument("--partitions", type=int, default=None, metavar="N",
+                       help="write hive-partitioned Parquet: person region x N hash buckets "
+                       "(read lazily with RegisterData.from_dir(path, engine='dask'))")
     synth.set_defaults(func=_cmd_synth)
 
     check = sub.add_parser(

@@ -47,6 +47,7 @@ __all__ = [
     "aligned",
     "map_persons",
     "empty_meta",
+    "connect",
 ]
 
 #: Engines accepted by ``engine=``.
@@ -258,3 +259,43 @@ def _call_renumbered(
         out[renumber] = out[renumber].to_numpy(np.int64) + (np.int64(number) << EPISODE_ID_SHIFT)
     out.attrs = {}
     return out
+
+
+def connect(cluster: str | int | None, *, memory_limit: str = "auto") -> Any:
+    """A ``dask.distributed`` client for ``cluster``, or ``None`` for the default (no cluster).
+
+    Parameters
+    ----------
+    cluster
+        ``None``, ``""`` or ``0``: no client (pandas, or Dask's local threads when a table is a Dask
+        DataFrame); ``"tcp://HOST:PORT"``: an existing scheduler; an integer ``N`` or
+        ``"local:N"``: start a :class:`distributed.LocalCluster` with ``N`` worker processes of one
+        thread each on this machine (closed with the client).
+    memory_limit
+        Per-worker memory limit of a local cluster (``"6GiB"``; ``"auto"`` splits the machine).
+
+    Returns
+    -------
+    distributed.Client or None
+        Use it as a context manager (``with connect(...) as client:``), or call ``close()``.
+
+    Examples
+    --------
+    >>> connect("") is None
+    True
+    """
+    if cluster in (None, "", 0, "0"):
+        return None
+    from distributed import Client
+
+    text = str(cluster)
+    if text.startswith("local:") or text.isdigit():
+        n = int(text.split(":", 1)[-1])
+        if n < 1:
+            raise ParameterError(f"a local cluster needs at least one worker, got {n}")
+        # a client given worker settings starts its own LocalCluster and closes it with itself
+        return Client(n_workers=n, threads_per_worker=1, memory_limit=memory_limit,
+                      dashboard_address=None)
+    if "://" not in text:
+        raise ParameterError(f"cluster must be 'tcp://HOST:PORT', 'local:N' or N, got {cluster!r}")
+    return Client(text)

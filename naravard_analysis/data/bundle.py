@@ -208,17 +208,32 @@ class RegisterData:
         return RegisterData(**tables, meta=meta, validate=False)
 
     # ------------------------------------------------------------------ I/O
-    def to_dir(self, path: str | Path, *, compression: str = "zstd") -> Path:
+    def to_dir(self, path: str | Path, *, compression: str = "zstd", partitions: int | None = None,
+               append: bool = False) -> Path:
         """Write every table as Parquet plus ``manifest.json`` (and ``truth.json`` when known).
 
         Files are written deterministically (no timestamps), so the same bundle gives
         byte-identical files.
+
+        Parameters
+        ----------
+        partitions
+            Write hive-partitioned Parquet by the person's region and ``partitions`` buckets of a
+            stable hash of ``person_id`` (read lazily with ``from_dir(path, engine="dask")``;
+            layout in :mod:`naravard_analysis.data.partitioned`). ``None``: one file per table.
+        append
+            With ``partitions``: add these persons (e.g. another region) to an existing
+            partitioned bundle.
 
         Returns
         -------
         Path
             The directory written.
         """
+        if partitions is not None:
+            from naravard_analysis.data.partitioned import write_partitioned
+
+            return write_partitioned(self, path, partitions, compression=compression, append=append)
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         files: dict[str, dict[str, Any]] = {}
@@ -240,7 +255,9 @@ class RegisterData:
         return out
 
     @classmethod
-    def from_dir(cls, path: str | Path, *, verify: bool = True) -> RegisterData:
+    def from_dir(
+        cls, path: str | Path, *, verify: bool = True, engine: str = "pandas"
+    ) -> RegisterData:
         """Read a bundle written by :meth:`to_dir`.
 
         Parameters
@@ -249,6 +266,11 @@ class RegisterData:
             Directory holding ``manifest.json`` and the Parquet files.
         verify
             Check every file's sha256 and row count against the manifest.
+        engine
+            ``"pandas"`` (in memory) or ``"dask"``: the person tables of a partitioned bundle
+            (``to_dir(partitions=N)``) become lazy Dask DataFrames partitioned by person, one
+            partition per region and bucket, aligned across tables (``population`` stays
+            pandas). Tables are then not validated again: their files match the manifest.
 
         Raises
         ------
@@ -273,6 +295,12 @@ class RegisterData:
                 f"{mfile}: schema version {manifest.get('schema_version')!r}, expected "
                 f"{SCHEMA_VERSION!r}"
             )
+        if engine not in ("pandas", "dask"):
+            raise ReadError(f"engine must be 'pandas' or 'dask', got {engine!r}")
+        if manifest.get("layout") is not None or engine == "dask":
+            from naravard_analysis.data.partitioned import read_bundle
+
+            return read_bundle(cls, root, manifest, engine=engine, verify=verify)
         tables: dict[str, pd.DataFrame] = {}
         for name, entry in manifest.get("tables", {}).items():
             if name not in TABLES:
@@ -338,6 +366,8 @@ class RegisterData:
         return head + self.summary().to_html(index=False, na_rep="")
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{n}={len(df):,}" for n, df in self.tables.items())
+        # a Dask table is not counted (that would read it): its partitions are shown instead
+        parts = ", ".join(f"{n}={len(df):,}" if not hasattr(df, "npartitions")
+                          else f"{n}=<{df.npartitions} partitions>" for n, df in self.tables.items())
         region = self.meta.get("region")
         return f"RegisterData({parts}{', region=' + repr(region) if region else ''})"

@@ -124,7 +124,7 @@ CONTINUITY_SETTINGS = [
 ]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 12), which=st.integers(0, 4),
        text_ids=st.booleans())
 def test_continuity_equal_on_random_worlds(seed, n, which, text_ids):
@@ -157,7 +157,7 @@ def _split_contacts(contacts: pd.DataFrame, n: int):
     return partition_by_person({"contacts": contacts}, n)["contacts"]
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 12), gap=st.sampled_from([0, 1]))
 def test_episodes_equal_on_random_worlds(seed, n, gap):
     world = random_world(seed)
@@ -171,7 +171,7 @@ def test_episodes_equal_on_random_worlds(seed, n, gap):
     assert_same(expected.sort_index(), got.sort_index(), keys + ["stay_seq", "main_diagnosis"])
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 12),
        definition=st.sampled_from(["socialstyrelsen_chronic", "socialstyrelsen", "pqi", "oecd"]))
 def test_avoidable_equal_on_random_worlds(seed, n, definition):
@@ -191,7 +191,7 @@ def test_avoidable_reuses_dask_episodes():
     assert_same(expected, got, ["person_id", "admission_date", "discharge_date"])
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 12),
        variant=st.sampled_from(["socialstyrelsen", "cms", "norway"]), min_age=st.sampled_from([None, 65]))
 def test_readmissions_equal_on_random_worlds(seed, n, variant, min_age):

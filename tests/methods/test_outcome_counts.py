@@ -46,7 +46,7 @@ def test_matches_a_naive_count_per_window():
     assert list(got.index) == list(w.index) and "arm" in got
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 9))
 def test_dask_equals_pandas(seed, n):
     world = random_world(seed)

@@ -73,6 +73,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "progress": True,
         "description": "1 000 000 residents over two years, for benchmarks",
     },
+    # Every region at its real size (SCB 2019, 10.3 M residents); n_persons None = the region's
+    # population. Built region by region into partitioned Parquet by make_national.
+    "national": {
+        "n_persons": None,
+        "start": "2015-01-01",
+        "end": "2023-12-31",
+        "n_municipalities": None,
+        "municipality_weighting": "population",
+        "persons_per_unit": 2_500,
+        "progress": False,
+        "description": "all 21 regions at their real population (10.3 M), 2015-2023, written region "
+                       "by region as partitioned Parquet (larger than memory; make_national)",
+    },
     "coverage": {
         "n_persons": 12_000,
         "start": "2017-01-01",

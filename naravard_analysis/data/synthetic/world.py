@@ -176,6 +176,9 @@ def make_world(
     0.8
     """
     cfg = resolve_preset(preset)
+    if cfg["n_persons"] is None and n_persons is None:
+        raise ParameterError(f"preset {preset!r} spans every region at its real size: build it "
+                             "with make_national (naravard synth --preset national --partitions N)")
     scn = resolve_scenario(scenario)
     eff = scenario_effects(scn, effects) if scn is not None else resolve_effects(effects)
     if n_persons is not None:
