@@ -22,20 +22,23 @@ what the pandas function derives from *all* persons is computed once beforehand 
 
 Results are lazy Dask DataFrames with one partition per input partition; ``.compute()`` gives the
 pandas result's rows (in partition order rather than sorted by person) with equal values. The
-pandas result's ``attrs`` (settings, exclusion counts) are not carried by a Dask DataFrame: run the
-pandas function on one partition, or count exclusions from the returned columns (``eligible``,
-``exclusion``, ``excluded_reason``).
+pandas result's ``attrs`` (settings, exclusion counts) are not carried by a Dask DataFrame, and
+data warnings raised inside workers do not reach the caller on a distributed cluster: count
+exclusions from the returned columns (``eligible``, ``n_visits``, ``exclusion``,
+``excluded_reason``), or run the pandas function on one partition to see its warnings.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from naravard_analysis.engine import aligned, empty_meta, map_persons
+from naravard_analysis.errors import DataWarning
 
 __all__ = [
     "continuity_indices_dask",
@@ -87,7 +90,10 @@ def _unit_frame(contacts: pd.DataFrame, by: tuple[str, ...], period: Any) -> pd.
 def _continuity_partition(contacts: pd.DataFrame, **kw: Any) -> pd.DataFrame:
     from naravard_analysis.indicators.continuity_core import INDEX_COLUMNS, continuity_indices
 
-    out = continuity_indices(contacts, **kw)
+    with warnings.catch_warnings():
+        # "nothing left to count" holds for a partition, not for the data: not repeated per part
+        warnings.simplefilter("ignore", DataWarning)
+        out = continuity_indices(contacts, **kw)
     by = tuple([kw["by"]] if isinstance(kw.get("by"), str) else kw.get("by") or ())
     groups = _group_keys(contacts, by, kw.get("period"))
     out[_CANDIDATE] = False
