@@ -7,9 +7,11 @@ one intervention so that it is *targeted* at need, as in Swedish practice:
     Municipalities differ in their baseline rate of unplanned admissions and ED visits (log-rate
     multipliers evenly spaced over ``[-0.4, 0.4]``, assigned to municipalities at random per seed).
     Mobile teams start in order of that rate, the highest-rate municipality first, at evenly
-    spaced months; the lowest-rate quarter never starts. Patients are enrolled, as in every world,
-    in the month after an admission spike (:data:`~.simulate.ENROLMENT_RULE`); an enrolment lasts
-    at least seven months, so the six-month outcome window is wholly under treatment.
+    spaced months; the lowest-rate quarter never starts. Patients are enrolled right after an
+    admission spike (:func:`team_enrolments`: 65+, ≥ 2 unplanned admissions or ≥ 3 unplanned
+    admissions + ED contacts in the six calendar months before, referred with probability 0.5,
+    enrolled the next month); an enrolment lasts at least seven months, so the six-month outcome
+    window is wholly under treatment.
 ``teams_random``
     The same, but the order in which municipalities start is a random permutation (targeting off).
 ``named_doctor_targeted``
@@ -19,22 +21,21 @@ one intervention so that it is *targeted* at need, as in Swedish practice:
     groups is replaced by it). Units adopt named doctors in order of their rate, the highest
     first, at evenly spaced months; the lowest-rate 15 % never adopt in the period. Within an
     adopting unit, each month, a person without a named doctor gets one with hazard
-    ``h0 · exp(0.3 (age − 70)/10 + 0.3 · conditions + 1.0 · recent)`` (age clipped to 20–95):
-    ``conditions`` = chronic conditions recorded on the person's earlier admissions (main or other
-    diagnoses, at most 4), ``recent`` = unplanned admissions in the three calendar months before
-    (at most 2) — confounding by indication. Once given, a named doctor is replaced on the day
-    they leave (a near-absorbing exposure; a month's gap when no permanent doctor is in post).
+    ``0.02 · exp(0.3 (age − 70)/10 + 0.3 · groups + 1.0 · recent)`` (:func:`named_doctor_assignment`;
+    age clipped to 20–95; ``groups`` = chronic avoidable groups recorded as the cause of an
+    earlier admission, at most 4; ``recent`` = unplanned admissions in the three calendar months
+    before, at most 2) — confounding by indication. A named doctor who leaves is replaced the same
+    day (a near-absorbing exposure; a month's gap when no permanent doctor is in post).
 ``named_doctor_random``
     The same units, rates and trend, but units adopt in random order and, within a unit, the
-    monthly hazard is ``h0`` for everybody (targeting off).
+    monthly hazard is 0.03 for everybody (targeting off).
 
-Every driver of assignment is in the tables: age and sex (``persons``), municipality
+Every driver of assignment is in the tables, exactly: age and sex (``persons``), municipality
 (``persons.municipality_code``), care unit (``listings.unit_id``), calendar month, and earlier
-admissions with their diagnoses (``admissions``). Two approximations, stated plainly: the
-"recent admissions" driver counts the admissions of the monthly process (what the table shows,
-except that readmissions, transfers and same-day returns generated after a discharge are not
-counted, and a rare stay that overlaps an earlier one is dropped from the table but counted), and
-the enrolment trigger of mobile teams counts as it does in every world (``ENROLMENT_RULE``).
+admissions with their main diagnoses and ED contacts (``admissions``, ``contacts``). Who is
+treated is decided on the tables of a first pass of the world without treatment
+(:func:`history_counts`); a treatment changes nothing before it starts, so up to each person's
+start these are the tables of the final world (tested).
 
 Known effects (``effects=None``): mobile teams 0.70 on unplanned admissions and on ED visits while
 enrolled (length of stay unchanged, so bed days also ≈ 0.70); named doctor 0.85 on the chronic
@@ -54,16 +55,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from naravard_analysis.data.synthetic.calendar import MonthGrid
-from naravard_analysis.data.synthetic.listings import N_GENERATIONS, doctor_chain
+from naravard_analysis.data.synthetic.codes import cause_table
+from naravard_analysis.data.synthetic.listings import doctor_chain
 from naravard_analysis.data.synthetic.presets import NO_EFFECTS, resolve_effects
 from naravard_analysis.data.synthetic.rng import stream
 from naravard_analysis.data.synthetic.staff import Roster
 from naravard_analysis.errors import ParameterError
 
-__all__ = ["SCENARIOS", "KNOWN_EFFECTS", "ASSIGNMENT", "resolve_scenario", "scenario_effects",
-           "area_log_rates", "rollout_order", "NamedDoctorRollout"]
+__all__ = ["SCENARIOS", "KNOWN_EFFECTS", "ASSIGNMENT", "AVOIDABLE_GROUPS", "resolve_scenario",
+           "scenario_effects", "area_log_rates", "rollout_order", "staggered_months", "history_counts",
+           "team_enrolments", "named_doctor_assignment"]
 
 BIG = np.iinfo(np.int64).max // 4
 YEAR = 365.25
@@ -104,6 +108,10 @@ KNOWN_EFFECTS: dict[str, dict[str, float]] = {
     "named_doctor": {"mobile_team_unplanned_rr": 1.0, "mobile_team_ed_rr": 1.0,
                      "mobile_team_los_rr": 1.0, "named_doctor_avoidable_rr": 0.85},
 }
+
+#: Causes of admission whose main diagnosis puts a chronic avoidable group on record (the
+#: named-doctor scenarios' measure of multimorbidity; Socialstyrelsen's chronic avoidable list).
+AVOIDABLE_GROUPS = ("heart_failure", "copd", "asthma", "diabetes", "angina", "hypertension")
 
 #: Monthly hazard of getting a named doctor in an adopting unit (log-linear terms).
 ASSIGNMENT: dict[str, dict[str, float]] = {
@@ -186,62 +194,121 @@ def staggered_months(rank: np.ndarray, never_share: float, grid: MonthGrid) -> n
     return np.where(rank < n_start, months[np.minimum(rank, n_start - 1)], BIG)
 
 
-class NamedDoctorRollout:
-    """Named doctors given during the simulation, month by month (see the module docstring).
+def history_counts(admissions: pd.DataFrame, stays: pd.DataFrame, sim: dict, P: int,
+                   grid: MonthGrid) -> dict[str, np.ndarray]:
+    """Monthly counts per person as the tables show them (the drivers of assignment).
 
-    ``start``, ``end`` and ``doctor`` are the ``(N_GENERATIONS, P)`` period arrays that the
-    simulation, the contacts and the listings read; :meth:`step` fills them for the persons
-    assigned in a month, from their history up to the end of the month before.
+    ``admissions`` is the canonical table of a world, ``stays`` its finalised stays (same rows,
+    with the cause index and the ED flag), ``sim`` its simulation. Returns ``adm`` and ``ed``
+    (``(P, months)`` int16: unplanned admissions not transferred in, by admission month; ED
+    contacts, i.e. ED visits without admission plus those on an admission day) and
+    ``cond_first`` (``(P, groups)``: first month each chronic avoidable group of
+    :data:`AVOIDABLE_GROUPS` was the cause of an admission, ``BIG`` = never).
     """
+    unpl = (~admissions["planned"].to_numpy(bool)) & (admissions["admitted_from"].to_numpy() != "hospital")
+    pid = admissions["person_id"].to_numpy(np.int64)[unpl] - 1
+    month = grid.month_of_day(admissions["admission_date"].to_numpy()[unpl]
+                              .astype("datetime64[D]").astype(np.int64))
+    adm = np.zeros((P, grid.n), np.int16)
+    np.add.at(adm, (pid, month), 1)
+    e_only = sim["e_act"]
+    ed_flag = stays["ed"].to_numpy(bool)
+    e_pid = np.concatenate([sim["e_pid"][e_only], stays["pid"].to_numpy()[ed_flag]])
+    e_day = np.concatenate([sim["e_day"][e_only], stays["adm"].to_numpy()[ed_flag]])
+    ed = np.zeros((P, grid.n), np.int16)
+    np.add.at(ed, (e_pid, grid.month_of_day(e_day)), 1)
+    names = cause_table()["names"]
+    group_of_cause = np.full(len(names) + 1, -1)
+    for g, c in enumerate(AVOIDABLE_GROUPS):
+        group_of_cause[names.index(c)] = g
+    cause = stays["cause"].to_numpy()
+    grp = np.where(cause >= 0, group_of_cause[np.maximum(cause, 0)], -1)
+    has = grp >= 0
+    cond_first = np.full((P, len(AVOIDABLE_GROUPS)), BIG, np.int64)
+    np.minimum.at(cond_first, (stays["pid"].to_numpy()[has], grp[has]),
+                  grid.month_of_day(stays["adm"].to_numpy()[has]))
+    return {"adm": adm, "ed": ed, "cond_first": cond_first}
 
-    def __init__(self, seed: int, unit_of: np.ndarray, adopt_day: np.ndarray, clinicians,
-                 n_units: int, grid: MonthGrid, targeted: bool) -> None:
-        P = len(unit_of)
-        self.seed = seed
-        self.unit_of = unit_of
-        self.adopt_day = adopt_day
-        self.roster = Roster(clinicians, n_units, grid, permanent_only=True)
-        self.end_of = clinicians["end_day"].to_numpy()
-        self.grid = grid
-        self.params = ASSIGNMENT["targeted" if targeted else "random"]
-        self.start = np.full((N_GENERATIONS, P), BIG, np.int64)
-        self.end = np.full((N_GENERATIONS, P), BIG, np.int64)
-        self.doctor = np.full((N_GENERATIONS, P), -1, np.int64)
-        self.first = np.full(P, BIG, np.int64)
 
-    @property
-    def periods(self) -> dict[str, np.ndarray]:
-        """The period arrays (shared, updated in place by :meth:`step`)."""
-        return {"start": self.start, "end": self.end, "doctor": self.doctor,
-                "adopt": self.adopt_day}
+def team_enrolments(seed: int, persons: dict, team_start: np.ndarray, hist: dict,
+                    exit_day: np.ndarray, grid: MonthGrid, scn: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Enrolment start and end days (BIG = never) from the tables' monthly counts.
 
-    def hazard(self, age: np.ndarray, n_conditions: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        """Monthly hazard of getting a named doctor in an adopting unit."""
-        p = self.params
-        a = np.clip(age, p["age_clip_low"], p["age_clip_high"])
-        lin = (p["per_10_years_of_age"] * (a - p["age_centre"]) / 10
-               + p["per_recorded_condition"] * np.minimum(n_conditions, p["max_conditions"])
-               + p["per_recent_admission"] * np.minimum(recent, p["max_recent"]))
-        return p["base_monthly_hazard"] * np.exp(lin)
+    The rule of :data:`~.simulate.ENROLMENT_RULE` applied to the counts a register shows: a
+    resident aged 65+ on the first day of month ``t + 1`` (not leaving the region or dying in ``t``), in a
+    municipality whose team starts by month ``t + 1``, with ≥ 2 unplanned admissions (not
+    transferred in), or ≥ 3 unplanned admissions + ED contacts, in months ``t - 5 .. t``, is
+    referred with probability 0.5 and enrolled on a uniformly drawn day of month ``t + 1``; the
+    enrolment lasts ``enrolment_min_months - 1 + Geometric`` months (mean
+    ``enrolment_mean_months``), ended by death or moving out.
+    """
+    P = len(persons["sex"])
+    adm6 = np.cumsum(hist["adm"], axis=1, dtype=np.int32)
+    ed6 = np.cumsum(hist["ed"], axis=1, dtype=np.int32)
+    adm6[:, 6:] -= adm6[:, :-6].copy()
+    ed6[:, 6:] -= ed6[:, :-6].copy()
+    offset = scn["enrolment_min_months"] - 1
+    p_geom = 1.0 / (scn["enrolment_mean_months"] - offset)
+    start = np.full(P, BIG, np.int64)
+    end = np.full(P, BIG, np.int64)
+    muni = persons["muni"]
+    for t in range(grid.n - 1):
+        d0, nd = int(grid.first_day[t]), int(grid.n_days[t])
+        rng = stream(seed, "scenario", 100 + t)
+        u_ref, u_day, dur = rng.random(P), rng.random(P), offset + rng.geometric(p_geom, P)
+        trig = (adm6[:, t] >= 2) | (adm6[:, t] + ed6[:, t] >= 3)
+        age = (grid.first_day[t + 1] - persons["birth_day"]) / YEAR
+        elig = (trig & (age >= 65) & (start >= BIG)
+                & (persons["entry_day"] < d0 + nd) & (exit_day >= d0 + nd)
+                & (team_start[muni] <= t + 1))
+        go = np.flatnonzero(elig & (u_ref < 0.5))
+        day = int(grid.first_day[t + 1]) + np.floor(u_day[go] * grid.n_days[t + 1]).astype(np.int64)
+        start[go] = day
+        end[go] = day + np.round(dur[go] * 30.44).astype(np.int64)
+    return start, end
 
-    def step(self, t: int, idx: np.ndarray, entry: np.ndarray, age: np.ndarray,
-             n_conditions: np.ndarray, recent: np.ndarray) -> None:
-        """Assign named doctors in month ``t`` among the residents ``idx`` (arrays aligned)."""
-        g = self.grid
-        d0, nd = int(g.first_day[t]), int(g.n_days[t])
-        adopt = self.adopt_day[self.unit_of[idx]]
-        cand = (self.first[idx] >= BIG) & (adopt < d0 + nd)
-        rng = stream(self.seed, "rollout", t)
-        u = rng.random(len(idx))
-        u_day = rng.random(len(idx))
-        h = self.hazard(age, n_conditions, recent)
-        go = cand & (u < 1 - np.exp(-h))
-        sel = idx[go]
-        if not len(sel):
-            return
-        lo = np.maximum(np.maximum(adopt[go], d0), entry[go])
-        day = lo + np.floor(u_day[go] * (d0 + nd - lo)).astype(np.int64)
-        self.first[sel] = day
-        s, e, d = doctor_chain(rng, day, self.unit_of[sel], self.roster, self.end_of, g,
-                               reassign=1.0, gap_mean=0.0)
-        self.start[:, sel], self.end[:, sel], self.doctor[:, sel] = s, e, d
+
+def named_doctor_assignment(seed: int, persons: dict, unit_of: np.ndarray, adopt_day: np.ndarray,
+                            hist: dict | None, exit_day: np.ndarray, clinicians: pd.DataFrame,
+                            n_units: int, grid: MonthGrid, targeted: bool) -> dict[str, np.ndarray]:
+    """Named-doctor periods ``(N_GENERATIONS, P)`` of a named-doctor scenario.
+
+    Each month ``t``, a resident of a unit that has adopted (``adopt_day`` before the month's
+    end) without a named doctor gets one with probability ``1 - exp(-h)``, ``h`` from
+    :data:`ASSIGNMENT` with age on the month's first day, the chronic avoidable groups recorded as the cause
+    (main diagnosis) of an admission before the month, and the unplanned admissions (not
+    transferred in) of months ``t - 3 .. t - 1``, all from ``hist`` (:func:`history_counts`;
+    ``None`` when not targeted). The day is drawn uniformly from the first day the person is
+    resident in an adopted unit to the month's end (no assignment after death or moving out).
+    The doctor is a permanent physician of the unit in post, replaced on the day they leave.
+    """
+    prm = ASSIGNMENT["targeted" if targeted else "random"]
+    P = len(unit_of)
+    first = np.full(P, BIG, np.int64)
+    adopt = adopt_day[unit_of]
+    recent = None
+    if hist is not None:
+        recent = np.cumsum(hist["adm"], axis=1, dtype=np.int32)
+        recent = np.concatenate([np.zeros((P, 1), np.int32), recent], axis=1)  # sums before month t
+    for t in range(grid.n):
+        d0, nd = int(grid.first_day[t]), int(grid.n_days[t])
+        rng = stream(seed, "rollout", t)
+        u, u_day = rng.random(P), rng.random(P)
+        cand = (first >= BIG) & (adopt < d0 + nd) & (persons["entry_day"] < d0 + nd) & (exit_day > d0)
+        lin = np.zeros(P)
+        if hist is not None:
+            a = np.clip((d0 - persons["birth_day"]) / YEAR, prm["age_clip_low"], prm["age_clip_high"])
+            n_cond = (hist["cond_first"] < t).sum(1)
+            rec = recent[:, t] - recent[:, max(t - prm["recent_months"], 0)]
+            lin = (prm["per_10_years_of_age"] * (a - prm["age_centre"]) / 10
+                   + prm["per_recorded_condition"] * np.minimum(n_cond, prm["max_conditions"])
+                   + prm["per_recent_admission"] * np.minimum(rec, prm["max_recent"]))
+        go = cand & (u < 1 - np.exp(-prm["base_monthly_hazard"] * np.exp(lin)))
+        lo = np.maximum(np.maximum(adopt, d0), persons["entry_day"])
+        day = lo + np.floor(u_day * (d0 + nd - lo)).astype(np.int64)
+        go &= day < exit_day
+        first[go] = day[go]
+    roster = Roster(clinicians, n_units, grid, permanent_only=True)
+    start, end, doctor = doctor_chain(stream(seed, "rollout", 10_000), first, unit_of, roster,
+                                      clinicians["end_day"].to_numpy(), grid, reassign=1.0, gap_mean=0.0)
+    return {"start": start, "end": end, "doctor": doctor, "adopt": adopt_day}

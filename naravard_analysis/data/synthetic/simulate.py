@@ -166,20 +166,14 @@ def simulate(
     ``scenario`` (from :mod:`.scenarios`; ``None`` = the preset's world, unchanged) may hold
     ``rate_mult`` (per-person multiplier of the unplanned-admission and ED intensities: the area
     baseline), ``trend`` (annual multiplier of those intensities from the period start, replacing
-    the avoidable groups' own decline), ``enrol_duration`` (``(offset, p)``: an enrolment lasts
-    ``offset + Geometric(p)`` months) and ``rollout`` (a :class:`.scenarios.NamedDoctorRollout`
-    that assigns named doctors each month from the history up to the month before).
+    the avoidable groups' own decline) and ``enrolment``: ``"none"`` (nobody is enrolled in a
+    mobile team) or ``(start, end)`` day arrays decided beforehand, instead of the monthly
+    enrolment rule.
     """
     scn = scenario or {}
     rate_mult = scn.get("rate_mult")
     trend = scn.get("trend")
-    rollout = scn.get("rollout")
-    dur_offset, dur_p = scn.get("enrol_duration", (1, 1 / 11.0))
-    if rollout is not None:
-        # what the roll-out sees: conditions recorded on earlier admissions (bitmask) and unplanned
-        # admissions of the last three months (ring buffer over months)
-        rec_mask = np.zeros(len(persons["sex"]), np.int16)
-        recent_buf = np.zeros((3, len(persons["sex"])), np.int8)
+    fixed_enrolment = scn.get("enrolment")
     P = len(persons["sex"])
     cnames, pmax, a50, cscale, _ = condition_arrays()
     K = len(cnames)
@@ -201,6 +195,9 @@ def simulate(
     sh_day = np.full(P, BIG, np.int64)
     enrol_start = np.full(P, BIG, np.int64)
     enrol_end = np.full(P, BIG, np.int64)
+    if isinstance(fixed_enrolment, tuple):
+        enrol_start[:] = fixed_enrolment[0]
+        enrol_end[:] = fixed_enrolment[1]
     buf_adm = np.zeros((6, P), np.int8)
     buf_ed = np.zeros((6, P), np.int8)
     sum_adm = np.zeros(P, np.int16)
@@ -267,8 +264,6 @@ def simulate(
         ncond = n_cond_of[c_m]
         has_dementia = (c_m & dementia_bit) > 0
         has_cancer = (c_m & cancer_bit) > 0
-        if rollout is not None:
-            rollout.step(t, idx, entry[idx], age, n_cond_of[rec_mask[idx]], recent_buf.sum(0)[idx])
         # --- frailty
         pj = hp["frailty_jump_monthly_prob_at_65"] * np.exp(0.03 * np.clip(age - 65, -40, 35)) * (1 + 0.3 * ncond)
         jump = (rh.random(n) < pj) * np.minimum(rh.exponential(hp["frailty_jump_mean"], n), 3.0)
@@ -349,7 +344,6 @@ def simulate(
                          ("u_cfmt", uu < r_nd / m_u), ("u_cfnd", uu < r_mt / m_u), ("u_enr", enr)):
             ev[key].append(val)
         n_adm = np.bincount(pos[act & (cause != covid_c)], minlength=n)
-        pid_u, act_u = pid, act
         # --- ED visits without admission
         re_ = stream(seed, "ed", t)
         base_e = np.where(age < 18, 0.15, np.maximum(
@@ -386,11 +380,6 @@ def simulate(
         ev["p_pid"].append(idx[pos[ok]])
         ev["p_day"].append(day[ok])
         ev["p_type"].append(ptype[ok])
-        if rollout is not None:
-            recent_buf[t % 3] = 0
-            np.add.at(recent_buf[t % 3], pid_u[act_u], 1)
-            adm_p = np.concatenate([pid_u[act_u], idx[pos[ok]]])
-            rec_mask[adm_p] |= cmask[adm_p]
         # --- primary care contacts
         rc = stream(seed, "primary", t)
         phone, video = _digital_shares(yr, mo)
@@ -458,8 +447,8 @@ def simulate(
         rn = stream(seed, "enrol", t)
         u_ref = rn.random(n)
         u_day = rn.random(n)
-        dur = dur_offset + rn.geometric(dur_p, n)
-        if t + 1 < grid.n:
+        dur = 1 + rn.geometric(1 / 11.0, n)
+        if t + 1 < grid.n and fixed_enrolment is None:
             adm6 = sum_adm[idx]
             ed6 = sum_ed[idx]
             trig = (adm6 >= 2) | (adm6 + ed6 >= 3)

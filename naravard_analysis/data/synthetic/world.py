@@ -13,6 +13,7 @@ from naravard_analysis.data.synthetic.contacts import contacts_table
 from naravard_analysis.data.synthetic.geography import region_geography
 from naravard_analysis.data.synthetic.hospital import admissions_table, build_stays, finalise_stays
 from naravard_analysis.data.synthetic.listings import (
+    N_GENERATIONS,
     assign_units,
     listing_table,
     named_doctor_periods,
@@ -21,12 +22,15 @@ from naravard_analysis.data.synthetic.population import draw_persons, population
 from naravard_analysis.data.synthetic.presets import resolve_effects, resolve_preset
 from naravard_analysis.data.synthetic.rng import stream
 from naravard_analysis.data.synthetic.scenarios import (
-    NamedDoctorRollout,
+    ASSIGNMENT,
     area_log_rates,
+    history_counts,
+    named_doctor_assignment,
     resolve_scenario,
     rollout_order,
     scenario_effects,
     staggered_months,
+    team_enrolments,
 )
 from naravard_analysis.data.synthetic.simulate import (
     ENROLMENT_RULE,
@@ -70,33 +74,49 @@ def _team_starts(seed: int, n_muni: int, grid: MonthGrid) -> np.ndarray:
 
 def _scenario_setup(scn: dict, seed: int, persons: dict, health: dict, unit_of: np.ndarray,
                     units: pd.DataFrame, clinicians: pd.DataFrame, muni: pd.DataFrame,
-                    grid: MonthGrid, eff: dict) -> tuple:
+                    grid: MonthGrid, eff: dict, hosp_of_person: np.ndarray,
+                    hospital_ids: list[str]) -> tuple:
     """Roll-out, area baselines and the truth record of a scenario (see :mod:`.scenarios`).
+
+    Who is treated, and when, is decided from the tables of a first pass of the world in which
+    nobody is treated: the treatment changes nothing before it starts (effects thin events only
+    while treated, from independent random streams), so the history a first pass shows up to a
+    person's start is exactly the history in the final tables -- the drivers of assignment are
+    in the tables, not approximations of them.
 
     Returns the named-doctor periods, the team start months, the simulation's scenario settings
     and ``meta["truth"]["scenario"]``.
     """
     codes = muni["municipality_code"].to_numpy()
+    P = len(unit_of)
     teams = scn["intervention"] == "mobile_team"
     area_ids = codes if teams else units["unit_id"].to_numpy()
     lr = area_log_rates(seed, len(area_ids), scn["log_rate_spread"])
     rank = rollout_order(seed, lr, scn["targeting"])
     months = staggered_months(rank, scn["never_share"], grid)
-    start_iso = {str(a): (_iso(grid.first_day[m]) if m < BIG else None)
-                 for a, m in zip(area_ids, months, strict=True)}
     runtime: dict = {"rate_mult": np.exp(lr)[persons["muni"] if teams else unit_of]}
     if scn["trend_per_year"] is not None:
         runtime["trend"] = 1.0 + scn["trend_per_year"]
-    truth = {k: v for k, v in scn.items()}
+
+    def untreated_history(named_: dict, team_start_: np.ndarray, enrolment) -> tuple[dict, np.ndarray]:
+        sim = simulate(seed, persons, health, named_, team_start_, grid, eff,
+                       scenario={**runtime, "enrolment": enrolment})
+        stays = build_stays(seed, persons, sim, grid, eff, hosp_of_person, len(hospital_ids))
+        act = finalise_stays(stays, stays["act"].to_numpy(), "los", sim["exit_day"], sim["exit_kind"], grid)
+        adm = admissions_table(act, persons, sim, hospital_ids, grid)
+        return history_counts(adm, act, sim, P, grid), sim["exit_day"]
+
+    truth = dict(scn)
     truth["area_log_rate"] = {str(a): round(float(v), 6) for a, v in zip(area_ids, lr, strict=True)}
     truth["rollout_rank"] = {str(a): int(r) for a, r in zip(area_ids, rank, strict=True)}
-    truth["rollout_start"] = start_iso
+    truth["rollout_start"] = {str(a): (_iso(grid.first_day[m]) if m < BIG else None)
+                              for a, m in zip(area_ids, months, strict=True)}
     if teams:
-        offset = scn["enrolment_min_months"] - 1
-        runtime["enrol_duration"] = (offset, 1.0 / (scn["enrolment_mean_months"] - offset))
         named = named_doctor_periods(seed, persons, unit_of, health["cond"].sum(1), units,
                                      clinicians, grid, eff["named_doctor_selection"])
         team_start = months
+        hist, exit_day = untreated_history(named, team_start, "none")
+        runtime["enrolment"] = team_enrolments(seed, persons, team_start, hist, exit_day, grid, scn)
         same = eff["mobile_team_unplanned_rr"] == eff["mobile_team_ed_rr"]
         truth["true_rate_ratio"] = {
             "unplanned_admissions": eff["mobile_team_unplanned_rr"],
@@ -104,22 +124,39 @@ def _scenario_setup(scn: dict, seed: int, persons: dict, health: dict, unit_of: 
             "ed_visits_without_admission": eff["mobile_team_ed_rr"],
             "bed_days": eff["mobile_team_unplanned_rr"] * eff["mobile_team_los_rr"],
         }
+        truth["enrolment_rule"] = (
+            "resident aged 65+ on the first day of month t+1, in a municipality whose team starts "
+            "by month t+1, with >= 2 unplanned admissions (admitted_from not 'hospital'), or >= 3 "
+            "such admissions + ED contacts (care_level 'emergency'), in calendar months t-5..t; "
+            "referred with probability 0.5; enrolled on a uniform day of month t+1; lasts "
+            f"{scn['enrolment_min_months'] - 1} + Geometric months (mean "
+            f"{scn['enrolment_mean_months']}), ended by death or moving out")
         truth["estimand"] = ("rate ratio while enrolled (enrolled vs the same persons without a "
                              "team); every enrolment lasts at least seven months, so it is also "
                              "the ratio over the six months after enrolment (death and moving out "
                              "end follow-up)")
     else:
         adopt = np.where(months < BIG, grid.first_day[np.minimum(months, grid.n - 1)], BIG)
-        rollout = NamedDoctorRollout(seed, unit_of, adopt.astype(np.int64), clinicians, len(units),
-                                     grid, scn["targeting"])
-        runtime["rollout"] = rollout
-        named = rollout.periods
         team_start = _team_starts(seed, len(muni), grid)
-        truth["assignment_hazard"] = dict(rollout.params)
+        hist, exit_day = None, np.full(P, BIG, np.int64)
+        if scn["targeting"]:
+            none = {"start": np.full((N_GENERATIONS, P), BIG, np.int64),
+                    "end": np.full((N_GENERATIONS, P), BIG, np.int64),
+                    "doctor": np.full((N_GENERATIONS, P), -1, np.int64)}
+            hist, exit_day = untreated_history(none, team_start, None)
+        named = named_doctor_assignment(seed, persons, unit_of, adopt.astype(np.int64), hist,
+                                        exit_day, clinicians, len(units), grid, scn["targeting"])
+        truth["assignment_hazard"] = dict(ASSIGNMENT["targeted" if scn["targeting"] else "random"])
         truth["assignment_rule"] = (
-            "monthly hazard in units that have adopted (rollout_start): base * exp(terms of age, "
-            "conditions recorded on earlier admissions and unplanned admissions of the three "
-            "months before); replaced the day a named doctor leaves")
+            "each month t, in units that have adopted (rollout_start), a person without a named "
+            "doctor gets one with probability 1 - exp(-h), h = base_monthly_hazard * exp("
+            "per_10_years_of_age * (age - age_centre)/10 [age on the first day of t, clipped] + "
+            "per_recorded_condition * min(groups, max_conditions) + per_recent_admission * "
+            "min(recent, max_recent)); groups = chronic avoidable groups (heart failure, COPD, "
+            "asthma, diabetes, angina, hypertension) that were the cause (main diagnosis) of an "
+            "admission before month t; recent = unplanned admissions (admitted_from not "
+            "'hospital') in months t-3..t-1; the day is uniform in the month from adoption or "
+            "move-in; a named doctor who leaves is replaced the same day")
         truth["true_rate_ratio"] = {"avoidable_admissions": eff["named_doctor_avoidable_rr"]}
         truth["estimand"] = ("rate ratio of the chronic avoidable admissions while a named doctor "
                              "is assigned (listings.doctor_id present) vs not (per protocol)")
@@ -225,7 +262,8 @@ def make_world(
         team_start = _team_starts(seed, len(muni), grid)
     else:
         named, team_start, runtime, scn_truth = _scenario_setup(
-            scn, seed, persons, health, unit_of, units, clinicians, muni, grid, eff)
+            scn, seed, persons, health, unit_of, units, clinicians, muni, grid, eff,
+            hosp_of_person, hospital_ids)
     sim = simulate(seed, persons, health, named, team_start, grid, eff, progress=tick,
                    scenario=runtime)
 
