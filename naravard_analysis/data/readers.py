@@ -98,6 +98,9 @@ PATIENTREGISTRET_CODES: dict[str, dict[str, object]] = {
 _EMERGENCY_MVO = ("046", "100")
 
 _SNIFF_BYTES = 1 << 16
+#: Bytes per block of pyarrow's CSV parser and of the independent line count (read_table's
+#: ``block_size`` option overrides it; the tests use a few hundred bytes to cross block boundaries).
+CSV_BLOCK_SIZE = 1 << 24
 _SEPARATORS = (";", "\t", ",")
 _SEP_NAMES = {";": "';'", ",": "','", "\t": "tab"}
 #: Thousands separators accepted inside numbers: space, NBSP, narrow NBSP (Swedish locale).
@@ -107,7 +110,9 @@ _THOUSANDS = (" ", "\u00a0", "\u202f")
 _MOJIBAKE_UTF8 = re.compile(rb"\xc3\x83[\xc2\xc5\xc6\xcb\xe2]")
 #: The same text in a single-byte file: "Ã" (C3) followed by a byte 0x80..0xBF.
 _MOJIBAKE_8BIT = re.compile(rb"\xc3[\x80-\xbf]")
-_OPTION_NAMES = {"usecols", "imprecise_dates", "extra", "duplicates", "check_codes", "fill"}
+_OPTION_NAMES = {
+    "usecols", "imprecise_dates", "extra", "duplicates", "check_codes", "fill", "block_size",
+}  # fmt: skip
 
 
 @dataclass
@@ -229,7 +234,8 @@ def read_table(
         ``usecols`` (source column names to read), ``imprecise_dates`` (``"error"`` default,
         ``"null"`` or ``"first"`` = first day of the month/year), ``fill`` (constant canonical
         columns to add when absent), ``extra``, ``duplicates``, ``check_codes`` (passed to
-        ``validate_table``).
+        ``validate_table``), ``block_size`` (bytes per CSV parse block, default
+        :data:`CSV_BLOCK_SIZE`; smaller blocks use less memory).
 
     Returns
     -------
@@ -272,6 +278,9 @@ def read_table(
     usecols = options.get("usecols")
     if usecols is not None and isinstance(usecols, str):
         usecols = [usecols]
+    block_size = options.get("block_size", CSV_BLOCK_SIZE)
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 64:
+        raise ParameterError(f"read_table: block_size must be an integer >= 64, got {block_size!r}")
 
     path = Path(path)
     fmt = _format_of(path)
@@ -290,7 +299,7 @@ def read_table(
             plain = frozenset({"LOPNR"})
         else:
             plain = frozenset(c.name.upper() for c in TABLES[table].columns if c.kind == "id")
-        raw = _read_csv(path, encoding, sep, usecols, report, plain)
+        raw = _read_csv(path, encoding, sep, usecols, report, plain, block_size)
     else:
         raw = _read_binary(path, fmt, encoding, usecols, report)
     report.rows_read = raw.num_rows
@@ -414,6 +423,12 @@ def _read_binary(
             f"({type(exc).__name__})"
         ) from None
     report.encoding = getattr(meta, "file_encoding", None) or encoding
+    declared = getattr(meta, "number_rows", None)
+    if isinstance(declared, int) and declared >= 0 and declared != len(frame):
+        raise ReadError(
+            f"{path}: the {kind} header declares {declared} rows but {len(frame)} were read -- "
+            "the file looks truncated or corrupt"
+        )
     for col in frame.columns:
         if frame[col].dtype == object:
             # SAS/Stata date-formatted columns arrive as datetime.date objects (DEFINITIONS 8.2).
@@ -470,10 +485,16 @@ def _read_csv(
     usecols: Sequence[str] | None,
     report: ReadReport,
     plain_text: frozenset[str] = frozenset(),
+    block_size: int = CSV_BLOCK_SIZE,
 ) -> pa.Table:
     """Read every column as text: ``plain_text`` columns (upper-case names of id columns) as
     strings, all others dictionary-encoded -- codes and dates repeat, so they are normalised once
-    per distinct value (see :func:`_per_distinct`)."""
+    per distinct value (see :func:`_per_distinct`).
+
+    The number of rows parsed is checked against an independent count of the file's non-empty
+    lines (:func:`_count_lines`): pyarrow's block parser, given an unterminated quote in a middle
+    line of a multi-block file, swallows lines up to the end of the block and silently returns
+    fewer rows. A file is one record per line, so any difference is an error naming the line."""
     size = path.stat().st_size
     if size == 0:
         raise ReadError(f"{path}: file is empty (0 bytes)")
@@ -501,10 +522,13 @@ def _read_csv(
         stripped = _resolve_usecols(path, [h.strip() for h in header], usecols)
         include = [h for h in header if h.strip() in stripped]
     types = {h: pa.string() if h.strip().upper() in plain_text else _DICT for h in header}
-    table, used = _parse_csv(path, enc, encoding is None, sep, types, include)
+    table, used = _parse_csv(path, enc, encoding is None, sep, types, include, block_size)
     report.encoding = used
     _check_mojibake(path, used)
     _check_tail(path, sep)
+    expected = _count_lines(path, used, block_size) - 1  # minus the header line
+    if table.num_rows != expected:
+        raise _diagnose_lost_rows(path, used, sep, len(header), table.num_rows, expected)
     return table.rename_columns([n.strip() for n in table.column_names])
 
 
@@ -567,6 +591,7 @@ def _parse_csv(
     sep: str,
     types: dict[str, pa.DataType],
     include: list[str] | None,
+    block_size: int = CSV_BLOCK_SIZE,
 ) -> tuple[pa.Table, str]:
     n_fields = len(types)
     convert = pacsv.ConvertOptions(
@@ -581,7 +606,7 @@ def _parse_csv(
     for i, attempt in enumerate(attempts, start=1):
         read = pacsv.ReadOptions(
             encoding="utf8" if attempt == "utf-8-sig" else attempt,
-            block_size=1 << 24,
+            block_size=block_size,
         )
         try:
             return pacsv.read_csv(
@@ -598,6 +623,12 @@ def _parse_csv(
                 ) from None
             if "Expected" in msg and "columns" in msg:
                 raise _diagnose_field_count(path, attempt, sep, n_fields) from None
+            if "straddl" in msg or "Empty CSV file or block" in msg:
+                # (the file is not empty, checked above: its first line does not fit in a block)
+                raise ReadError(
+                    f"{path}: a line is longer than the parse block ({block_size} bytes) -- "
+                    "pass a larger block_size="
+                ) from None
             raise ReadError(
                 f"{path}: cannot be parsed as CSV (pyarrow: {_strip_values(msg)})"
             ) from None
@@ -635,6 +666,68 @@ def _diagnose_field_count(path: Path, enc: str, sep: str, n_fields: int) -> Read
                     return ReadError(f"{path}: {problem}")
             current, lineno = following, lineno + 1
     return ReadError(f"{path}: rows have a different number of fields than the header ({n_fields})")
+
+
+def _diagnose_lost_rows(
+    path: Path, enc: str, sep: str, n_fields: int, parsed: int, expected: int
+) -> ReadError:
+    """The parser returned a different number of rows than the file has lines: name the line."""
+    found = _diagnose_field_count(path, enc, sep, n_fields)
+    if not str(found).endswith(f"than the header ({n_fields})"):
+        return found
+    return ReadError(
+        f"{path}: the CSV parser returned {parsed} rows but the file has {expected} non-empty "
+        "data lines -- lines were merged or dropped (a quoted value with a line break?); "
+        "refusing to continue with missing rows"
+    )
+
+
+def _count_lines(path: Path, enc: str, block_size: int) -> int:
+    """Non-empty lines of a text file, counted from its bytes, independently of any CSV parser.
+
+    Line ends are ``\n``, ``\r\n`` and a lone ``\r`` (as in pyarrow); an empty line (two line
+    ends in a row) is not counted, as pyarrow skips it. Vectorised over blocks of ``block_size``
+    bytes; a ``\r`` at the end of a block is carried into the next one so that ``\r\n`` is never
+    split. Encodings in which a line end is not the single byte 0x0A (UTF-16/32) are counted on
+    the decoded text.
+    """
+    codec = _py_codec(enc)
+    if "\n".encode(codec) != b"\n" or "\r".encode(codec) != b"\r":
+        with open(path, encoding=codec, errors="replace", newline="") as fh:
+            return sum(1 for line in fh if line.strip("\r\n"))
+    terminators = empty = 0
+    last_end = -1  # file position of the last byte of the previous line end
+    base = 0  # file position of buf[0]
+    carry = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block_size)
+            buf = carry + chunk
+            if not buf:
+                break
+            carry = b""
+            if chunk and buf.endswith(b"\r"):
+                carry, buf = b"\r", buf[:-1]  # may be the first half of \r\n
+            a = np.frombuffer(buf, dtype=np.uint8)
+            nl = np.flatnonzero(a == 10)
+            cr = np.flatnonzero(a == 13)
+            lone_cr = cr[(cr + 1 >= len(a)) | (a[np.minimum(cr + 1, len(a) - 1)] != 10)]
+            crlf = np.zeros(len(nl), dtype=bool)
+            crlf[nl > 0] = a[nl[nl > 0] - 1] == 13
+            ends = np.concatenate([nl, lone_cr])
+            starts = np.concatenate([nl - crlf, lone_cr])
+            order = np.argsort(ends, kind="stable")
+            ends, starts = ends[order] + base, starts[order] + base
+            previous = np.concatenate([[last_end], ends[:-1]])
+            empty += int(np.count_nonzero(starts == previous + 1))
+            terminators += len(ends)
+            if len(ends):
+                last_end = int(ends[-1])
+            base += len(buf)
+            if not chunk:
+                break
+    trailing = 1 if base - 1 > last_end else 0  # a last line without a line end
+    return terminators - empty + trailing
 
 
 def _line_problem(
