@@ -37,6 +37,7 @@ __all__ = [
     "identifier_report",
     "pseudonymise",
     "luhn_check_digit",
+    "check_key",
 ]
 
 _PNR_RE = r"^\s*(?P<century>[0-9]{2})?(?P<body>[0-9]{6})(?P<sep>[-+]?)(?P<tail>[0-9]{4})\s*$"
@@ -231,42 +232,82 @@ def _normalise_12(values: pd.Series, today: date) -> pd.Series:
     return out.where(parts["body"].notna(), values.astype(str))
 
 
+#: Smallest key accepted by :func:`pseudonymise`: length and distinct characters (or bytes).
+MIN_KEY_LENGTH = 16
+MIN_KEY_DISTINCT = 8
+
+
+def check_key(key: str | bytes) -> bytes:
+    """The key as bytes, or a :class:`~naravard_analysis.errors.ParameterError` when it is weak.
+
+    A key must have at least :data:`MIN_KEY_LENGTH` characters, not counting blanks at either
+    end, and at least :data:`MIN_KEY_DISTINCT` distinct characters: 16 spaces or ``"k" * 16`` would
+    let anyone who guesses the key recompute every pseudonym from a personnummer. The key is never
+    echoed.
+
+    Examples
+    --------
+    >>> len(check_key("a-secret-key-0123"))
+    17
+    """
+    from naravard_analysis.errors import ParameterError
+
+    if not isinstance(key, str | bytes | bytearray):
+        raise ParameterError(f"pseudonymise: key must be text or bytes, not {type(key).__name__}")
+    kb = key.encode() if isinstance(key, str) else bytes(key)
+    if len(kb.strip()) < MIN_KEY_LENGTH:
+        raise ParameterError(
+            f"pseudonymise: key must be at least {MIN_KEY_LENGTH} characters long "
+            "(blanks at either end not counted)"
+        )
+    if len(set(kb)) < MIN_KEY_DISTINCT:
+        raise ParameterError(
+            f"pseudonymise: key is too weak -- it has fewer than {MIN_KEY_DISTINCT} distinct "
+            "characters; use a long random secret (e.g. secrets.token_hex(32))"
+        )
+    return kb
+
+
 def pseudonymise(values: Iterable | pd.Series, key: str | bytes, *, length: int = 20) -> pd.Series:
     """Replace identity numbers by a keyed, stable, irreversible pseudonym.
 
     ``pseudonym = HMAC-SHA256(key, normalised 12-digit number)[:length]`` (hex). The same person
     written as ``YYMMDD-NNNC`` or ``YYYYMMDDNNNC`` gets the same pseudonym; without the key the
-    pseudonym cannot be reversed or recomputed.
+    pseudonym cannot be reversed or recomputed. A missing id (``None``, ``NaN``, ``pd.NA`` or
+    blank text) stays missing: it is never hashed, so rows without an id cannot become one shared
+    "person" and are still caught by the rule that ids must not be missing.
 
     Parameters
     ----------
     values
         Identity numbers (text or integers).
     key
-        Secret key kept by the data controller (at least 16 characters).
+        Secret key kept by the data controller (see :func:`check_key`: at least 16 characters,
+        at least 8 distinct).
     length
         Hex characters kept (20 = 80 bits; collisions are negligible below 10^9 persons).
 
     Examples
     --------
-    >>> p = pseudonymise(["811218-9876", "19811218-9876"], key="a-secret-key-0123")
-    >>> p[0] == p[1], len(p[0])
-    (True, 20)
+    >>> p = pseudonymise(["811218-9876", "19811218-9876", None], key="a-secret-key-0123")
+    >>> p[0] == p[1], len(p[0]), p.isna().tolist()
+    (True, 20, [False, False, True])
     """
-    if not key or len(key) < 16:
-        from naravard_analysis.errors import ParameterError
-
-        raise ParameterError("pseudonymise: key must be at least 16 characters long")
-    kb = key.encode() if isinstance(key, str) else bytes(key)
+    kb = check_key(key)
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
-        s = s.astype("Int64").astype(str).str.zfill(10)
-    codes, uniques = pd.factorize(s.astype(str))
-    norm = _normalise_12(pd.Series(uniques), date.today())
+        present = s.notna().to_numpy()
+        text = pd.Series(pd.NA, index=s.index, dtype=object)
+        text[present] = s[present].astype("Int64").astype(str).str.zfill(10).to_numpy()
+    else:
+        text = s.astype("string[pyarrow]").str.strip()
+        present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    codes, uniques = pd.factorize(pd.Series(text[present].astype(str).to_numpy()))
+    norm = _normalise_12(pd.Series(uniques, dtype=object), date.today())
     digests = np.array(
         [hmac.new(kb, v.encode(), hashlib.sha256).hexdigest()[:length] for v in norm],
         dtype=object,
     )
-    return pd.Series(digests[codes], index=s.index, name=s.name, dtype=object).astype(
-        "string[pyarrow]"
-    )
+    out = np.full(len(s), None, dtype=object)
+    out[present] = digests[codes]
+    return pd.Series(out, index=s.index, name=s.name, dtype="string[pyarrow]")

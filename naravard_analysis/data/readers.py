@@ -282,6 +282,10 @@ def read_table(
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 64:
         raise ParameterError(f"read_table: block_size must be an integer >= 64, got {block_size!r}")
 
+    if pseudonymise_key is not None:
+        from naravard_analysis.data.identifiers import check_key
+
+        check_key(pseudonymise_key)  # a weak key is refused before any file is read
     path = Path(path)
     fmt = _format_of(path)
     if not path.exists():
@@ -828,7 +832,9 @@ def _check_identifiers(
         hashed = pseudonymise(candidates[name], key)
         idx = raw.column_names.index(name)
         raw = raw.set_column(
-            idx, name, pa.chunked_array([pa.array(hashed.to_numpy(dtype=object), pa.string())])
+            idx,
+            name,
+            pa.chunked_array([pa.array(hashed.to_numpy(dtype=object, na_value=None), pa.string())]),
         )
         report.pseudonymised_columns.append(name)
     return raw

@@ -13,6 +13,7 @@ import calendar
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from naravard_analysis.data.identifiers import (
     luhn_check_digit,
     pseudonymise,
 )
+from naravard_analysis.errors import ParameterError
 
 
 def test_hand_computed_check_digits():
@@ -80,7 +82,7 @@ def test_random_ten_digit_ids_are_not_flagged():
 
 
 def test_pseudonymise_is_stable_keyed_and_form_independent():
-    a = pseudonymise(["811218-9876", "19811218-9876", 8112189876], key="k" * 16)
+    a = pseudonymise(["811218-9876", "19811218-9876", 8112189876], key="k3y-for-tests-0123")
     assert a.nunique() == 1 and len(a.iloc[0]) == 20
     b = pseudonymise(["811218-9876"], key="another-key-0123456")
     assert b.iloc[0] != a.iloc[0]
@@ -94,6 +96,26 @@ def test_pseudonymise_rejects_short_keys():
 
     with pytest.raises(ParameterError, match="at least 16 characters"):
         pseudonymise(["811218-9876"], key="short")
+
+
+@pytest.mark.parametrize(
+    "key", [" " * 16, " " * 40, "k" * 16, "abababababababab", b"\x00" * 32, "  short-key-1  "]
+)
+def test_pseudonymise_refuses_weak_keys_without_echoing_them(key):
+    with pytest.raises(ParameterError, match="pseudonymise: key") as err:
+        pseudonymise(["811218-9876"], key=key)
+    assert "abab" not in str(err.value) and "kkkk" not in str(err.value)
+
+
+def test_pseudonymise_keeps_missing_ids_missing():
+    key = "a-secret-key-0123"
+    got = pseudonymise(pd.Series(["811218-9876", None, None, "", "  ", pd.NA]), key)
+    assert got.notna().tolist() == [True, False, False, False, False, False]
+    floats = pseudonymise(pd.Series([8112189876.0, np.nan, np.nan]), key)
+    assert floats.notna().tolist() == [True, False, False]
+    assert floats.iloc[0] == got.iloc[0]
+    ints = pseudonymise(pd.Series([8112189876, None], dtype="Int64"), key)
+    assert ints.notna().tolist() == [True, False] and ints.iloc[0] == got.iloc[0]
 
 
 @settings(deadline=None, max_examples=100)

@@ -570,6 +570,16 @@ def test_clear_text_personnummer(tmp_path):
     assert df.attrs["read_report"].pseudonymised_columns == ["LopNr"]
 
 
+def test_missing_personnummer_is_not_hashed_into_one_person(tmp_path):
+    ids = [pnr("811218", "987"), "", ""]  # two rows without an id
+    rows = [[ids[i]] + r[1:] for i, r in enumerate(PR_ROWS)]
+    path = pr_file(tmp_path, rows, name="pnr_missing.csv")
+    with pytest.raises(SchemaError, match=r"admissions\.person_id: .*missing.*2 rows break it"):
+        read_table(path, "admissions", source="patientregistret", pseudonymise_key="a-secret-key-0123456")
+    with pytest.raises(ParameterError, match="pseudonymise: key must be at least 16"):
+        read_table(path, "admissions", source="patientregistret", pseudonymise_key=" " * 16)
+
+
 def test_duplicates_reported(tmp_path):
     rows = [PR_ROWS[0], PR_ROWS[0], PR_ROWS[1]]
     with pytest.raises(

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from naravard_analysis.data import readers
@@ -223,6 +223,7 @@ def test_every_row_or_a_named_error(tmp_path, case):
     try:
         table, report = _read(path, case["block_size"])
     except ReadError as exc:
+        event(f"{case['damage']}: named error")
         assert str(exc).startswith(f"{path}: "), str(exc)
         if case["damage"] == "none":
             # a clean file may only fail when a line does not fit in one parse block
@@ -231,6 +232,7 @@ def test_every_row_or_a_named_error(tmp_path, case):
         return
     text = case["raw"].decode(readers._py_codec(report.encoding), errors="replace")
     data_lines = _lines(text.lstrip("\ufeff"))[1:]
+    event(f"{case['damage']}: every row read")
     # the property: one row per non-empty data line, none lost and none merged
     assert table.num_rows == len(data_lines)
     if case["damage"] == "none":
