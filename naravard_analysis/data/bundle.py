@@ -113,11 +113,12 @@ class RegisterData:
         """The tables that are present, by name, in canonical order."""
         return {n: getattr(self, n) for n in TABLE_NAMES if getattr(self, n) is not None}
 
-    def validate(self) -> RegisterData:
+    def validate(self, *, check_duplicates: bool = True) -> RegisterData:
         """Coerce every table to its canonical dtypes and check every rule (in place).
 
         Also checks that every ``person_id`` in the event tables exists in ``persons`` when both
-        are present.
+        are present. ``check_duplicates=False`` skips only the duplicate-row rule (see
+        :func:`~naravard_analysis.data.schema.validate_table`).
 
         Returns
         -------
@@ -130,7 +131,13 @@ class RegisterData:
             The first rule broken, naming table, column, rule and row count.
         """
         for name, df in self.tables.items():
-            setattr(self, name, validate_table(df, name, duplicates=self._duplicates))
+            setattr(
+                self,
+                name,
+                validate_table(
+                    df, name, duplicates=self._duplicates, check_duplicates=check_duplicates
+                ),
+            )
         if self.persons is not None:
             known = self.persons["person_id"]
             for name in ("admissions", "contacts", "listings", "enrolments"):
@@ -265,12 +272,14 @@ class RegisterData:
         path
             Directory holding ``manifest.json`` and the Parquet files.
         verify
-            Check every file's sha256 and row count against the manifest.
+            Check every file's sha256 and row count against the manifest. Every table is
+            validated either way (identifiers, dtypes, missing and allowed values, ranges, codes,
+            person references); only the duplicate-row rule is left out when the hashes match.
         engine
             ``"pandas"`` (in memory) or ``"dask"``: the person tables of a partitioned bundle
             (``to_dir(partitions=N)``) become lazy Dask DataFrames partitioned by person, one
             partition per region and bucket, aligned across tables (``population`` stays
-            pandas). Tables are then not validated again: their files match the manifest.
+            pandas). Each partition is validated as it is read.
 
         Raises
         ------
@@ -278,6 +287,8 @@ class RegisterData:
             When the directory or manifest is missing or unreadable.
         IntegrityError
             When a file's hash or row count differs from the manifest.
+        SchemaError, IdentifierError
+            When a table breaks a rule of its schema or holds clear-text personnummer.
         """
         root = Path(path)
         mfile = root / MANIFEST_NAME
@@ -316,23 +327,12 @@ class RegisterData:
                     f"{file}: {len(df)} rows, manifest says {entry['rows']}"
                 )
             tables[name] = df
-        # Files whose hashes match were validated when written; re-validate only if unverified.
-        data = cls(**tables, meta=manifest.get("meta", {}), validate=not verify)
-        if verify:
-            data._restore_dtypes()
-        return data
-
-    def _restore_dtypes(self) -> None:
-        """Re-apply canonical text dtypes that Parquet round-trips as plain strings."""
-        from naravard_analysis.data.schema import STRING_DTYPE
-
-        for name, df in self.tables.items():
-            spec = TABLES[name]
-            for col in spec.columns:
-                if col.name in df.columns and col.kind == "str" and df[col.name].dtype != STRING_DTYPE:
-                    df[col.name] = df[col.name].astype(STRING_DTYPE)
-                if col.name in df.columns and col.kind == "date":
-                    df[col.name] = df[col.name].astype("datetime64[ns]")
+        # Always validated: a bundle written with validate=False (or by another tool) may hold
+        # clear-text personnummer or values outside the code lists, and matching hashes only say
+        # the files are the ones written. Fast path: with verified hashes the duplicate-row rule
+        # (the costly one, and the writer may have kept duplicates on purpose) is not re-run.
+        data = cls(**tables, meta=manifest.get("meta", {}), validate=False)
+        return data.validate(check_duplicates=not verify)
 
     def manifest_hash(self, path: str | Path) -> str:
         """sha256 of the manifest in ``path`` (used by reports to cite their input data)."""

@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from naravard_analysis.data.schema import SCHEMA_VERSION, STRING_DTYPE, TABLES
+from naravard_analysis.data.schema import SCHEMA_VERSION, STRING_DTYPE, TABLES, validate_table
 from naravard_analysis.engine import canonical_strings, person_bucket
 from naravard_analysis.errors import IntegrityError, ParameterError, ReadError
 
@@ -218,7 +218,12 @@ def _read_or_empty(spec: tuple[str, str, list[str]], meta: pd.DataFrame) -> pd.D
     if not rels:
         return meta.copy()
     parts = [_read(Path(root) / rel, name) for rel in rels]
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    # Every partition is validated as it is read (identifiers, allowed values, ...): matching
+    # hashes only say the files are the ones written. The partition itself is returned as read,
+    # so that it keeps the Dask meta; the duplicate-row rule is left out (per partition only).
+    validate_table(df, name, extra="keep", check_duplicates=False)
+    return df
 
 
 def read_partitioned(path: str | Path, manifest: dict[str, Any], *, engine: str = "dask",
@@ -292,4 +297,6 @@ def read_bundle(cls: type, root: Path, manifest: dict[str, Any], *, engine: str,
         if part.get("truth_file"):
             meta["truth"] = json.loads((root / part["truth_file"]).read_text())
     meta["partitions"] = manifest["partitions"]
-    return cls(**tables, meta=meta, validate=engine == "pandas" and not verify)
+    data = cls(**tables, meta=meta, validate=False)
+    # in memory: validated always, as a single-file bundle (a Dask table per partition on read)
+    return data.validate(check_duplicates=not verify) if engine == "pandas" else data

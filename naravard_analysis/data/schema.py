@@ -471,6 +471,7 @@ def validate_table(
     extra: str = "warn",
     duplicates: str = "error",
     check_codes: bool = True,
+    check_duplicates: bool = True,
 ) -> pd.DataFrame:
     """Coerce a table to its canonical dtypes and check every rule of its schema.
 
@@ -491,6 +492,10 @@ def validate_table(
         keeps them with a warning that counts them. Nothing is ever dropped silently.
     check_codes
         Check region and municipality codes against the official code lists.
+    check_duplicates
+        ``False`` skips only the duplicate-row check (the one costly rule), for a table read back
+        from files whose hashes match what was written; every other rule -- dtypes, missing and
+        allowed values, ranges, dates, codes, clear-text identifiers -- always runs.
 
     Returns
     -------
@@ -561,7 +566,8 @@ def validate_table(
 
     if check_codes:
         _check_codes_known(result, table)
-    _check_duplicates(result, spec, duplicates)
+    if check_duplicates:
+        _check_duplicates(result, spec, duplicates)
     _check_identifiers(result, table)
     return result
 

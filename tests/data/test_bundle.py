@@ -73,3 +73,63 @@ def test_summary_for_notebooks(tiny):
     assert summary.loc["admissions", "first_date"] == pd.Timestamp("2020-01-03")
     assert summary.loc["admissions", "last_date"] == pd.Timestamp("2021-03-02")
     assert "region 14" in data._repr_html_() and "<table" in data._repr_html_()
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading validates always: matching hashes only say the files are the ones written
+# ------------------------------------------------------------------------------------------------
+def _pnr_ids(n: int) -> list[int]:
+    from naravard_analysis.data.identifiers import luhn_check_digit
+
+    pairs = zip(["811218", "450101", "330315"], ["987", "123", "456"], strict=True)
+    bodies = [yymmdd + nnn for yymmdd, nnn in pairs]
+    return [int(b + str(luhn_check_digit(b))) for b in bodies[:n]]
+
+
+def _unvalidated_bundle(tmp_path, tiny, changes):
+    for (table, column), values in changes.items():
+        tiny[table][column] = values
+    data = RegisterData(**tiny, validate=False)
+    return data.to_dir(tmp_path / "bundle")
+
+
+def test_clear_text_personnummer_in_a_bundle_is_refused_on_load(tiny, tmp_path):
+    from naravard_analysis.errors import IdentifierError
+
+    ids = _pnr_ids(3)  # clear-text personnummer as 10-digit integers
+    mapping = dict(zip([1, 2, 3], ids, strict=True))
+    for name in ("admissions", "contacts"):
+        tiny[name]["person_id"] = tiny[name]["person_id"].map(mapping)
+    out = _unvalidated_bundle(tmp_path, tiny, {("persons", "person_id"): ids})
+    with pytest.raises(IdentifierError, match=r"persons\.person_id: holds clear-text personnummer") as err:
+        RegisterData.from_dir(out)  # hashes match the manifest
+    assert all(str(i) not in str(err.value) for i in ids)
+    with pytest.raises(IdentifierError):
+        RegisterData.from_dir(out, verify=False)
+
+
+def test_personnummer_text_in_an_extra_column_is_refused_on_load(tiny, tmp_path):
+    from naravard_analysis.errors import IdentifierError
+
+    notes = [f"{str(i)[:6]}-{str(i)[6:]}" for i in _pnr_ids(3)]
+    out = _unvalidated_bundle(tmp_path, tiny, {("persons", "note"): notes})
+    with pytest.raises(IdentifierError, match=r"persons\.note"):
+        RegisterData.from_dir(out)
+
+
+def test_value_outside_the_code_list_is_refused_on_load(tiny, tmp_path):
+    out = _unvalidated_bundle(tmp_path, tiny, {("persons", "sex"): ["F", "Q", "M"]})
+    with pytest.raises(SchemaError, match=r"persons\.sex: must be one of 'F', 'M'.* -- 1 row breaks it \(row 1\)"):
+        RegisterData.from_dir(out)
+
+
+def test_fast_path_keeps_the_writers_duplicates(tiny, tmp_path):
+    # Matching hashes: the duplicate-row rule (the one costly rule) is not re-run, so a bundle
+    # built with duplicates='warn' loads; without verification it is checked again.
+    tiny["contacts"] = pd.concat([tiny["contacts"], tiny["contacts"].iloc[[0]]], ignore_index=True)
+    with pytest.warns(Warning, match="duplicate"):
+        data = RegisterData(**tiny, duplicates="warn")
+    out = data.to_dir(tmp_path / "dups")
+    assert len(RegisterData.from_dir(out).contacts) == 6
+    with pytest.raises(SchemaError, match="duplicate"):
+        RegisterData.from_dir(out, verify=False)
