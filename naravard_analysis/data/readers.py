@@ -98,6 +98,8 @@ PATIENTREGISTRET_CODES: dict[str, dict[str, object]] = {
 _EMERGENCY_MVO = ("046", "100")
 
 _SNIFF_BYTES = 1 << 16
+#: Largest plausible age in years (ALDER): above the oldest verified human age (122).
+MAX_AGE = 125
 #: Bytes per block of pyarrow's CSV parser and of the independent line count (read_table's
 #: ``block_size`` option overrides it; the tests use a few hundred bytes to cross block boundaries).
 CSV_BLOCK_SIZE = 1 << 24
@@ -306,6 +308,7 @@ def read_table(
         raw = _read_csv(path, encoding, sep, usecols, report, plain, block_size)
     else:
         raw = _read_binary(path, fmt, encoding, usecols, report)
+    _check_column_names(path, raw.column_names, table)
     report.rows_read = raw.num_rows
     if raw.num_rows == 0:
         raise ReadError(f"{path}: has column names but no data rows")
@@ -344,6 +347,37 @@ def read_table(
     df.attrs["read_report"] = report
     _warn_recovered(report)
     return df
+
+
+def _check_column_names(path: Path, names: Sequence[str], table: str) -> None:
+    """Column names are metadata that gets printed: none may be an identity number, and none may
+    appear twice (a later column of the same name would silently replace the first).
+
+    Names are compared without case and surrounding blanks, as the mappings compare them. A
+    name that holds a personnummer is never shown; it usually means the header line is missing.
+    """
+    from naravard_analysis.data.identifiers import contains_personnummer
+
+    flagged = contains_personnummer(pd.Series([str(n) for n in names], dtype=object))
+    if flagged.any():
+        positions = [str(i + 1) for i in np.flatnonzero(flagged)]
+        raise IdentifierError(
+            table,
+            f"column {positions[0]}",
+            "the column name is (or holds) a personnummer/samordningsnummer (not shown)"
+            + (f"; also columns {', '.join(positions[1:])}" if len(positions) > 1 else ""),
+            hint=f"{path}: does the file lack its header line?",
+        )
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        key = str(name).strip().upper()
+        if key in seen:
+            raise ReadError(
+                f"{path}: column name {str(name).strip()!r} appears twice (columns {seen[key]} "
+                f"and {i}; names are compared without case and surrounding blanks) -- one of them "
+                "would be lost; rename or drop one"
+            )
+        seen[key] = i
 
 
 def _warn_recovered(report: ReadReport) -> None:
@@ -1222,12 +1256,42 @@ def _person_id(col: pa.ChunkedArray, ctx: _Context) -> pd.Series:
     col = _clean_text(col)
     if col.null_count:
         _fail(ctx, "person_id", "must not be missing", ~_mask(pc.is_valid(col)))
+    col = _id_text(col, ctx)
     digits = pc.all(pc.utf8_is_digit(col)).as_py()
     if digits and pc.max(pc.utf8_length(col)).as_py() <= 18:
         leading_zero = pc.any(pc.and_(pc.starts_with(col, "0"), pc.greater(pc.utf8_length(col), 1)))
         if not leading_zero.as_py():
             return pd.Series(col.cast(pa.int64()).to_numpy())
     return _to_str(col)
+
+
+#: A number in scientific notation, as Excel writes long numbers ("1,23457E+11").
+_SCIENTIFIC = r"^[+-]?[0-9]+([.,][0-9]*)?[eE][+-]?[0-9]+$"
+
+
+def _id_text(col: pa.ChunkedArray, ctx: _Context) -> pa.ChunkedArray:
+    """Ids given as text: a number written with a zero fraction (``"123.0"``, ``"123,00"``, as a
+    float id saved as text) becomes its integer digits, so that it matches the same id read as a
+    float; scientific notation is refused -- Excel rounds long numbers to six significant digits
+    when it writes ``1,23457E+11``, which merges distinct persons into one id."""
+    sci = pc.match_substring_regex(col, _SCIENTIFIC)
+    if pc.any(sci).as_py():
+        _fail(
+            ctx,
+            "person_id",
+            "is written in scientific notation (e.g. 1,23457E+11): digits were lost and distinct "
+            "persons would merge",
+            _mask(sci),
+            hint="Export the id column as text or as whole numbers, not from Excel's General format",
+        )
+    fraction = pc.match_substring_regex(col, r"^[0-9]+[.,][0-9]+$")
+    if not pc.any(fraction).as_py():
+        return col
+    whole_zero = pc.match_substring_regex(col, r"^[0-9]+[.,]0+$")
+    bad = pc.and_(fraction, pc.invert(whole_zero))
+    if pc.any(bad).as_py():
+        _fail(ctx, "person_id", "must be a whole number (ids have no fractional part)", _mask(bad))
+    return pc.replace_substring_regex(col, r"[.,]0+$", "")
 
 
 def _to_str(col: pa.ChunkedArray) -> pd.Series:
@@ -1398,6 +1462,10 @@ def _map_patientregistret(raw: pa.Table, ctx: _Context) -> dict[str, pd.Series]:
         out["municipality_code"] = _to_str(_municipality(c, lan_text, ctx))
     if (c := take("ALDER", "age")) is not None:
         out["age"] = _number(c, ctx, "age", integer=True)
+        age = out["age"].to_numpy(dtype="float64", na_value=np.nan)
+        bad = (age < 0) | (age > MAX_AGE)
+        if bad.any():
+            _fail(ctx, "age", f"must be between 0 and {MAX_AGE} years (ALDER)", bad)
     for key, name in by_upper.items():
         if key not in used:
             c = raw.column(name)
@@ -1415,7 +1483,8 @@ def _municipality(
     """KOMMUN as a 4-digit code: positions 1-2 county, 3-4 municipality (Ludvigsson 2011 Tab 1).
 
     Deliveries with only the last two digits get LAN prefixed (DEFINITIONS.md 2.6); a 3-digit
-    number is a 4-digit code that lost its leading zero. 99 (residents abroad) becomes missing.
+    number is a 4-digit code that lost its leading zero. 99 (residents abroad) becomes missing,
+    unless LAN + 99 is a real municipality code (:func:`naravard_analysis.data.official.municipalities`).
     """
     if pa.types.is_dictionary(col.type):
         dictionary = _code_text(pa.chunked_array([c.dictionary for c in col.chunks]), ctx, "x")
@@ -1425,8 +1494,15 @@ def _municipality(
     text = _code_text(col, ctx, "municipality_code")
     length = pc.utf8_length(text)
     short = pc.fill_null(pc.less_equal(length, 2), False)
-    # Only the bare two-digit 99 means abroad: 4-digit codes ending in 99 exist (1499).
+    # Only the bare two-digit 99 can mean abroad, and only when LAN + 99 is not a municipality:
+    # real codes win over the convention (LAN 14 + KOMMUN 99 is Falköping, 1499).
     abroad = pc.fill_null(pc.equal(text, "99"), False)
+    if lan_text is not None and pc.any(abroad).as_py():
+        from naravard_analysis.data import official
+
+        real = pa.array(official.municipalities()["municipality_code"].astype(str).tolist())
+        built99 = pc.binary_join_element_wise(lan_text, pa.scalar("99"), "")
+        abroad = pc.and_(abroad, pc.invert(pc.fill_null(pc.is_in(built99, value_set=real), False)))
     n_abroad = pc.sum(abroad).as_py() or 0
     if pc.any(short).as_py():
         if lan_text is None:

@@ -513,6 +513,7 @@ def validate_table(
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(table, None, f"must be a pandas DataFrame, got {type(df).__name__}")
     spec = TABLES[table]
+    _check_column_names(df, table)
     df = df.reset_index(drop=True)
     missing = [c.name for c in spec.columns if c.required and c.name not in df.columns]
     if missing:
@@ -589,6 +590,22 @@ def _check_duplicates(df: pd.DataFrame, spec: TableSpec, how: str) -> None:
             f"{spec.name}: {int(dup.sum())} {what} kept (duplicates='warn')",
             DataWarning,
             stacklevel=3,
+        )
+
+
+def _check_column_names(df: pd.DataFrame, table: str) -> None:
+    """No column name may be (or hold) a personnummer: names are printed in warnings and errors."""
+    from naravard_analysis.data.identifiers import contains_personnummer
+
+    names = pd.Series([str(c) for c in df.columns], dtype=object)
+    flagged = np.flatnonzero(contains_personnummer(names)) if len(names) else []
+    if len(flagged):
+        from naravard_analysis.errors import IdentifierError
+
+        raise IdentifierError(
+            table,
+            f"column {flagged[0] + 1}",
+            "the column name is (or holds) a personnummer/samordningsnummer (not shown)",
         )
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from naravard_analysis.data.identifiers import (
     classify_identifiers,
     find_identifier_columns,
+    identifier_report,
     is_personnummer,
     luhn_check_digit,
     pseudonymise,
@@ -129,3 +130,22 @@ def test_exactly_one_check_digit_is_valid(nine):
     assert sum(hits) == (1 if valid_date else 0)
     if valid_date:
         assert hits.index(True) == luhn_check_digit(nine)
+
+
+def test_contains_personnummer_in_text_and_with_a_space():
+    from naravard_analysis.data.identifiers import contains_personnummer
+
+    values = [
+        "ring 811218-9876 imorgon",  # inside free text, with a hyphen
+        "811218 9876",  # the whole value, with a space
+        "pat. 19811218-9876.",  # 12 digits with a hyphen, punctuation around
+        "remiss 198112189876",  # 12 digits starting 19
+        "order 8112189876",  # 10 bare digits inside text: too common to flag
+        "811218-9875",  # wrong check digit
+        "tel 0701234567 8112189876123",  # longer digit runs are not numbers of this kind
+        None,
+    ]
+    assert contains_personnummer(values).tolist() == [True, True, True, True, False, False, False, False]
+    assert is_personnummer("811218 9876")
+    report = identifier_report(pd.DataFrame({"note": ["ok", values[0], "x"], "n": [1, 2, 3]}))
+    assert report == {"note": 1}

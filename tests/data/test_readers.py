@@ -7,6 +7,7 @@ out by hand next to the assertion (the input rows are short enough to check by e
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ def test_unknown_codes(tmp_path):
 
 def test_kommun_99_abroad_counted(tmp_path):
     rows = [r.copy() for r in PR_ROWS]
-    rows[0][14] = "99"
+    rows[0][13:15] = ["01", "99"]  # 0199 is not a municipality (1499 would be Falköping)
     with pytest.warns(DataWarning, match=r"1 KOMMUN 99 \(abroad\) set to missing"):
         df = read_table(
             pr_file(tmp_path, rows), "admissions", source="patientregistret", validate=False
@@ -769,3 +770,104 @@ def test_categorical_parquet_and_empty_dia_column(tmp_path):
     assert df["other_diagnoses"].tolist() == ["J441", ""]
     assert df["admission_date"].tolist() == [pd.Timestamp("2020-01-01")] * 2
     assert df["planned"].tolist() == [False, False]
+
+
+# ----------------------------------------------------------------------------------------------
+# ids written as numbers in text, Excel's scientific notation, names and ranges
+# ----------------------------------------------------------------------------------------------
+
+
+def _with_ids(ids: list[str]) -> list[list[str]]:
+    return [[i] + PR_ROWS[k % 3][1:] for k, i in enumerate(ids)]
+
+
+@pytest.mark.parametrize("written", ["{}.0", "{},0", "{}.00", " {}.0 "])
+def test_float_id_written_as_text_becomes_the_integer(tmp_path, written):
+    rows = _with_ids([written.format(i) for i in (123, 124, 125)])
+    df = read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+    assert df["person_id"].tolist() == [123, 124, 125]
+    assert df["person_id"].dtype == "int64"  # the same ids as when LopNr arrives as float
+
+
+def test_fractional_id_written_as_text_is_an_error(tmp_path):
+    rows = _with_ids(["123.0", "124.5", "125"])
+    with pytest.raises(SchemaError, match=r"admissions\.person_id: must be a whole number .* 1 row breaks it \(row 1\)"):
+        read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+
+
+def test_excel_scientific_notation_ids_are_refused(tmp_path):
+    # 20 persons whose 12-digit ids Excel wrote with six significant digits: 2 distinct strings
+    ids = ["1,23457E+11"] * 10 + ["1,23458E+11"] * 10
+    rows = _with_ids(ids)
+    with pytest.raises(SchemaError) as err:
+        read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret", duplicates="warn")
+    msg = str(err.value)
+    assert msg.startswith("admissions.person_id: is written in scientific notation")
+    assert "20 rows break it" in msg and "E+11" not in msg.split("(e.g.")[0]
+
+
+@pytest.mark.parametrize("dup", ["HDIA", "hdia", " HDIA "])
+def test_duplicated_header_is_refused(tmp_path, dup):
+    header = PR_HEADER + [dup]
+    rows = [r + ["J189"] for r in PR_ROWS]
+    path = pr_file(tmp_path, rows, header=header, name="dup.csv")
+    with pytest.raises(ReadError, match=r"dup.csv: column name .* appears twice \(columns 4 and 17"):
+        read_table(path, "admissions", source="patientregistret")
+
+
+def test_duplicated_canonical_header_is_refused(tmp_path):
+    header = ["person_id", "sex", "birth_date", "region_code", "municipality_code", "sex"]
+    rows = [["1", "F", "1950-01-01", "14", "1480", "M"]]
+    path = write_csv(tmp_path / "persons.csv", header, rows)
+    with pytest.raises(ReadError, match=r"column name 'sex' appears twice \(columns 2 and 6"):
+        read_table(path, "persons")
+
+
+@pytest.mark.parametrize("age", ["-3", "200", "126"])
+def test_implausible_age_is_an_error(tmp_path, age):
+    rows = [r.copy() for r in PR_ROWS]
+    rows[1][-1] = age
+    with pytest.raises(SchemaError, match=r"admissions\.age: must be between 0 and 125 years \(ALDER\) -- 1 row breaks it \(row 1\)"):
+        read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+    rows[1][-1] = "125"
+    assert read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")["age"].max() == 125
+
+
+def test_personnummer_as_column_name_is_never_echoed(tmp_path):
+    number = pnr("811218", "987")
+    header = PR_HEADER + [number]
+    rows = [r + ["x"] for r in PR_ROWS]
+    path = pr_file(tmp_path, rows, header=header, name="hdr.csv")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(IdentifierError) as err:
+            read_table(path, "admissions", source="patientregistret")
+    msg = str(err.value)
+    assert msg.startswith("admissions.column 17: the column name is (or holds) a personnummer")
+    texts = [msg] + [str(w.message) for w in seen]
+    assert all(number not in t and number.replace("-", "") not in t for t in texts)
+    # a file whose header line is missing: the first data row (with the number) became the header
+    rows = _with_ids([pnr("811218", "987"), pnr("450101", "123"), pnr("330315", "456")])
+    path = write_csv(tmp_path / "noheader.csv", rows[0], rows[1:])
+    with pytest.raises(IdentifierError, match="does the file lack its header line"):
+        read_table(path, "admissions", source="patientregistret", pseudonymise_key="a-secret-key-0123456")
+
+
+@pytest.mark.parametrize(
+    "text", ["ring 811218-9876 imorgon", "811218 9876", "pat. 19811218-9876.", "811218+9876"]
+)
+def test_personnummer_in_free_text_and_with_a_space_is_detected(tmp_path, text):
+    rows = [r + [t] for r, t in zip(PR_ROWS, ["ingen", text, "ok"], strict=True)]
+    path = pr_file(tmp_path, rows, header=PR_HEADER + ["ANTECKNING"], name="note.csv")
+    with pytest.raises(IdentifierError, match=r"admissions\.ANTECKNING: holds clear-text personnummer.* 1 row breaks it"):
+        read_table(path, "admissions", source="patientregistret")
+
+
+def test_kommun_99_is_falkoping_in_lan_14(tmp_path):
+    rows = [r.copy() for r in PR_ROWS]
+    rows[0][-3:-1] = ["14", "99"]  # Falköping, 1499 (official municipality list)
+    rows[1][-3:-1] = ["01", "99"]  # 0199 is no municipality: the abroad convention
+    with pytest.warns(DataWarning, match="1 KOMMUN 99"):
+        df = read_table(pr_file(tmp_path, rows), "admissions", source="patientregistret")
+    assert df["municipality_code"].iloc[0] == "1499" and pd.isna(df["municipality_code"].iloc[1])
+    assert df.attrs["read_report"].residents_abroad == 1
