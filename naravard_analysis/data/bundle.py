@@ -74,7 +74,7 @@ class RegisterData:
         JSON-serialisable metadata: ``region``, ``period``, ``source``, ``params``, ``truth`` ...
     validate
         Validate (and coerce to canonical dtypes) on creation; ``False`` only for tables that were
-        validated before, e.g. when reading a bundle whose hashes match its manifest.
+        validated before (e.g. :meth:`restrict`; :meth:`from_dir` validates after reading).
     duplicates
         Passed to :func:`~naravard_analysis.data.schema.validate_table`.
 

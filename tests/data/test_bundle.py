@@ -108,6 +108,20 @@ def test_clear_text_personnummer_in_a_bundle_is_refused_on_load(tiny, tmp_path):
         RegisterData.from_dir(out, verify=False)
 
 
+def test_partitioned_bundle_is_validated_on_load_in_memory_and_per_dask_partition(tiny, tmp_path):
+    from naravard_analysis.errors import IdentifierError
+
+    pytest.importorskip("dask")
+    notes = [f"{str(i)[:6]}-{str(i)[6:]}" for i in _pnr_ids(3)]
+    tiny["contacts"]["note"] = ["ok", "ok", "ok", notes[1], "ok"]
+    out = RegisterData(**tiny, validate=False).to_dir(tmp_path / "parts", partitions=2)
+    with pytest.raises(IdentifierError, match=r"contacts\.note"):
+        RegisterData.from_dir(out)
+    lazy = RegisterData.from_dir(out, engine="dask")  # lazy: checked when a partition is read
+    with pytest.raises(IdentifierError, match=r"contacts\.note"):
+        lazy.contacts.compute()
+
+
 def test_personnummer_text_in_an_extra_column_is_refused_on_load(tiny, tmp_path):
     from naravard_analysis.errors import IdentifierError
 
