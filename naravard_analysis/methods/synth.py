@@ -634,13 +634,26 @@ class SynthResult:
     _base: dict[int, _Cohort] | None = field(default=None, repr=False)
 
     @property
+    def before_after(self) -> float:
+        """The naive estimate: the treated units' mean after minus before, no comparison group.
+
+        Cohort by cohort ``mean(Y_tr, post) - mean(Y_tr, pre)``, averaged with the cohort weights of
+        the estimate; what a before/after evaluation reports. Shown for contrast: it attributes
+        every change over time (trends, other reforms) to the treatment.
+        """
+        e = self.effects
+        w = self.cohorts.set_index("cohort_index")["weight"]
+        by = e.groupby(["cohort_index", "post"])["treated"].mean().unstack("post")
+        return float(((by[True] - by[False]) * w.reindex(by.index)).sum())
+
+    @property
     def table(self) -> pd.DataFrame:
         """One row: ``estimate, se, lower, upper, level, method, se_method, n_treated, n_control``."""
         n_tr = int(self.cohorts["n_treated"].sum())
         return pd.DataFrame([{
             "term": "ATT", "estimate": self.estimate, "se": self.se, "lower": self.lower,
             "upper": self.upper, "level": self.level, "method": self.method,
-            "se_method": self.se_method, "n_treated": n_tr,
+            "se_method": self.se_method, "before_after": self.before_after, "n_treated": n_tr,
             "n_control": int(self.cohorts["n_control"].iloc[0]), "n_cohorts": len(self.cohorts)}])
 
     def placebo(self) -> PlaceboResult:

@@ -324,3 +324,13 @@ def test_placebo_needs_more_controls_than_treated():
     p = simulate(n0=3, n1=3, T=6, t0=4)
     with pytest.raises(ParameterError, match="more controls"):
         synth_did(p, **SIM)
+
+
+def test_before_after_is_the_treated_only_change():
+    # independent: mean of the treated units after minus before, from the long panel itself
+    p = simulate(n0=10, n1=2, T=8, t0=5, seed=14)
+    res = synth_did(p, **SIM, se="jackknife")
+    tr = p[p["unit"].isin(["u10", "u11"])]
+    naive = tr.loc[tr["year"] >= 2005, "y"].mean() - tr.loc[tr["year"] < 2005, "y"].mean()
+    assert res.before_after == pytest.approx(naive, abs=1e-12)
+    assert res.table["before_after"].item() == res.before_after
