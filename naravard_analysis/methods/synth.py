@@ -752,8 +752,8 @@ class SynthResult:
             f"ATT {self.estimate:.4f}, se {self.se:.4f} ({self.se_method}"
             + (f", {self.replications} replications, seed {self.seed}" if self.se_method != "jackknife"
                else "") + f"), {self.level:.0%} CI {self.lower:.4f} to {self.upper:.4f}",
-            f"treated units {int(self.cohorts['n_treated'].sum())} in {len(self.cohorts)} cohort(s), "
-            f"controls {int(self.cohorts['n_control'].iloc[0])}",
+            f"treated units: {int(self.cohorts['n_treated'].sum())} in {len(self.cohorts)} cohort(s); "
+            f"controls: {int(self.cohorts['n_control'].iloc[0])}",
             "largest unit weights: " + ", ".join(f"{u} {w:.3f}" for u, w in
                                                  zip(top["unit"], top["weight"], strict=True)),
         ]
