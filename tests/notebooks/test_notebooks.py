@@ -15,7 +15,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: Notebooks behind the papers in papers/: their runs are checked by the reproduction tests.
 PAPER_NOTEBOOKS = {"50_mobile_teams", "55_targeted_rollouts", "70_deaths_covid_its",
-                   "80_mobile_teams_regions", "90_validation"}
+                   "80_mobile_teams_regions", "85_regions_synthetic_control", "90_validation"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
