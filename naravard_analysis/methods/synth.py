@@ -256,7 +256,16 @@ def _tau(Y: np.ndarray, n0: int, t0: int, omega: np.ndarray, lam: np.ndarray) ->
 def _fit_block(Y: np.ndarray, n0: int, t0: int, opts: _Opts, omega0: np.ndarray | None,
                lam0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimate, omega and lambda for controls ``Y[:, :n0]`` and treated ``Y[:, n0:]`` from column t0."""
-    Yc = _collapsed(Y, n0, t0)
+    tau, omega, lam = _fit_collapsed(_collapsed(Y, n0, t0), n0, t0, opts, omega0, lam0)
+    return _tau(Y, n0, t0, omega, lam), omega, lam
+
+
+def _fit_collapsed(Yc: np.ndarray, n0: int, t0: int, opts: _Opts, omega0: np.ndarray | None,
+                   lam0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same from the collapsed form alone (it holds every average the weights and tau use)::
+
+        tau = Yc[n0, t0] - Yc[n0, :t0] lambda - omega' (Yc[:n0, t0] - Yc[:n0, :t0] lambda)
+    """
     lam = lam0
     if opts.update_lambda:
         lam = _weights(Yc[:, :n0, :], opts.zeta_lambda, True, lam0, opts.min_decrease)
@@ -264,7 +273,9 @@ def _fit_block(Y: np.ndarray, n0: int, t0: int, opts: _Opts, omega0: np.ndarray 
     if opts.update_omega:
         omega = _weights(np.swapaxes(Yc[:, :, :t0], 1, 2), opts.zeta_omega, opts.omega_intercept,
                          omega0, opts.min_decrease)
-    return _tau(Y, n0, t0, omega, lam), omega, lam
+    d = Yc[:, :, t0] - np.einsum("bnt,bt->bn", Yc[:, :, :t0], lam)
+    tau = d[:, n0] - np.einsum("bn,bn->b", omega, d[:, :n0])
+    return tau, omega, lam
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -477,20 +488,53 @@ def _placebo_se(p: _Panel, base: dict[int, _Cohort], method: str, B: int,
     return _stats(_collect(overall, taus, sorted(base)))
 
 
-def _bootstrap_se(p: _Panel, base: dict[int, _Cohort], method: str, B: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Algorithm 2: units drawn with replacement; draws with no treated or no control are redrawn."""
-    T = p.Y.shape[1]
-    N = len(p.adopt)
-    draws = []
+def _bootstrap_rows(adopt: np.ndarray, T: int, B: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``B`` draws of units with replacement (sorted), redrawn while one holds no treated or no control."""
+    N = len(adopt)
+    draws: list[np.ndarray] = []
     while len(draws) < B:
         rows = np.sort(rng.integers(0, N, N))
-        a = p.adopt[rows]
+        a = adopt[rows]
         if (a >= T).all() or (a < T).all():
             continue
-        overall, taus, _ = _fit(p.Y[rows][None], a, method, source=rows[None], base=base)
-        draws.append(_collect(overall, taus, sorted(base))[0])
-    return _stats(np.vstack(draws))
+        draws.append(rows)
+    return draws
+
+
+def _bootstrap_se(p: _Panel, base: dict[int, _Cohort], method: str, B: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Algorithm 2: units drawn with replacement; draws with no treated or no control are redrawn.
+
+    The draws differ in their number of controls, but a cohort's weights depend on a draw only
+    through its collapsed form, whose shape is set by that number: the draws of each cohort are
+    grouped by it and every group is solved as one stack.
+    """
+    T = p.Y.shape[1]
+    draws = _bootstrap_rows(p.adopt, T, B, rng)
+    cohorts = sorted(base)
+    taus = np.full((B, len(cohorts)), np.nan)
+    size = np.zeros((B, len(cohorts)))
+    for j, a in enumerate(cohorts):
+        ref = base[a]
+        groups: dict[int, list[int]] = {}
+        parts = []
+        for b, rows in enumerate(draws):
+            ctrl = rows[p.adopt[rows] >= T]
+            tr = rows[p.adopt[rows] == a]
+            parts.append((ctrl, tr))
+            if len(tr):
+                groups.setdefault(len(ctrl), []).append(b)
+                size[b, j] = len(tr) * (T - a)
+        for n0, members in groups.items():
+            Yc = np.stack([_collapsed(p.Y[np.r_[parts[b][0], parts[b][1]]][None], n0, a)[0]
+                           for b in members])
+            omega0 = _normalise(np.stack([ref.omega_full[parts[b][0]] for b in members]))
+            lam0 = np.broadcast_to(ref.lam, (len(members), a)).copy()
+            tau, _, _ = _fit_collapsed(Yc, n0, a, ref.opts.take(0, len(members)), omega0, lam0)
+            taus[members, j] = tau
+    w = size / size.sum(axis=1, keepdims=True)
+    overall = np.nansum(w * np.nan_to_num(taus), axis=1)
+    return _stats(np.column_stack([overall, taus]))
 
 
 def _jackknife_se(p: _Panel, base: dict[int, _Cohort], method: str) -> np.ndarray:
