@@ -54,7 +54,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import re
+import uuid
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -79,10 +82,12 @@ __all__ = [
     "DEFAULT_TOTAL_LABELS",
     "FLAG_SUFFIX",
     "DisclosureError",
+    "DisclosureRegistry",
     "DisclosureReport",
     "FileScan",
     "Finding",
     "check_outputs",
+    "check_suppressed",
     "format_suppressed",
     "is_count_column",
     "sort_by_displayed",
@@ -231,7 +236,11 @@ def _rate_sources(
         # treated as derived from all counts of its row. Integer columns (year, age, month) are
         # left alone because in aggregate tables they are dimensions, not rates.
         skip = set(counts) | flags | set(dims or ())
-        rates = [c for c in df.columns if c not in skip and _is_float_col(df[c])]
+        rates = [
+            c
+            for c in df.columns
+            if c not in skip and (_is_float_col(df[c]) or _rate_named_number(df, c))
+        ]
         return {c: list(counts) for c in rates}, {}
     if not isinstance(rate_cols, Mapping):
         raise ParameterError(
@@ -257,6 +266,17 @@ def _rate_sources(
         if isinstance(c, str) and c.casefold() in _CI_GENERIC and c not in taken | set(ci_of):
             ci_of[c] = list(sources)
     return sources, ci_of
+
+
+def _rate_named_number(df: pd.DataFrame, col: object) -> bool:
+    """A numeric (not boolean) column whose name holds a rate word (pct, andel, share, rate ...)."""
+    from naravard_analysis.report.scan import _RATE_WORDS
+
+    s = df[col]
+    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    words = set(re.split(r"[^0-9a-zåäöéü%]+", str(col).strip().casefold()))
+    return bool(words & _RATE_WORDS)
 
 
 def _key_codes(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -498,11 +518,20 @@ def _determined(hidden: np.ndarray, a: sparse.csr_matrix, max_block: int) -> lis
 
 
 def _secondary(
-    v: np.ndarray, hidden: np.ndarray, cons: _Constraints, is_total: np.ndarray, max_block: int
+    v: np.ndarray,
+    hidden: np.ndarray,
+    cons: _Constraints,
+    is_total: np.ndarray,
+    max_block: int,
+    frozen: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Add complementary cells until no hidden cell can be recovered; returns the new mask."""
+    """Add complementary cells until no hidden cell can be recovered; returns the new mask.
+
+    ``frozen`` cells (already published elsewhere) are never chosen as complements."""
     hidden = hidden.copy()
     eligible = ~np.isnan(v)
+    if frozen is not None:
+        eligible &= ~frozen
     a = cons.matrix(v.size)
     member = (a != 0).astype(np.int64).tocsr()
     member_csc = member.tocsc()
@@ -592,9 +621,10 @@ def suppress(
         ``rate_upper``, ``rate_ci_low``, ``lcl_rate``, ``rate_se`` ...) are hidden with it;
         intervals without a rate name (``ci_low``, ``ci_high``, ``lower``, ``upper`` ...) are
         hidden wherever any rate of the row is hidden. When ``None``: every
-        **float** column that is not a count, a dimension or a flag is hidden in each row where a
-        count is hidden or below ``min_count`` (integer columns such as year or age are taken as
-        dimensions).
+        **float** column that is not a count, a dimension or a flag, and every numeric column
+        whose name holds a rate word (an integer ``pct`` or ``andel``), is hidden in each row where
+        a count is hidden or below ``min_count`` (other integer columns such as year or age are
+        taken as dimensions).
     dims
         Dimension columns of a long table. A row is a total of dimension ``d`` when its value of
         ``d`` (or of a column that is a 1:1 relabelling of ``d``, such as a name next to a code)
@@ -751,6 +781,7 @@ def suppress(
         "secondary": bool(secondary),
         "note": suppression_note(min_count, language),
     }
+    _stamp(out)
     return out
 
 
@@ -856,6 +887,9 @@ def format_suppressed(
         out = out.drop(columns=[c + FLAG_SUFFIX for c in flagged])
     out.attrs = dict(df.attrs)
     out.attrs["disclosure_note"] = suppression_note(m, language)
+    if info.get("fingerprint"):
+        check_suppressed(df, m, what="format_suppressed")
+        _stamp(out)  # the display copy of a checked table may be written as well
     return out
 
 
@@ -915,3 +949,246 @@ def sort_by_displayed(
     out = df.iloc[order]
     out.attrs = dict(df.attrs)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What was suppressed stays suppressed: a fingerprint, and the report-level registry
+# ---------------------------------------------------------------------------------------------
+
+
+def _column_hashes(s: pd.Series) -> np.ndarray:
+    try:
+        return pd.util.hash_pandas_object(s, index=False).to_numpy()
+    except TypeError:  # mixed objects: hash their text
+        return pd.util.hash_pandas_object(s.astype(str), index=False).to_numpy()
+
+
+def _stamp(df: pd.DataFrame) -> None:
+    """Record in ``attrs["disclosure"]`` what ``df`` holds now (column names and one hash per
+    cell), so a writer can tell later whether the table is still what suppression returned."""
+    info = dict(df.attrs.get("disclosure") or {})
+    info["fingerprint"] = {
+        str(c): tuple(int(h) for h in _column_hashes(df[c])) for c in df.columns
+    }
+    info["fingerprint_columns"] = [str(c) for c in df.columns]
+    df.attrs["disclosure"] = info
+
+
+def check_suppressed(table: pd.DataFrame, min_count: int, *, what: str = "table") -> None:
+    """Refuse a table that did not come out of :func:`suppress` as it stands.
+
+    A suppressed table carries a fingerprint of its cells. It passes when it was suppressed at
+    ``min_count`` or more and holds only rows and columns of that result (rows may be dropped
+    or reordered, columns dropped); a column added or a cell changed after suppression -- the
+    ``attrs`` travel with the table through pandas operations, so they prove nothing alone --
+    is refused.
+
+    Raises
+    ------
+    DisclosureError
+        Naming ``what`` and the columns added or changed.
+
+    Examples
+    --------
+    >>> t = suppress(pd.DataFrame({"year": [2020, 2021], "n": [3, 40]}), "n", min_count=5)
+    >>> check_suppressed(t, 5)
+    >>> check_suppressed(t.assign(share=[0.1, 0.9]), 5)
+    Traceback (most recent call last):
+    ...
+    naravard_analysis.errors.DisclosureError: table: column(s) ['share'] were added after suppress(); add them before suppressing
+    """
+    min_count = _check_min_count(min_count)
+    info = table.attrs.get("disclosure") or {}
+    prints = info.get("fingerprint")
+    if not prints:
+        raise DisclosureError(f"{what}: the table did not pass suppress() (no disclosure record)")
+    if int(info.get("min_count", 0)) < min_count:
+        raise DisclosureError(
+            f"{what}: suppressed at min_count={info.get('min_count')}, below the "
+            f"min_count={min_count} required here"
+        )
+    added = [str(c) for c in table.columns if str(c) not in prints]
+    if added or len(set(map(str, table.columns))) != len(table.columns):
+        raise DisclosureError(
+            f"{what}: column(s) {added} were added after suppress(); add them before suppressing"
+        )
+    names = [str(c) for c in table.columns]
+    now = list(zip(*(_column_hashes(table[c]) for c in table.columns), strict=True))
+    then = Counter(zip(*(prints[c] for c in names), strict=True))
+    now_count = Counter(tuple(int(h) for h in row) for row in now)
+    changed = sum(max(0, k - then.get(row, 0)) for row, k in now_count.items())
+    if changed:
+        raise DisclosureError(
+            f"{what}: {changed} row(s) differ from what suppress() returned (cells changed "
+            "after suppression); change the data before suppressing"
+        )
+
+
+class DisclosureRegistry:
+    """Every table and figure dataset of one report, suppressed jointly before it is written.
+
+    Suppression inside one table is not enough when a report publishes the same quantity twice:
+    a total per year in one figure and the same counts by sex in another give
+    ``F = total - M`` across the two. :meth:`publish` suppresses a table (:func:`suppress`) and
+    then treats every earlier published table that shares a *measure* with it as part of one
+    table: the cells are united over the union of their dimensions (a table without dimension
+    ``d`` is the total over ``d``), identical cells are one cell (hidden if hidden anywhere), and
+    complementary suppression runs over the whole, with the cells already published frozen --
+    the complements are taken from the new table, so nothing written earlier changes. Writers
+    (:func:`~naravard_analysis.report.figures.save_figure`,
+    :func:`~naravard_analysis.report.tables.write_tables`) given the registry refuse a table it
+    did not publish, or one changed since (:func:`check_suppressed`).
+
+    Assumptions (design choices): a measure names one quantity with one set of dimension
+    labels across the report, and the categories of each dimension are exhaustive (the parts
+    add up to the total; :func:`suppress` warns when they do not). Counts published under
+    different measures are taken as unrelated.
+
+    Parameters
+    ----------
+    min_count
+        The report's threshold.
+    total_labels
+        Labels of total rows (as in :func:`suppress`).
+
+    Examples
+    --------
+    >>> reg = DisclosureRegistry(min_count=5)
+    >>> total = reg.publish("total", pd.DataFrame({"year": [2022, 2023], "n": [12, 30]}), "n",
+    ...                     measures={"n": "admissions"}, dims=["year"])
+    >>> by_sex = reg.publish("by_sex", pd.DataFrame({"year": [2022, 2022, 2023, 2023],
+    ...     "sex": ["F", "M", "F", "M"], "n": [3, 9, 14, 16]}), "n",
+    ...     measures={"n": "admissions"}, dims=["year", "sex"])
+    >>> by_sex["n"].tolist()  # M = 12 - F would give F back: both hidden
+    [<NA>, <NA>, 14, 16]
+    """
+
+    def __init__(
+        self, min_count: int = 5, *, total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS
+    ) -> None:
+        self.min_count = _check_min_count(min_count)
+        self.total_labels = tuple(total_labels)
+        self.token = uuid.uuid4().hex
+        self.tables: dict[str, pd.DataFrame] = {}
+        # measure -> list of (table name, dims, cells frame with dims + "value" + "hidden")
+        self._cells: dict[str, list[tuple[str, list[str], pd.DataFrame]]] = {}
+
+    def publish(
+        self,
+        name: str,
+        table: pd.DataFrame,
+        count_cols: str | Sequence[str],
+        *,
+        measures: Mapping[str, str] | None = None,
+        dims: Sequence[str] | None = None,
+        rate_cols: Mapping[str, str | Sequence[str]] | None = None,
+        secondary: bool = True,
+        suppress_zero: bool = False,
+        language: str = "sv",
+    ) -> pd.DataFrame:
+        """Suppress ``table`` jointly with everything published before and record it.
+
+        ``measures`` maps count columns to the quantity they count (e.g. ``{"events":
+        "unplanned_admissions"}``); columns not mapped are linked to nothing else. ``dims``
+        (needed when a measure is given) are the table's dimension columns. The other
+        arguments go to :func:`suppress`. Returns the table to write.
+        """
+        if name in self.tables:
+            raise ParameterError(f"a table named {name!r} was already published in this report")
+        counts = _as_names(count_cols, "count_cols")
+        measures = dict(measures or {})
+        if measures and dims is None:
+            raise ParameterError(f"{name}: dims= is needed to link measures {sorted(measures)}")
+        dim_list = list(dims or [])
+        kw = dict(
+            min_count=self.min_count, secondary=secondary, rate_cols=rate_cols,
+            dims=dims, total_labels=self.total_labels, suppress_zero=suppress_zero,
+            language=language,
+        )
+        out = suppress(table, counts, **kw)
+        linked = {c: m for c, m in measures.items() if c in counts}
+        for _ in range(100):  # hidden cells only grow, so this ends; 100 is a safety bound
+            extra = {c: self._joint(m, name, dim_list, out, c) for c, m in linked.items()}
+            if not any(e.any() for e in extra.values()):
+                break
+            flagged = out.copy()
+            for c, rows in extra.items():
+                f = flagged[c + FLAG_SUFFIX].to_numpy(dtype=object).copy()
+                f[rows] = SECONDARY
+                flagged[c + FLAG_SUFFIX] = f
+            out = suppress(flagged, counts, **kw)
+        for c, m in linked.items():
+            self._cells.setdefault(m, []).append((name, dim_list, self._cell_frame(out, c, dim_list)))
+        out.attrs["disclosure"] = {**out.attrs["disclosure"], "registry": self.token, "name": name}
+        _stamp(out)
+        self.tables[name] = out
+        return out
+
+    def check(self, table: pd.DataFrame, *, what: str = "table") -> None:
+        """Refuse ``table`` unless this registry published it and it is unchanged since."""
+        check_suppressed(table, self.min_count, what=what)
+        info = table.attrs.get("disclosure") or {}
+        if info.get("registry") != self.token:
+            raise DisclosureError(
+                f"{what}: not published through this report's disclosure registry; pass it "
+                "through DisclosureRegistry.publish() so it is checked against the other outputs"
+            )
+
+    # ------------------------------------------------------------------ joint suppression
+    def _norm(self, s: pd.Series) -> pd.Series:
+        text = s.astype(str).str.strip()
+        totals = {str(x).strip().casefold() for x in self.total_labels}
+        return text.where(~text.str.casefold().isin(totals), self.total_labels[0])
+
+    def _cell_frame(self, df: pd.DataFrame, col: str, dims: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame({d: self._norm(df[d]).to_numpy() for d in dims})
+        frame["value"] = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        frame["hidden"] = (df[col + FLAG_SUFFIX].astype(str) != "").to_numpy()
+        return frame
+
+    def _joint(self, measure: str, name: str, dims: list[str], out: pd.DataFrame, col: str) -> np.ndarray:
+        """Rows of ``out`` whose ``col`` must be hidden too, given the tables already published."""
+        earlier = self._cells.get(measure, [])
+        if not earlier:
+            return np.zeros(len(out), dtype=bool)
+        new = self._cell_frame(out, col, dims)
+        all_dims = list(dict.fromkeys([d for _, ds, _ in earlier for d in ds] + dims))
+        parts = []
+        for i, (_, _, cells) in enumerate([*earlier, (name, dims, new)]):
+            part = cells.copy()
+            for d in all_dims:
+                if d not in part.columns:  # a table without d is the total over d
+                    part[d] = self.total_labels[0]
+            parts.append(part.assign(source=i, row=np.arange(len(part))))
+        union = pd.concat(parts, ignore_index=True)
+        cell = pd.factorize(union[all_dims].astype(str).agg("\x1f".join, axis=1))[0]
+        n_cells = int(cell.max()) + 1
+        is_new = (union["source"] == len(earlier)).to_numpy()
+        shown = ~union["hidden"].to_numpy()
+        value = union["value"].to_numpy(dtype=float)
+        lo, hi = np.full(n_cells, np.inf), np.full(n_cells, -np.inf)
+        np.minimum.at(lo, cell[shown], value[shown])
+        np.maximum.at(hi, cell[shown], value[shown])
+        clash = np.flatnonzero((hi > lo) & np.isfinite(lo))
+        if clash.size:
+            raise ParameterError(
+                f"{name}: measure {measure!r} has {clash.size} cell(s) published with different "
+                "values in different tables; give different quantities different measures"
+            )
+
+        def any_at(mask: np.ndarray) -> np.ndarray:
+            out_ = np.zeros(n_cells, dtype=bool)
+            np.logical_or.at(out_, cell[mask], True)
+            return out_
+
+        public = any_at(shown & ~is_new)  # already written: frozen
+        hidden = any_at(~shown) & ~public
+        values = np.where(np.isfinite(lo), lo, 0.0)
+        grid = union.assign(_cell=cell).drop_duplicates("_cell").sort_values("_cell")
+        grid = grid[all_dims].reset_index(drop=True).assign(value=values)
+        cons, is_total = _build_constraints(grid, ["value"], all_dims, {"value"}, self.total_labels)
+        now = _secondary(values, hidden, cons, is_total.ravel(), 1500, frozen=public)
+        rows = union["row"].to_numpy()[is_new]
+        extra = np.zeros(len(out), dtype=bool)
+        extra[rows] = now[cell[is_new]] & shown[is_new]
+        return extra

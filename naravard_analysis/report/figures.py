@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -36,6 +37,9 @@ import seaborn as sns  # noqa: E402
 
 from naravard_analysis.report.labels import check_language, format_number, label  # noqa: E402
 
+if TYPE_CHECKING:
+    from naravard_analysis.report.disclosure import DisclosureRegistry
+
 __all__ = [
     "PALETTE",
     "set_theme",
@@ -43,6 +47,7 @@ __all__ = [
     "plot_lines",
     "plot_bars",
     "plot_forest",
+    "plot_its",
     "write_csv",
     "ensure_suppressed",
 ]
@@ -79,19 +84,36 @@ def set_theme(context: str = "notebook") -> None:
 
 
 def ensure_suppressed(
-    data: pd.DataFrame, count_cols: Sequence[str], min_count: int, *, what: str = "figure"
+    data: pd.DataFrame,
+    count_cols: Sequence[str],
+    min_count: int,
+    *,
+    what: str = "figure",
+    registry: DisclosureRegistry | None = None,
 ) -> pd.DataFrame:
-    """Return ``data`` if it has passed suppression at ``min_count`` or needs none.
+    """Return ``data`` if it may be written at ``min_count``; refuse it otherwise.
+
+    A table that came out of :func:`~naravard_analysis.report.disclosure.suppress` (or a
+    report's :class:`~naravard_analysis.report.disclosure.DisclosureRegistry`, which is then
+    required when ``registry`` is given) must be unchanged since
+    (:func:`~naravard_analysis.report.disclosure.check_suppressed`): its ``attrs`` alone are not
+    trusted. A table that never passed suppression is accepted only when suppression at
+    ``min_count`` would hide nothing in ``count_cols``.
 
     Raises
     ------
     DisclosureError
-        When ``data`` was not suppressed and holds a count that suppression would hide.
+        When ``data`` was changed after suppression, was not published through ``registry``,
+        or was not suppressed and holds a count that suppression would hide.
     """
-    from naravard_analysis.report.disclosure import DisclosureError, suppress
+    from naravard_analysis.report.disclosure import DisclosureError, check_suppressed, suppress
 
+    if registry is not None:
+        registry.check(data, what=what)
+        return data
     info = data.attrs.get("disclosure") or {}
-    if info and info.get("min_count", 0) >= min_count:
+    if info.get("fingerprint"):
+        check_suppressed(data, min_count, what=what)
         return data
     if not count_cols:
         return data
@@ -132,6 +154,7 @@ def save_figure(
     language: str = "sv",
     formats: Sequence[str] = ("png", "svg"),
     close: bool = True,
+    registry: DisclosureRegistry | None = None,
 ) -> dict[str, Path]:
     """Write ``fig`` as PNG and SVG and the (suppressed) numbers behind it as CSV.
 
@@ -152,6 +175,8 @@ def save_figure(
         Suppression threshold.
     language
         ``"sv"`` or ``"en"``: CSV flavour (see :func:`write_csv`).
+    registry
+        The report's disclosure registry: ``data`` must have been published through it.
 
     Returns
     -------
@@ -159,7 +184,7 @@ def save_figure(
         Paths by kind: ``png``, ``svg``, ``csv``.
     """
     check_language(language)
-    safe = ensure_suppressed(data, count_cols, min_count, what=f"figure {name!r}")
+    safe = ensure_suppressed(data, count_cols, min_count, what=f"figure {name!r}", registry=registry)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -313,4 +338,60 @@ def plot_forest(
     # Below the axes, so the legend never covers a marker.
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def plot_its(
+    data: pd.DataFrame,
+    *,
+    time: str = "period",
+    observed: str = "rate",
+    fitted: str = "fitted_rate",
+    counterfactual: str = "counterfactual_rate",
+    lower: str | None = "counterfactual_lower",
+    upper: str | None = "counterfactual_upper",
+    excluded: str | None = "excluded",
+    interruption: object = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+    language: str = "sv",
+) -> plt.Figure:
+    """Interrupted-time-series figure drawn from the published (suppressed) table only.
+
+    Observed values as markers (hollow in excluded periods, which are shaded), the fitted line,
+    and over the post period the counterfactual (dashed) with its interval band; a vertical line
+    at ``interruption``. A period whose observed value was suppressed is **not drawn** (no
+    marker, so no position to read a value from); the figure holds nothing its CSV does not.
+    """
+    check_language(language)
+    df = data.sort_values(time).reset_index(drop=True)
+    t = pd.to_datetime(df[time]) if not pd.api.types.is_numeric_dtype(df[time]) else df[time]
+    exc = df[excluded].fillna(False).to_numpy(bool) if excluded and excluded in df else np.zeros(len(df), bool)
+    obs = pd.to_numeric(df[observed], errors="coerce").to_numpy(float)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    shown = ~np.isnan(obs)
+    ax.plot(t[shown & ~exc], obs[shown & ~exc], "o", ms=3.5, color=PALETTE[0],
+            label=label("observed", language))
+    if (shown & exc).any():
+        ax.plot(t[shown & exc], obs[shown & exc], "o", ms=3.5, mfc="none", color=PALETTE[0])
+    ax.plot(t, df[fitted], "-", color=PALETTE[0], lw=1.6, label=label("fitted", language))
+    post = df[counterfactual].notna().to_numpy()
+    if interruption is not None:
+        post &= (t >= pd.Timestamp(interruption)).to_numpy() if not pd.api.types.is_numeric_dtype(t) else (
+            t >= interruption).to_numpy()
+    if post.any():
+        ax.plot(t[post], df.loc[post, counterfactual], "--", color=PALETTE[5],
+                label=label("counterfactual", language))
+        if lower and upper and lower in df and upper in df:
+            ax.fill_between(t[post], df.loc[post, lower], df.loc[post, upper], color=PALETTE[5],
+                            alpha=0.15, lw=0)
+    if interruption is not None:
+        ax.axvline(pd.Timestamp(interruption) if not pd.api.types.is_numeric_dtype(t) else interruption,
+                   color="0.3", lw=1, label=label("interruption", language))
+    if exc.any():
+        idx = np.flatnonzero(exc)
+        for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1):
+            ax.axvspan(t.iloc[run[0]], t.iloc[run[-1]], color="0.85", alpha=0.5, lw=0)
+    ax.legend(fontsize=8, frameon=False)
+    _finish(ax, time, observed, title, language, ylabel)
     return fig

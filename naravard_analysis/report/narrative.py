@@ -22,11 +22,41 @@ import pandas as pd
 
 from naravard_analysis.report.labels import check_language, format_number
 
-__all__ = ["describe_change", "describe_target", "describe_ratio", "describe_rate", "describe_series"]
+__all__ = [
+    "describe_change",
+    "describe_count",
+    "describe_target",
+    "describe_ratio",
+    "describe_rate",
+    "describe_series",
+]
 
 
 def _missing(x: float | None) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def describe_count(n: object, min_count: int, *, language: str = "sv") -> str:
+    """A count for running text under the same rule as the tables' cells.
+
+    A count ``1 <= n < min_count`` is never written: the text says "färre än 5" ("fewer than
+    5"); a count that is missing (hidden in the table it comes from, or withheld so that text and
+    table cannot be differenced) reads "ett ej redovisat antal" ("an unreported number of").
+    Zero and counts of at least ``min_count`` are written as numbers.
+
+    >>> describe_count(1, 5, language="sv"), describe_count(None, 5, language="en")
+    ('färre än 5', 'an unreported number of')
+    >>> describe_count(1234, 5, language="en")
+    '1,234'
+    """
+    check_language(language)
+    sv = language == "sv"
+    if n is None or n is pd.NA or (isinstance(n, float) and math.isnan(n)):
+        return "ett ej redovisat antal" if sv else "an unreported number of"
+    value = float(n)
+    if 0 < value < min_count:
+        return f"färre än {min_count}" if sv else f"fewer than {min_count}"
+    return format_number(value, language, decimals=0)
 
 
 def describe_change(

@@ -32,8 +32,8 @@ import pandas as pd
 from naravard_analysis.data import RegisterData
 from naravard_analysis.errors import ParameterError
 from naravard_analysis.report import narrative as nar
-from naravard_analysis.report.disclosure import suppress
-from naravard_analysis.report.figures import plot_forest, plot_lines, save_figure
+from naravard_analysis.report.disclosure import DisclosureRegistry
+from naravard_analysis.report.figures import plot_forest, plot_its, plot_lines, save_figure
 from naravard_analysis.report.labels import check_language, format_number, label
 from naravard_analysis.report.parameters import validate_parameters
 from naravard_analysis.report.tables import write_tables
@@ -61,7 +61,29 @@ _T = {  # section titles and fixed phrases: (sv, en)
     "ed_visits": ("Akutbesök, 80 år och äldre", "Emergency-department visits, aged 80+"),
     "its": ("Avbruten tidsserie: oplanerad slutenvård", "Interrupted time series: unplanned admissions"),
     "mobile_teams": ("Mobila team: vad förändras egentligen?", "Mobile teams: what really changes?"),
+    "skipped": ("Avsnittet utelämnas: {reason}", "This section is left out: {reason}"),
+    "no_table": ("data saknar tabellen {table}.", "the data hold no {table} table."),
+    "no_years": (
+        "data täcker inget helt kalenderår inom {period}.",
+        "the data cover no whole calendar year within {period}.",
+    ),
 }
+
+#: Tables each section needs (a section whose table is missing or empty is left out, saying so).
+_REQUIRES = {
+    "overview": (),
+    "continuity": ("contacts",),
+    "named_doctor": ("listings", "persons"),
+    "avoidable": ("admissions", "persons", "population"),
+    "readmission": ("admissions", "persons"),
+    "ed_visits": ("contacts", "persons", "population"),
+    "its": ("admissions", "population"),
+    "mobile_teams": (),
+}
+#: Fewest fitted periods on each side of the interruption (design choice: with two Fourier pairs
+#: and a trend per segment, fewer than a year of months leaves the pre-period trend unsupported;
+#: Lopez Bernal, Cummins & Gasparrini 2017 discuss the number of points needed).
+_ITS_MIN_POINTS = {"MS": 12, "QS": 8}
 
 
 def _t(key: str, language: str, **fmt: Any) -> str:
@@ -99,6 +121,7 @@ class Section:
     text: str
     table: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    skipped: str | None = None
 
     def show(self) -> None:
         """Display the figure (from its PNG) in a notebook; tables go to the Excel workbook."""
@@ -129,6 +152,9 @@ class RegionalReport:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.tables: dict[str, pd.DataFrame] = {}
         self.sections: dict[str, Section] = {}
+        # every table and figure dataset of the report is published through one registry
+        self.registry = DisclosureRegistry(self.min_count)
+        self.period = self._period()
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -139,16 +165,79 @@ class RegionalReport:
         code = self.params["region_code"]
         return str(reg.loc[code, "region_name_short"]) if code in reg.index else code
 
+    def _coverage(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The period the data cover: the bundle's recorded period (narrowed by a restriction),
+        otherwise the first to the last event date of its event tables."""
+        meta = self.data.meta
+        lo = hi = None
+        if meta.get("period"):
+            lo, hi = (pd.Timestamp(x) for x in meta["period"][:2])
+        else:
+            dates = [
+                df[col] for name, col in (("admissions", "admission_date"), ("contacts", "contact_date"))
+                if (df := self.data.tables.get(name)) is not None and len(df)
+            ]
+            if dates:
+                lo = min(pd.Timestamp(d.min()) for d in dates)
+                hi = max(pd.Timestamp(d.max()) for d in dates)
+        restricted = meta.get("restricted") or {}
+        if lo is not None and restricted.get("start"):
+            lo = max(lo, pd.Timestamp(restricted["start"]))
+        if hi is not None and restricted.get("end"):
+            hi = min(hi, pd.Timestamp(restricted["end"]))
+        return None if lo is None else (lo, hi)
+
+    def _period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The report's period: the parameters' years within the data's coverage (None if empty)."""
+        lo = pd.Timestamp(f"{self.params['start_year']}-01-01")
+        hi = pd.Timestamp(f"{self.params['end_year']}-12-31")
+        cover = self._coverage()
+        if cover is not None:
+            lo, hi = max(lo, cover[0]), min(hi, cover[1])
+        return (lo, hi) if lo <= hi else None
+
     def _years(self) -> list[int]:
-        return list(range(self.params["start_year"], self.params["end_year"] + 1))
+        """Whole calendar years in the report's period (a year is never counted from part of it)."""
+        if self.period is None:
+            return []
+        lo, hi = self.period
+        first = lo.year if (lo.month, lo.day) == (1, 1) else lo.year + 1
+        last = hi.year if (hi.month, hi.day) == (12, 31) else hi.year - 1
+        return list(range(first, last + 1))
+
+    def _months(self) -> pd.DatetimeIndex:
+        """Month starts from the first to the last month of the report's period."""
+        if self.period is None:
+            return pd.DatetimeIndex([])
+        lo, hi = self.period
+        return pd.date_range(lo.to_period("M").start_time, hi.to_period("M").start_time, freq="MS")
+
+    def _publish(self, key: str, table: pd.DataFrame, counts: list[str], **kw: Any) -> pd.DataFrame:
+        """Suppress ``table`` through the report's registry (jointly with the other outputs)."""
+        kw.setdefault("secondary", False)
+        safe = self.registry.publish(key, table.reset_index(drop=True), counts, language=self.language, **kw)
+        self.tables[key] = safe
+        return safe
 
     def _save(self, key: str, fig: plt.Figure, table: pd.DataFrame, counts: list[str]) -> dict[str, Path]:
-        files = save_figure(
+        return save_figure(
             fig, table, f"{key}", self.output_dir / "figures", count_cols=counts,
-            min_count=self.min_count, language=self.language,
+            min_count=self.min_count, language=self.language, registry=self.registry,
         )
-        self.tables[key] = table
-        return files
+
+    def _count(self, n: object, table: pd.DataFrame | None = None) -> str:
+        """A count for the text under the tables' rule; when ``table`` (the section's published
+        table) hides any count, the number is not given at all, so text and table cannot be
+        differenced."""
+        hidden = table is not None and any(
+            (table[c + "_suppressed"].astype(str) != "").any()
+            for c in (table.attrs.get("disclosure") or {}).get("count_cols", [])
+        )
+        return nar.describe_count(None if hidden else n, self.min_count, language=self.language)
+
+    def _skip(self, key: str, reason: str) -> Section:
+        text = f"## {_t(key, self.language)}\n\n{_t('skipped', self.language, reason=reason)}"
+        return Section(key, _t(key, self.language), text, skipped=reason)
 
     def introduction(self) -> str:
         """Title and a paragraph on the data, region and period."""
@@ -161,7 +250,8 @@ class RegionalReport:
             if munis
             else ("hela regionen" if sv else "the whole region")
         )
-        period = f"{self.params['start_year']}–{self.params['end_year']}"
+        years = self._years()
+        period = f"{years[0]}–{years[-1]}" if years else f"{self.params['start_year']}–{self.params['end_year']}"
         body = (
             f"Rapporten beskriver {scope} under {period}. {source} "
             f"{label('suppression_note', self.language, min_count=self.min_count)}"
@@ -177,8 +267,20 @@ class RegionalReport:
             raise ParameterError(f"unknown section {key!r}; expected one of {', '.join(SECTIONS)}")
         if key not in self.sections:
             builder: Callable[[], Section] = getattr(self, f"_build_{key}")
-            self.sections[key] = builder()
+            self.sections[key] = self._precondition(key) or builder()
         return self.sections[key]
+
+    def _precondition(self, key: str) -> Section | None:
+        """The section left out with its reason when a table it needs is missing or no whole
+        year is covered; None when it can be built."""
+        for name in _REQUIRES[key]:
+            df = self.data.tables.get(name)
+            if df is None or df.empty:
+                return self._skip(key, _t("no_table", self.language, table=name))
+        if key != "overview" and not self._years():
+            period = f"{self.params['start_year']}–{self.params['end_year']}"
+            return self._skip(key, _t("no_years", self.language, period=period))
+        return None
 
     # ----------------------------------------------------------------- sections
     def _build_overview(self) -> Section:
@@ -189,17 +291,16 @@ class RegionalReport:
                 continue
             rows.append({"table": name, "n": int(len(df))})
         persons = self.data.persons
-        if persons is not None:
+        if persons is not None and self.period is not None:
             rows.append({"table": "persons_65plus_alive_at_end", "n": int(
-                ((pd.Timestamp(f"{self.params['end_year']}-12-31") - persons["birth_date"]).dt.days // 365.25 >= 65)
+                ((self.period[1] - persons["birth_date"]).dt.days // 365.25 >= 65)
                 .where(persons["death_date"].isna(), False).sum()
             )})
-        table = suppress(pd.DataFrame(rows), ["n"], min_count=self.min_count, secondary=False)
-        self.tables["overview"] = table
+        table = self._publish("overview", pd.DataFrame(rows), ["n"])
         n = dict(zip(table["table"], table["n"], strict=True))
 
         def num(key: str) -> str:
-            return format_number(n.get(key), lang)
+            return nar.describe_count(n.get(key), self.min_count, language=lang)
 
         sv = lang == "sv"
         text = (
@@ -218,11 +319,20 @@ class RegionalReport:
         from naravard_analysis.indicators.continuity import kontinuitetsindex
 
         lang = self.language
-        k = kontinuitetsindex(self.data.contacts, baseline_year=self.params["baseline_year"])
-        k = k[k["year"].isin(self._years())]
+        years = self._years()
+        base = self.params["baseline_year"]
+        if base not in years:
+            return self._skip("continuity", (
+                f"basåret {base} för målet ligger utanför de år data täcker ({years[0]}–{years[-1]})."
+                if lang == "sv" else
+                f"the target's baseline year {base} lies outside the years the data cover "
+                f"({years[0]}–{years[-1]})."))
+        contacts = self.data.contacts
+        contacts = contacts[contacts["contact_date"].dt.year.isin(years)]
+        k = kontinuitetsindex(contacts, baseline_year=base)
+        k = k[k["year"].isin(years)]
         cols = ["staff", "year", "n_persons", "n_eligible", "coc", "ci_low", "ci_high", "relative_change", "target_met"]
-        table = suppress(k[cols].reset_index(drop=True), ["n_persons", "n_eligible"], min_count=self.min_count,
-                         secondary=False)
+        table = self._publish("continuity", k[cols], ["n_persons", "n_eligible"])
         fig = plot_lines(table, x="year", y="coc", hue="staff", lower="ci_low", upper="ci_high",
                          language=lang, title=label("coc", lang))
         files = self._save("continuity", fig, table, ["n_persons", "n_eligible"])
@@ -233,7 +343,6 @@ class RegionalReport:
             what = f"COC ({name})"
             sentences.append(nar.describe_series(part, x="year", y="coc", what=what, language=lang,
                                                  lower="ci_low", upper="ci_high", decimals=3))
-        base = self.params["baseline_year"]
         goal = (f"Målet är en ökning med 20 % jämfört med {base}." if lang == "sv"
                 else f"The target is a 20 % increase over {base}.")
         text = f"## {_t('continuity', lang)}\n\n{goal} " + " ".join(sentences)
@@ -247,7 +356,7 @@ class RegionalReport:
         share = fast_lakarkontakt_share(self.data.listings, self.data.persons, dates, target=0.55)
         share = share.assign(year=pd.to_datetime(share["date"]).dt.year)
         cols = ["year", "n_population", "n_named_doctor", "share_named_doctor_proxy", "target"]
-        table = suppress(share[cols], ["n_population", "n_named_doctor"], min_count=self.min_count, secondary=False)
+        table = self._publish("named_doctor", share[cols], ["n_population", "n_named_doctor"])
         fig = plot_lines(table, x="year", y="share_named_doctor_proxy", language=lang, target=0.55, percent=True,
                          title=label("named_doctor_share", lang), ylabel=label("named_doctor_share", lang))
         files = self._save("named_doctor", fig, table, ["n_population", "n_named_doctor"])
@@ -268,8 +377,7 @@ class RegionalReport:
         rates = avoidable_rates(flags, self.data.population, by=("year",), standard="esp2013", min_age=20)
         rates = rates[rates["year"].isin(self._years())]
         cols = ["year", "events", "population", "crude_rate", "adjusted_rate", "lower", "upper"]
-        table = suppress(rates[cols].reset_index(drop=True), ["events", "population"], min_count=self.min_count,
-                         secondary=False)
+        table = self._publish("avoidable", rates[cols], ["events", "population"])
         fig = plot_lines(table, x="year", y="adjusted_rate", lower="lower", upper="upper", language=lang,
                          title=label("avoidable", lang), ylabel=label("rate_per_100000", lang))
         files = self._save("avoidable", fig, table, ["events", "population"])
@@ -280,9 +388,11 @@ class RegionalReport:
                 "intervall enligt Fay–Feuer." if lang == "sv" else
                 "Chronic conditions of Socialstyrelsen's list; European Standard Population 2013; "
                 "Fay–Feuer intervals.")
-        n_excl = int(flags["excluded_reason"].notna().sum()) if "excluded_reason" in flags else 0
-        excl = (f" {n_excl} vårdtillfällen uteslöts enligt definitionens regler." if lang == "sv"
-                else f" {n_excl} stays were excluded by the definition's rules.")
+        years = flags["admission_date"].dt.year.isin(self._years()) if "admission_date" in flags else True
+        n_excl = int((flags["excluded_reason"].notna() & years).sum()) if "excluded_reason" in flags else 0
+        n_text = self._count(n_excl, table)
+        excl = (f" {n_text[:1].upper() + n_text[1:]} vårdtillfällen uteslöts enligt definitionens regler."
+                if lang == "sv" else f" {n_text[:1].upper() + n_text[1:]} stays were excluded by the definition's rules.")
         text = (f"## {_t('avoidable', lang)}\n\n"
                 + nar.describe_series(table, x="year", y="adjusted_rate", what=what, language=lang,
                                       lower="lower", upper="upper", per=per) + f" {note}{excl}")
@@ -298,15 +408,14 @@ class RegionalReport:
         rates = rates[rates["year"].isin(self._years())].reset_index(drop=True)
         cols = ["year", "n_index", "eligible", "readmitted", "rate", "ci_lower", "ci_upper"]
         counts = ["n_index", "eligible", "readmitted"]
-        table = suppress(rates[cols], counts, min_count=self.min_count, secondary=False,
-                         rate_cols={"rate": ["readmitted", "eligible"]})
+        table = self._publish("readmission", rates[cols], counts, rate_cols={"rate": ["readmitted", "eligible"]})
         fig = plot_lines(table, x="year", y="rate", lower="ci_lower", upper="ci_upper", language=lang,
                          percent=True, title=_t("readmission", lang), ylabel=label("readmission_rate", lang))
         files = self._save("readmission", fig, table, counts)
         what = ("Andel oplanerade återinskrivningar inom 1–30 dagar (65 år och äldre)" if lang == "sv"
                 else "Share with an unplanned readmission within 1–30 days (aged 65+)")
         excluded = {c: int(rates[c].sum()) for c in rates.columns if c.startswith("excluded_")}
-        n_excl = sum(excluded.values())
+        n_excl = self._count(sum(excluded.values()), table)
         note = (f"Vårdtillfällen som hänger ihop (överflyttningar, återkomst samma dag) räknas som en vårdepisod; "
                 f"{n_excl} indexepisoder uteslöts (ålder, död vid utskrivning eller ofullständig uppföljning)."
                 if lang == "sv" else
@@ -324,8 +433,7 @@ class RegionalReport:
         rates = ed_visit_rates(self.data.contacts, self.data.population, persons=self.data.persons, min_age=80)
         rates = rates[rates["year"].isin(self._years())]
         cols = ["year", "events", "population", "crude_rate", "lower", "upper"]
-        table = suppress(rates[cols].reset_index(drop=True), ["events", "population"], min_count=self.min_count,
-                         secondary=False)
+        table = self._publish("ed_visits", rates[cols], ["events", "population"])
         fig = plot_lines(table, x="year", y="crude_rate", lower="lower", upper="upper", language=lang,
                          title=_t("ed_visits", lang), ylabel=label("rate_per_1000", lang))
         files = self._save("ed_visits", fig, table, ["events", "population"])
@@ -337,29 +445,96 @@ class RegionalReport:
         return Section("ed_visits", _t("ed_visits", lang), text, table, files)
 
     def _build_its(self) -> Section:
-        from naravard_analysis.methods.its import fit_its, monthly_series
+        """ITS of unplanned admissions on the finest grain whose every cell may be published.
+
+        The fitted curve of a Poisson-type model is not harmless beside a hidden count: its score
+        equations (sum of observed = sum of fitted, per design column) give sums of the hidden
+        counts back. So the series is fitted and drawn monthly only when no month holds a count
+        of 1 .. min_count - 1, else quarterly, else the section is left out with the reason.
+        """
+        from naravard_analysis.methods.its import monthly_series
 
         lang = self.language
+        sv = lang == "sv"
         p = self.params
+        months = self._months()
+        first, last = months[0], months[-1]
+        interruption = pd.Timestamp(p["interruption"])
+        if not first < interruption <= last:
+            return self._skip("its", (
+                f"avbrottet {p['interruption']} ligger inte inom data ({first:%Y-%m}–{last:%Y-%m})."
+                if sv else f"the interruption {p['interruption']} lies outside the data "
+                f"({first:%Y-%m}–{last:%Y-%m})."))
         unplanned = self.data.admissions[~self.data.admissions["planned"].to_numpy(dtype=bool)]
-        series = monthly_series(unplanned, self.data.population, date="admission_date",
-                                start=f"{p['start_year']}-01-01", end=f"{p['end_year']}-12-01")
-        result = fit_its(series, outcome="events", time="period", interruption=p["interruption"],
-                         family="quasipoisson", exposure="population", harmonics=2,
-                         exclude=(p["covid_start"], p["covid_end"]))
+        for freq in ("MS", "QS"):
+            pfreq = "M" if freq == "MS" else "Q"
+            start = pd.Period(first, pfreq).start_time
+            if start < first:  # never a period the data cover only in part
+                start = (pd.Period(first, pfreq) + 1).start_time
+            end = pd.Period(last, pfreq)
+            if end.end_time.to_period("M").start_time > last:  # the last period only in part
+                end -= 1
+            end = end.start_time
+            series = monthly_series(unplanned, self.data.population, date="admission_date", freq=freq,
+                                    start=start, end=end)
+            if ((series["events"] > 0) & (series["events"] < self.min_count)).any():
+                continue
+            at = pd.Period(interruption, pfreq).start_time
+            covid = (pd.Period(pd.Timestamp(p["covid_start"]), pfreq).start_time,
+                     pd.Period(pd.Timestamp(p["covid_end"]), pfreq).start_time)
+            fitted_periods = ~series["period"].between(*covid)
+            n_pre = int((fitted_periods & (series["period"] < at)).sum())
+            n_post = int((fitted_periods & (series["period"] >= at)).sum())
+            need = _ITS_MIN_POINTS[freq]
+            if min(n_pre, n_post) < need:
+                unit = ("månader" if sv else "months") if freq == "MS" else ("kvartal" if sv else "quarters")
+                return self._skip("its", (
+                    f"för få {unit} att skatta före ({n_pre}) eller efter ({n_post}) avbrottet; minst {need} behövs."
+                    if sv else f"too few {unit} to fit before ({n_pre}) or after ({n_post}) the interruption; "
+                    f"at least {need} are needed."))
+            return self._its_section(series, freq, at, covid)
+        return self._skip("its", (
+            f"för få händelser per månad och per kvartal: en tidsserie skulle visa antal under {self.min_count}."
+            if sv else f"too few events per month and per quarter: a time series would show counts below "
+            f"{self.min_count}."))
+
+    def _its_section(self, series: pd.DataFrame, freq: str, at: pd.Timestamp,
+                     covid: tuple[pd.Timestamp, pd.Timestamp]) -> Section:
+        from naravard_analysis.methods.its import fit_its
+
+        lang = self.language
+        monthly = freq == "MS"
+        result = fit_its(series, outcome="events", time="period", interruption=at,
+                         family="quasipoisson", exposure="population", harmonics=2 if monthly else 1,
+                         period=12 if monthly else 4, exclude=covid)
         fitted = result.predict()
         cf = result.predict(counterfactual=True)
-        table = series.assign(
-            fitted=fitted["predicted"].to_numpy(),
-            counterfactual=cf["predicted"].to_numpy(),
-            excluded=fitted["excluded"].to_numpy(),
-        )
-        table = suppress(table, ["events", "population"], min_count=self.min_count, secondary=False)
-        fig = result.plot(language=lang)
+        per = 100_000 / series["population"].to_numpy(dtype=float)
+        post = cf["post"].to_numpy(dtype=bool)
+        table = pd.DataFrame({
+            "period": series["period"].to_numpy(),
+            "events": series["events"].to_numpy(),
+            "population": series["population"].to_numpy(),
+            "rate": series["events"].to_numpy() * per,
+            "fitted_rate": fitted["predicted"].to_numpy() * per,
+            "counterfactual_rate": (cf["predicted"].to_numpy() * per),
+            "counterfactual_lower": (cf["lower"].to_numpy() * per),
+            "counterfactual_upper": (cf["upper"].to_numpy() * per),
+            "excluded": fitted["excluded"].to_numpy(dtype=bool),
+        })
+        for c in ("counterfactual_rate", "counterfactual_lower", "counterfactual_upper"):
+            table.loc[~post, c] = float("nan")
+        table = self._publish("its", table, ["events", "population"],
+                              rate_cols={"rate": ["events", "population"],
+                                         "fitted_rate": ["events", "population"],
+                                         "counterfactual_rate": ["events", "population"]})
+        fig = plot_its(table, interruption=at, language=lang, title=_t("its", lang),
+                       ylabel=label("rate_per_100000", lang))
         files = self._save("its", fig, table, ["events", "population"])
         eff = result.effects
         what_level = "Nivåförändring vid avbrottet" if lang == "sv" else "Level change at the interruption"
-        what_slope = "Förändring av månatlig trend" if lang == "sv" else "Change in monthly trend"
+        what_slope = (("Förändring av månatlig trend" if monthly else "Förändring av trend per kvartal")
+                      if lang == "sv" else ("Change in monthly trend" if monthly else "Change in quarterly trend"))
         cum = result.cumulative_effect()
         sentences = [
             nar.describe_ratio(what_level, eff.loc["level_change", "ratio"], eff.loc["level_change", "ratio_lower"],
@@ -372,11 +547,20 @@ class RegionalReport:
                 1 + float(cum["relative"].iloc[0]), 1 + float(cum["relative_lower"].iloc[0]),
                 1 + float(cum["relative_upper"].iloc[0]), language=lang),
         ]
-        model = (f"Kvasi-Poisson-regression med befolkningen som offset, två par Fourier-termer för säsong; "
-                 f"avbrott {p['interruption']}; månaderna {p['covid_start']} – {p['covid_end']} (covid-19) "
+        first, last = table["period"].iloc[0], table["period"].iloc[-1]
+        if monthly:
+            grain = (f"Månadsdata {first:%Y-%m}–{last:%Y-%m}; två par Fourier-termer för säsong"
+                     if lang == "sv" else f"Monthly data {first:%Y-%m}–{last:%Y-%m}; two Fourier pairs for season")
+        else:
+            grain = (f"Kvartalsdata {first:%Y-%m}–{last:%Y-%m} (för få händelser per månad för att visa "
+                     f"månader); ett par Fourier-termer för säsong" if lang == "sv" else
+                     f"Quarterly data {first:%Y-%m}–{last:%Y-%m} (too few events per month to show months); "
+                     f"one Fourier pair for season")
+        model = (f"Kvasi-Poisson-regression med befolkningen som offset. {grain}; "
+                 f"avbrott {at:%Y-%m-%d}; perioderna {covid[0]:%Y-%m-%d} – {covid[1]:%Y-%m-%d} (covid-19) "
                  f"ingår inte i skattningen." if lang == "sv" else
-                 f"Quasi-Poisson regression with the population as offset and two Fourier pairs for season; "
-                 f"interruption {p['interruption']}; the months {p['covid_start']} – {p['covid_end']} "
+                 f"Quasi-Poisson regression with the population as offset. {grain}; "
+                 f"interruption {at:%Y-%m-%d}; the periods {covid[0]:%Y-%m-%d} – {covid[1]:%Y-%m-%d} "
                  f"(COVID-19) are left out of the fit.")
         text = f"## {_t('its', lang)}\n\n{model} " + " ".join(sentences)
         return Section("its", _t("its", lang), text, table, files)
@@ -393,29 +577,36 @@ class RegionalReport:
             return Section("mobile_teams", _t("mobile_teams", lang), text)
         matched = evaluate_enrolments(self.data, intervention="mobile_team", design="matched_did", seed=0)
         est = matched.estimates.reset_index()
-        table = est.assign(naive_ratio=1 + est["naive_change"])[
-            ["outcome", "n_cases", "n_controls", "naive_ratio", "estimate", "lower", "upper", "p_value"]
+        # The naive ratio comes from all enrolled, the matched estimate from the matched cases and
+        # controls: each is shown only when the counts behind it are (a ratio of 1/16 is a count).
+        table = est.assign(naive_ratio=1 + est["naive_change"],
+                           n_enrolled=int(matched.settings.get("n_enrolled", 0)))[
+            ["outcome", "n_enrolled", "n_cases", "n_controls", "naive_ratio", "estimate", "lower", "upper",
+             "p_value"]
         ]
-        table = suppress(table, ["n_cases", "n_controls"], min_count=self.min_count, secondary=False)
+        table = self._publish("mobile_teams", table, ["n_enrolled", "n_cases", "n_controls"], rate_cols={
+            "naive_ratio": ["n_enrolled"], "estimate": ["n_cases", "n_controls"],
+            "p_value": ["n_cases", "n_controls"]})
         fig = plot_forest(table, label_col="outcome", estimate="estimate", lower="lower", upper="upper",
                           naive="naive_ratio", title=_t("mobile_teams", lang), language=lang,
                           xlabel=("Kvot (efter/före, jämfört med kontroller)" if sv
                                   else "Ratio (after/before, relative to controls)"))
-        files = self._save("mobile_teams", fig, table, ["n_cases", "n_controls"])
-        n_cases = table["n_cases"].iloc[0]
+        files = self._save("mobile_teams", fig, table, ["n_enrolled", "n_cases", "n_controls"])
+        n_cases = self._count(table["n_cases"].iloc[0])
+        drops = -100 * table["naive_ratio"].sub(1)
+        naive = (f"{format_number(drops.min(), lang)}–{format_number(drops.max(), lang)} %" if drops.notna().any()
+                 else ("(visas inte: för få inskrivna)" if sv else "(not shown: too few enrolled)"))
         intro = (
             f"Före–efter-jämförelsen bland de inskrivna (som rapporterna gör) visar minskningar på "
-            f"{format_number(-100 * table['naive_ratio'].sub(1).max(), lang)}–"
-            f"{format_number(-100 * table['naive_ratio'].sub(1).min(), lang)} %. Personer skrivs in strax efter "
+            f"{naive}. Personer skrivs in strax efter "
             f"en topp i vårdkonsumtion och förbättras delvis ändå (regression mot medelvärdet). "
-            f"Jämfört med matchade kontroller vid samma tidpunkt ({format_number(n_cases, lang)} inskrivna med "
+            f"Jämfört med matchade kontroller vid samma tidpunkt ({n_cases} inskrivna med "
             f"kontroller):"
             if sv else
             f"The before/after comparison among the enrolled (as the reports make it) shows drops of "
-            f"{format_number(-100 * table['naive_ratio'].sub(1).max(), lang)}–"
-            f"{format_number(-100 * table['naive_ratio'].sub(1).min(), lang)} %. People are enrolled just after a "
+            f"{naive}. People are enrolled just after a "
             f"spike in care and partly improve anyway (regression to the mean). Against matched controls at the "
-            f"same date ({format_number(n_cases, lang)} enrolled with controls):"
+            f"same date ({n_cases} enrolled with controls):"
         )
         ratios = [
             nar.describe_ratio(label(row.outcome, lang), row.estimate, row.lower, row.upper, language=lang)
@@ -441,7 +632,7 @@ class RegionalReport:
             ),
         }
         return write_tables(self.tables, self.output_dir / "tables.xlsx", min_count=self.min_count,
-                            language=lang, about=about)
+                            language=lang, about=about, registry=self.registry)
 
     def closing(self) -> str:
         """Where the outputs are."""

@@ -21,10 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from naravard_analysis.report.labels import check_language, label
+
+if TYPE_CHECKING:
+    from naravard_analysis.report.disclosure import DisclosureRegistry
 
 __all__ = ["write_tables", "about_table"]
 
@@ -64,6 +68,7 @@ def write_tables(
     min_count: int = 5,
     language: str = "sv",
     about: Mapping[str, str] | pd.DataFrame | None = None,
+    registry: DisclosureRegistry | None = None,
 ) -> Path:
     """Write each table to its own sheet of an Excel workbook, after small-cell suppression.
 
@@ -82,15 +87,31 @@ def write_tables(
         ``"sv"`` (sheet "Om data") or ``"en"`` ("About the data").
     about
         Sources and definitions for the about sheet (item -> text).
+    registry
+        The report's disclosure registry: every table must have been published through it
+        (and be unchanged since), otherwise nothing is written.
 
     Returns
     -------
     Path
         The workbook written.
     """
-    from naravard_analysis.report.disclosure import suppress
+    from naravard_analysis.report.disclosure import check_suppressed, suppress
 
     check_language(language)
+    safe_tables = {}
+    for name, df in tables.items():
+        cols = count_cols.get(name, ()) if isinstance(count_cols, Mapping) else (count_cols or ())
+        cols = [c for c in cols if c in df.columns]
+        if registry is not None:
+            registry.check(df, what=f"sheet {name!r}")
+            safe_tables[name] = df
+        elif (df.attrs.get("disclosure") or {}).get("fingerprint"):
+            # attrs travel with a table through pandas operations: check the cells, not the label
+            check_suppressed(df, min_count, what=f"sheet {name!r}")
+            safe_tables[name] = df
+        else:
+            safe_tables[name] = suppress(df, cols, min_count=min_count) if cols else df
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
@@ -99,11 +120,7 @@ def write_tables(
         about_table(about, min_count=min_count, language=language).to_excel(
             writer, sheet_name=about_name, index=False
         )
-        for name, df in tables.items():
-            cols = count_cols.get(name, ()) if isinstance(count_cols, Mapping) else (count_cols or ())
-            cols = [c for c in cols if c in df.columns]
-            done = (df.attrs.get("disclosure") or {}).get("min_count", 0) >= min_count
-            safe = df if done or not cols else suppress(df, cols, min_count=min_count)
+        for name, safe in safe_tables.items():
             safe.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
         for ws in writer.book.worksheets:
             for column in ws.columns:
