@@ -205,9 +205,9 @@ def _format_axis(axis: matplotlib.axis.Axis, language: str, *, percent: bool = F
     scale, suffix = (100.0, " %") if percent else (1.0, "")
 
     def fmt(value: float, _pos: int) -> str:
-        ticks = axis.get_ticklocs()
-        step = float(np.min(np.diff(ticks))) * scale if len(ticks) > 1 else 1.0
-        decimals = 0 if step >= 1 or step <= 0 else int(min(6, np.ceil(-np.log10(step) - 1e-9)))
+        ticks = np.asarray(axis.get_ticklocs(), dtype=float) * scale
+        # as many decimals as every tick needs to be written exactly (a step of 2.5 needs one)
+        decimals = next((d for d in range(7) if np.allclose(np.round(ticks, d), ticks, rtol=0, atol=1e-9)), 6)
         return format_number(value * scale, language, decimals=decimals) + suffix
 
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))

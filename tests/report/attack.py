@@ -48,19 +48,19 @@ class AxesMarks:
     frame: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in pixels
     marks: list[tuple[str, float, float]] = field(default_factory=list)  # (group, x, y) pixels
 
-    def _map(self, ticks: list[tuple[float, float]]):
+    def _map(self, ticks: list[tuple[float, float]], log: bool | None = None):
         pix = np.array([p for p, _ in ticks])
         val = np.array([v for _, v in ticks])
         if len(ticks) < 2:
             return None
-        log = _looks_log(val)
+        log = _looks_log(val) if log is None else (log and bool((val > 0).all()))
         y = np.log(val) if log else val
         a, b = np.polyfit(pix, y, 1)
         return (lambda p: np.exp(a * np.asarray(p) + b)) if log else (lambda p: a * np.asarray(p) + b)
 
-    def values(self, axis: str = "y") -> np.ndarray:
-        """Data values of every mark off the frame, read on ``axis``."""
-        f = self._map(self.yticks if axis == "y" else self.xticks)
+    def values(self, axis: str = "y", log: bool | None = None) -> np.ndarray:
+        """Data values of every mark off the frame, read on ``axis`` (``log`` forces the scale)."""
+        f = self._map(self.yticks if axis == "y" else self.xticks, log)
         if f is None:
             return np.array([])
         x0, y0, x1, y1 = self.frame or (-np.inf, -np.inf, np.inf, np.inf)
@@ -160,9 +160,13 @@ def unpublished_marks(svg: str | Path, csv: pd.DataFrame, *, scales=(1.0, 100.0)
             if len(ticks) < 2 or not _numeric_axis(ticks):
                 continue
             tol = ax.resolution(axis)
-            for v in ax.values(axis):
-                if pub.size == 0 or np.min(np.abs(pub - v)) > max(tol, 1e-6 * abs(v)):
-                    extra.append(v)
+            # two ticks do not tell a log axis from a linear one: a mark passes if either reading
+            # of it is published (and fails only if both are not)
+            scales_ = (None,) if len(ticks) >= 3 else (False, True)
+            readings = [ax.values(axis, log) for log in scales_]
+            for vals in zip(*readings, strict=True):
+                if all(pub.size == 0 or np.min(np.abs(pub - v)) > max(tol, 1e-3 * abs(v)) for v in vals):
+                    extra.append(vals[0])
     return extra
 
 

@@ -1,0 +1,100 @@
+"""The regional report: periods come from the data, sections that cannot be supported say why,
+and the generated text publishes no count the tables would hide."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from naravard_analysis.data import RegisterData
+from naravard_analysis.report import regional as rr
+from naravard_analysis.report.figures import set_theme
+
+sys.path.insert(0, str(Path(__file__).parent))
+from attack import small_counts_in_text  # noqa: E402
+
+
+def _params(tmp_path, **kw):
+    base = dict(region_code="14", municipality_codes="", start_year=2016, end_year=2023, baseline_year=2019,
+                interruption="2019-01-01", covid_start="2020-03-01", covid_end="2021-12-01", language="sv",
+                min_count=5, data_dir=".", output_dir=str(tmp_path / "out"))
+    base.update(kw)
+    return rr.validate_report_parameters(**base)
+
+
+@pytest.fixture(scope="module")
+def demo(demo_dir):
+    set_theme()
+    return RegisterData.from_dir(demo_dir)
+
+
+def _report(data, tmp_path, **kw):
+    p = _params(tmp_path, **kw)
+    d = data.restrict(municipality_codes=p["municipality_codes"], start=f"{p['start_year']}-01-01",
+                      end=f"{p['end_year']}-12-31")
+    return rr.RegionalReport(d, **p)
+
+
+def test_small_municipality_text_publishes_no_small_count(demo, tmp_path):
+    # Issue 14 point 4: "1 vårdtillfällen uteslöts" was written for municipality 1438.
+    rep = _report(demo, tmp_path, municipality_codes="1438")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        texts = [rep.introduction()] + [rep.section(k).text for k in rr.SECTIONS]
+    assert [t for text in texts for t in small_counts_in_text(text, 5)] == []
+    assert "1 vårdtillfällen" not in rep.section("avoidable").text
+    # the avoidable table hides some years, so the excluded count is not given at all
+    assert "ej redovisat antal vårdtillfällen" in rep.section("avoidable").text
+    # monthly counts of 1438 are small: the ITS is fitted and shown by quarter, never by month
+    its = rep.section("its")
+    assert its.skipped is None and "Kvartalsdata" in its.text
+    assert its.table["events_suppressed"].eq("").all()
+
+
+def test_extract_covering_2022_2023_derives_its_period_and_skips_what_it_cannot_support(demo, tmp_path):
+    """Issue 14 point 6: the ITS fitted 2016-2023 with the months before the data as zeros."""
+    data = demo.restrict(start="2022-01-01", end="2023-12-31")
+    rep = rr.RegionalReport(data, **_params(tmp_path))  # parameters still say 2016-2023
+    assert rep._years() == [2022, 2023]
+    its = rep.section("its")
+    assert its.skipped and "2019-01-01" in its.skipped and "2022-01" in its.skipped
+    assert rep.section("continuity").skipped and "2019" in rep.section("continuity").skipped
+    assert set(rep.section("avoidable").table["year"]) == {2022, 2023}
+    assert "2022–2023" in rep.introduction()
+
+    rep = rr.RegionalReport(data, **_params(tmp_path, interruption="2023-01-01", baseline_year=2022))
+    table = rep.section("its").table
+    assert table["period"].min() == pd.Timestamp("2022-01-01")  # no month before the data
+    assert (table["fitted_rate"] > 1).all()  # no fitted value ~1e-8 from months counted as zero
+    assert rep.section("continuity").skipped is None
+
+
+def test_too_few_pre_period_points_is_a_stated_reason(demo, tmp_path):
+    data = demo.restrict(start="2022-01-01", end="2023-12-31")
+    rep = rr.RegionalReport(data, **_params(tmp_path, interruption="2022-06-01", language="en"))
+    its = rep.section("its")
+    assert its.skipped and "too few months to fit before (5)" in its.skipped
+    assert its.text.startswith("## Interrupted time series")
+
+
+def test_period_from_event_dates_when_the_bundle_records_none(demo, tmp_path):
+    data = demo.restrict(start="2021-01-01", end="2023-12-31")
+    data.meta.pop("period", None)
+    data.meta.pop("restricted", None)
+    rep = rr.RegionalReport(data, **_params(tmp_path))
+    assert rep._years()[0] == 2021 and rep._months()[0] == pd.Timestamp("2021-01-01")
+
+
+def test_sections_whose_table_is_missing_say_so(demo, tmp_path):
+    tables = {k: v for k, v in demo.tables.items() if k not in ("contacts", "listings")}
+    data = RegisterData(**tables, meta=dict(demo.meta), validate=False)
+    rep = rr.RegionalReport(data, **_params(tmp_path, language="en"))
+    for key in ("continuity", "ed_visits", "named_doctor"):
+        section = rep.section(key)
+        assert section.skipped and "no contacts table" in section.skipped or "no listings table" in section.skipped
+        assert section.table is None and section.files == {}
+    assert rep.section("overview").skipped is None

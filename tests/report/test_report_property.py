@@ -1,0 +1,98 @@
+"""Property: whatever the world and the selection, a written report reveals no count 1..min_count-1.
+
+Hypothesis draws small synthetic worlds (seed, size, first year), municipality selections,
+thresholds, languages and interruption dates; the whole regional report is built and written;
+then every output is attacked: figure CSVs and Excel sheets (visible small counts, rates times
+their denominators), SVG figures read back through their ticks (nothing drawn that the CSV does
+not publish), and the generated text (numbers written as counts of something).
+
+Examples per run: ``NARAVARD_PROPERTY_EXAMPLES`` (default 3, so CI stays fast; the closing
+figures of the disclosure work were measured with more).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from naravard_analysis.data.synthetic import make_world
+from naravard_analysis.report import regional as rr
+from naravard_analysis.report.figures import set_theme
+
+sys.path.insert(0, str(Path(__file__).parent))
+from attack import (  # noqa: E402
+    products_giving_small_counts,
+    small_counts_in_csv,
+    small_counts_in_text,
+    unpublished_marks,
+)
+
+EXAMPLES = int(os.environ.get("NARAVARD_PROPERTY_EXAMPLES", "3"))
+MUNICIPALITIES = ["1407", "1419", "1438", "1441", "1465", "1480", "1497", "1499"]
+#: probes run and leaks found, printed at the end of the session with -s (for the closing note)
+STATS = {"examples": 0, "csv_cells": 0, "sheets": 0, "svg_marks": 0, "texts": 0, "leaks": 0}
+
+
+def attack_report(out: Path, texts: list[str], min_count: int) -> list[str]:
+    """Every way this test knows to read a small count out of a written report."""
+    leaks: list[str] = []
+    for csv_path in sorted((out / "figures").glob("*.csv")):
+        csv = pd.read_csv(csv_path)
+        STATS["csv_cells"] += csv.size
+        leaks += [f"{csv_path.name}: {x}" for x in small_counts_in_csv(csv, min_count)]
+        leaks += [f"{csv_path.name}: product {x}" for x in products_giving_small_counts(csv, min_count)]
+        svg = csv_path.with_suffix(".svg")
+        extra = unpublished_marks(svg, csv, constants=(1.0, 55.0, 0.55))
+        STATS["svg_marks"] += 1
+        leaks += [f"{svg.name}: drawn value {v:.6g} not in its CSV" for v in extra]
+    sheets = pd.read_excel(out / "tables.xlsx", sheet_name=None)
+    for name, sheet in list(sheets.items())[1:]:  # the first sheet is "about the data"
+        STATS["sheets"] += 1
+        leaks += [f"sheet {name}: {x}" for x in small_counts_in_csv(sheet, min_count)]
+        leaks += [f"sheet {name}: product {x}" for x in products_giving_small_counts(sheet, min_count)]
+    for text in texts:
+        STATS["texts"] += 1
+        leaks += [f"text: {x!r}" for x in small_counts_in_text(text, min_count)]
+    return leaks
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_persons=st.integers(300, 2500),
+    first_year=st.integers(2016, 2020),
+    municipalities=st.lists(st.sampled_from(MUNICIPALITIES), max_size=3, unique=True),
+    min_count=st.sampled_from([3, 5, 10]),
+    language=st.sampled_from(["sv", "en"]),
+    interruption=st.sampled_from(["2019-01-01", "2021-01-01", "2022-07-01"]),
+)
+def test_no_written_output_reveals_a_small_count(tmp_path_factory, seed, n_persons, first_year,
+                                                  municipalities, min_count, language, interruption):
+    set_theme()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = make_world("demo", region="14", n_persons=n_persons, start=f"{first_year}-01-01",
+                           end="2023-12-31", seed=seed)
+        out = tmp_path_factory.mktemp("report")
+        params = rr.validate_report_parameters(
+            region_code="14", municipality_codes=",".join(municipalities), start_year=2016, end_year=2023,
+            baseline_year=max(2019, first_year), interruption=interruption, covid_start="2020-03-01",
+            covid_end="2021-12-01", language=language, min_count=min_count, data_dir=".", output_dir=str(out),
+        )
+        data = world.restrict(municipality_codes=params["municipality_codes"], start="2016-01-01",
+                              end="2023-12-31")
+        report = rr.RegionalReport(data, **params)
+        texts = [report.introduction()] + [report.section(k).text for k in rr.SECTIONS]
+        report.write_tables()
+    leaks = attack_report(out, texts, min_count)
+    STATS["examples"] += 1
+    STATS["leaks"] += len(leaks)
+    print(f"\nproperty probes so far: {STATS}")
+    assert leaks == []
