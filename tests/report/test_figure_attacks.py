@@ -16,7 +16,14 @@ import pytest
 
 from naravard_analysis.errors import DisclosureError
 from naravard_analysis.report.disclosure import DisclosureRegistry, suppress
-from naravard_analysis.report.figures import plot_bars, plot_forest, plot_its, plot_lines, save_figure, set_theme
+from naravard_analysis.report.figures import (
+    plot_bars,
+    plot_forest,
+    plot_its,
+    plot_lines,
+    save_figure,
+    set_theme,
+)
 from naravard_analysis.report.tables import write_tables
 
 sys.path.insert(0, str(Path(__file__).parent))
