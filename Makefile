@@ -45,7 +45,7 @@ lab: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f --quick || exit 1; done
+	$(BIN)/python benchmarks/run_all.py --out benchmarks/last_run.jsonl
 
 clean:
 	rm -rf $(OUT) data/generated .pytest_cache

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 import psutil
+from _table import record  # benchmarks/_table.py (the make bench table)
 
 from naravard_analysis.indicators.readmission import flag_readmissions, readmission_rates
 
@@ -146,7 +147,7 @@ def main() -> None:
             t, c = time.perf_counter(), time.process_time()
             flags = flag_readmissions(adm, persons, variant=variant, end_date=end)
             dt, dc = time.perf_counter() - t, time.process_time() - c
-        results[variant] = dt
+        results[variant] = (dt, dc, mem.peak / 2**30)
         # CPU time beside wall time: on a loaded shared machine wall time overstates the cost.
         print(f"flag_readmissions[{variant}]: {dt:.2f} s wall ({dc:.2f} s CPU) for {n:,} admissions -> {len(flags):,} index "
               f"episodes, rate {flags.readmitted.sum() / flags.eligible.sum():.3f}; {mem.text()}")  # fmt: skip
@@ -167,7 +168,11 @@ def main() -> None:
         same = (ref.eligible.to_numpy() == fast.eligible.to_numpy()).all() and (
             ref.readmitted.to_numpy() == fast.readmitted.to_numpy()).all()  # fmt: skip
         per_naive = t_naive / len(sub)
-        per_fast = results[variant] / n
+        per_fast = results[variant][0] / n
+        record(f"readmission: flag_readmissions[{variant}]", wall_s=results[variant][0],
+               cpu_s=results[variant][1], peak_gib=results[variant][2],
+               reference="naive per-person loop (per admission)", ratio=per_fast / per_naive,
+               note=f"{n:,} admissions; results agree: {same}")
         print(f"naive per-person loop [{variant}] on a SUBSAMPLE of {len(sub):,} admissions: "
               f"{t_naive:.2f} s (vectorised on the same subsample {t_fast_sub:.2f} s; results agree: {same}); "
               f"per admission naive/vectorised-at-full-size = {per_naive / per_fast:.0f}x; "

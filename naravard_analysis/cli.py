@@ -100,6 +100,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     params: dict = {"language": args.language}
     for name, value in args.p or []:
         params[name] = value
+    if args.cluster or args.local_cluster:
+        # the notebook connects; its per-person flags then run on that dask.distributed cluster
+        params["cluster"] = args.cluster or f"local:{args.local_cluster}"
     summary = run_reports(
         args.regions,
         data=args.data,
@@ -206,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--min-count", type=int, default=5)
     report.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="further notebook parameter (text)")
+    where = report.add_mutually_exclusive_group()
+    where.add_argument("--cluster", metavar="tcp://HOST:PORT", default=None,
+                       help="compute the per-person flags on this dask.distributed scheduler")
+    where.add_argument("--local-cluster", type=int, metavar="N", default=None,
+                       help="start a local Dask cluster of N workers per report (default: pandas)")
     report.set_defaults(func=_cmd_report)
 
     reproduce = sub.add_parser(
