@@ -577,6 +577,8 @@ _LABELS = {
 }
 _METHOD_NAMES = {"sdid": "synthetic difference-in-differences", "sc": "synthetic control",
                  "did": "difference-in-differences"}
+_METHOD_NAMES_SV = {"sdid": "syntetisk skillnad-i-skillnader", "sc": "syntetisk kontroll",
+                    "did": "skillnad-i-skillnader"}
 
 
 def _labels(language: str) -> dict[str, str]:
@@ -781,7 +783,8 @@ class SynthResult:
             ax.set_ylim(lo, hi)
         ax.set_xlabel(lab["time"])
         ax.set_ylabel(lab["value"])
-        title = f"{_METHOD_NAMES[self.method]}: {self.estimate:.3g}"
+        names = _METHOD_NAMES_SV if language == "sv" else _METHOD_NAMES
+        title = f"{names[self.method]}: {self.estimate:.3g}"
         if len(self.cohorts) > 1:
             title += f" ({lab['cohort'].format(c=c)})"
         ax.set_title(title, fontsize=10)

@@ -386,3 +386,13 @@ def test_bootstrap_stacks_agree_with_one_draw_at_a_time():
     one = [s._collect(*s._fit(p.Y[r][None], p.adopt[r], "sdid", source=r[None], base=base)[:2],
                       sorted(base))[0] for r in rows]
     assert np.allclose(got, s._stats(np.vstack(one)), rtol=1e-9, equal_nan=True)
+
+
+def test_boolean_treatment_and_dates_as_time():
+    p = simulate(n0=8, n1=2, T=7, t0=4, seed=16)
+    ref = synth_did(p, **SIM, se="jackknife")
+    q = p.assign(w=p["w"].astype(bool), year=pd.to_datetime(p["year"].astype(str) + "-01-01"))
+    res = synth_did(q, **SIM, se="jackknife")
+    assert res.estimate == ref.estimate and res.se == ref.se
+    assert res.cohorts["cohort"].item() == pd.Timestamp("2004-01-01")
+    assert res.plot(language="sv").axes[0].get_title().startswith("syntetisk skillnad")
