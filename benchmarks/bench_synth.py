@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _table import record  # benchmarks/_table.py (the make bench table)
 
 from naravard_analysis.data import official
 from naravard_analysis.methods import synth
@@ -33,7 +34,8 @@ KW = {"unit": "State", "time": "Year", "outcome": "PacksPerCapita", "treated": "
 def timed(label: str, fn):
     w0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    print(f"{label:<58} wall {time.perf_counter() - w0:7.2f} s   cpu {time.process_time() - c0:7.2f} s")
+    timed.wall, timed.cpu = time.perf_counter() - w0, time.process_time() - c0
+    print(f"{label:<58} wall {timed.wall:7.2f} s   cpu {timed.cpu:7.2f} s")
     return out
 
 
@@ -69,6 +71,7 @@ def main() -> None:
     base = synth._cohorts(p.Y, p.adopt, "sdid")
     se = timed(f"Prop 99 sdid placebo se, {reps} replications as one stack",
                lambda: synth._placebo_se(p, base, "sdid", reps, np.random.default_rng(0))[0])
+    stack_wall, stack_cpu = timed.wall, timed.cpu
 
     def loop() -> float:
         rng = np.random.default_rng(0)
@@ -84,12 +87,17 @@ def main() -> None:
     timed(f"Prop 99 sdid placebo se, {loop_reps} replications one by one", loop)
     per = (time.perf_counter() - w0) / loop_reps
     print(f"{'  -> one by one, scaled to ' + str(reps):<58} wall {per * reps:7.2f} s   (se {se:.4f})")
+    record(f"synth: Prop 99 sdid placebo se ({reps} draws, one stack)", wall_s=stack_wall,
+           cpu_s=stack_cpu, reference=f"one draw at a time (scaled from {loop_reps})",
+           ratio=stack_wall / (per * reps))
 
     panel = municipality_panel()
     res = timed("290 municipalities x 10 years, 7 cohorts, sdid + jackknife",
                 lambda: synth_did(panel, unit="unit", time="year", outcome="y", treated="w",
                                   se="jackknife"))
     print(f"  estimate {res.estimate:.3f} (truth -2), se {res.se:.3f}")
+    record("synth: 290 municipalities x 10 years, 7 cohorts, jackknife", wall_s=timed.wall,
+           cpu_s=timed.cpu, note=f"estimate {res.estimate:.3f} (truth -2)")
 
 
 if __name__ == "__main__":
