@@ -12,10 +12,14 @@ Two kinds of validation:
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from naravard_analysis.data import official
 from naravard_analysis.errors import DataWarning, NaravardError, ParameterError, SchemaError
@@ -396,3 +400,25 @@ def test_boolean_treatment_and_dates_as_time():
     assert res.estimate == ref.estimate and res.se == ref.se
     assert res.cohorts["cohort"].item() == pd.Timestamp("2004-01-01")
     assert res.plot(language="sv").axes[0].get_title().startswith("syntetisk skillnad")
+
+
+@settings(max_examples=25, deadline=None)
+@given(n0=st.integers(2, 6), n1=st.integers(1, 3), t0=st.integers(2, 5), t1=st.integers(1, 3),
+       seed=st.integers(0, 10_000))
+def test_did_is_the_closed_form_and_weights_live_on_the_simplex(n0, n1, t0, t1, seed):
+    rng = np.random.default_rng(seed)
+    Y = rng.normal(0, 1, (n0 + n1, t0 + t1)) * rng.uniform(0.1, 100)
+    unit, time = np.meshgrid(np.arange(n0 + n1), np.arange(t0 + t1), indexing="ij")
+    p = pd.DataFrame({"unit": unit.ravel(), "year": time.ravel(), "y": Y.ravel(),
+                      "w": ((unit >= n0) & (time >= t0)).ravel().astype(int)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        did = synth_did(p, **SIM, method="did", se="jackknife")
+        sdid = synth_did(p, **SIM, method="sdid", se="jackknife")
+    # DiD: (treated post - treated pre) - (controls post - controls pre), plain means
+    closed = ((Y[n0:, t0:].mean() - Y[n0:, :t0].mean()) - (Y[:n0, t0:].mean() - Y[:n0, :t0].mean()))
+    assert did.estimate == pytest.approx(closed, rel=1e-9, abs=1e-9)
+    for w in (sdid.unit_weights["weight"], sdid.time_weights["weight"]):
+        assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+    e = sdid.effects
+    assert e.loc[e["post"], "effect"].mean() == pytest.approx(sdid.estimate, rel=1e-9, abs=1e-9)
