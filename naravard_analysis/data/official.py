@@ -173,12 +173,32 @@ def _read_text(p: Path, encoding: str) -> str:
 
 
 def _read_csv_text(p: Path, text: str, sep: str) -> pd.DataFrame:
+    """Parse CSV text; every non-empty line below the header must become one row.
+
+    A stray quote makes a parser read the following lines as one quoted value (the rows are then
+    lost without an error), so the row count is checked against the lines and the first line with
+    an unbalanced quote is named.
+    """
     try:
-        return pd.read_csv(
+        df = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[]
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise ReadError(f"{p}: cannot be parsed as a {sep!r}-separated file ({exc})") from exc
+    lines = list(io.StringIO(text, newline=""))
+    n_data = sum(1 for ln in lines if ln.strip("\r\n")) - 1
+    if len(df) != n_data:
+        odd = next((i for i, ln in enumerate(lines, start=1) if ln.count('"') % 2), None)
+        where = (
+            f"unterminated quote on line {odd} of the table (its header is line 1)"
+            if odd
+            else "lines were merged"
+        )
+        raise ReadError(
+            f"{p}: {len(df)} rows parsed from {n_data} data lines ({where}); "
+            "refusing to continue with missing rows"
+        )
+    return df
 
 
 def _check_columns(p: Path, df: pd.DataFrame, expected: list[str]) -> None:

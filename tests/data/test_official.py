@@ -442,3 +442,15 @@ def test_rest_of_country_pools_by_events():
     assert rest.value.item() == pytest.approx(100 * 15_266 / 164_490, abs=1e-3)
     with pytest.raises(ParameterError, match=r"regions \['99'\] not in the data"):
         official.rest_of_country(oj, ["99"])
+
+
+def test_unterminated_quote_in_a_reference_file_is_named(tmp_path):
+    # A stray quote that a later quote closes: pandas reads the lines between as one value and
+    # returns fewer rows without an error; the row count against the lines catches it.
+    lines = (REF / "sweden-codes" / "municipalities.csv").read_text(encoding="utf-8").splitlines()
+    lines[100] = lines[100].replace(",", ',"', 1)  # line 101: opening quote, never closed there
+    lines[150] = lines[150].replace(",", ',"', 1)  # line 151: another stray quote closes it
+    path = tmp_path / "municipalities.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ReadError, match=r"unterminated quote on line 101 of the table"):
+        official.municipalities(path=path)
