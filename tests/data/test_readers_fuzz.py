@@ -197,7 +197,9 @@ def csv_files(draw):
             raw[where + 1 :]
         )
     return dict(raw=raw, header=header, rows=rows, encoding=encoding, sep=sep, damage=damage,
-                block_size=block_size, longest=max(len(ln) for ln in text.encode(encoding).splitlines()))
+                block_size=block_size,
+                # pyarrow parses UTF-8 (other encodings are transcoded first); a BOM adds 3 bytes
+                longest=3 + max(len(ln.encode("utf-8")) for ln in text.splitlines()))
 
 
 def _read(path: Path, block_size: int):
