@@ -35,7 +35,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from naravard_analysis.data.schema import STRING_DTYPE
+from naravard_analysis.core.icd import CodeColumn
 from naravard_analysis.errors import ParameterError, SchemaError
 
 __all__ = [
@@ -184,14 +184,12 @@ def charlson_flags(
     cl = _prepare(codelist)
     if not isinstance(diagnoses, pd.Series):
         raise SchemaError("diagnoses", None, "expected a pandas Series of space-separated codes")
-    text = " " + diagnoses.astype(object).where(diagnoses.notna(), "").astype(str).str.upper()
-    text = text.astype(STRING_DTYPE)  # pyarrow regex: much faster than object strings
-    flags = {}
-    for g in dict.fromkeys(cl["condition_group"]):
-        prefixes = cl.loc[cl["condition_group"] == g, "icd10_prefix"].tolist()
-        # A leading space anchors each prefix at a code boundary (DEFINITIONS.md §2.3).
-        pattern = " (?:" + "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True)) + ")"
-        flags[g] = text.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+    groups = {
+        g: cl.loc[cl["condition_group"] == g, "icd10_prefix"].tolist()
+        for g in dict.fromkeys(cl["condition_group"])
+    }
+    # A code of the unit matches when it starts with one of the group's dotless prefixes.
+    flags = CodeColumn(diagnoses).matches_groups(groups)
     out = pd.DataFrame(flags, index=diagnoses.index)
     return apply_charlson_hierarchy(out, codelist=cl) if hierarchy else out
 

@@ -27,11 +27,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from naravard_analysis.data.schema import STRING_DTYPE
+from naravard_analysis.core.dates import DAY_NS, day_numbers
+from naravard_analysis.core.stays import link_stays
+from naravard_analysis.core.text import (
+    WHITESPACE,
+    CodedText,
+    bool_values,
+    equals_text,
+    string_series,
+    text_arrow,
+)
 from naravard_analysis.engine import use_dask
-from naravard_analysis.errors import SchemaError
+from naravard_analysis.errors import ParameterError, SchemaError
 
-__all__ = ["assign_episodes", "build_episodes", "EPISODE_COLUMNS"]
+__all__ = ["assign_episodes", "build_episodes", "link_episodes_cms", "EPISODE_COLUMNS"]
 
 _REQUIRED = ("person_id", "admission_date", "discharge_date")
 
@@ -48,9 +57,6 @@ EPISODE_COLUMNS = (
     "bed_days",
 )
 
-_DAY_NS = 86_400 * 10**9
-
-
 def _check(admissions: pd.DataFrame, merge_gap_days: int) -> None:
     if not isinstance(admissions, pd.DataFrame):
         raise SchemaError("admissions", None, "expected a pandas DataFrame")
@@ -58,8 +64,6 @@ def _check(admissions: pd.DataFrame, merge_gap_days: int) -> None:
     if missing:
         raise SchemaError("admissions", missing[0], f"required column missing (missing: {missing})")
     if merge_gap_days not in (0, 1) or isinstance(merge_gap_days, bool):
-        from naravard_analysis.errors import ParameterError
-
         raise ParameterError(
             f"merge_gap_days must be 0 or 1 (DEFINITIONS.md §2.4), got {merge_gap_days!r}"
         )
@@ -69,155 +73,38 @@ def _check(admissions: pd.DataFrame, merge_gap_days: int) -> None:
             raise SchemaError("admissions", col, "must not be missing", bad.size, bad)
 
 
-def _days(s: pd.Series, column: str) -> np.ndarray:
-    """Dates as int64 days since the epoch (vectorised; time of day is ignored)."""
-    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "M":
-        v = s.to_numpy()  # canonical datetime64: no parsing
-    else:
-        try:
-            v = pd.to_datetime(s).to_numpy(dtype="datetime64[ns]")
-        except (ValueError, TypeError) as exc:
-            raise SchemaError("admissions", column, f"not parseable as dates ({exc})") from None
-    if v.dtype == np.dtype("datetime64[ns]"):
-        return v.view(np.int64) // _DAY_NS  # floor division, as the datetime64[D] cast
-    return v.astype("datetime64[D]").astype(np.int64)
-
-
-def _equals(s: pd.Series, value: str) -> np.ndarray:
-    """``s == value`` as a numpy bool array (missing -> False) without Python objects per row.
-
-    Arrow-backed strings compare in C++; other dtypes are compared once per distinct value.
-    """
-    if isinstance(s.dtype, pd.StringDtype) or isinstance(s.dtype, pd.ArrowDtype):
-        return (s == value).to_numpy(dtype=bool, na_value=False)
-    codes, uniques = pd.factorize(s)
-    hit = np.append(np.asarray(uniques, dtype=object) == value, False)
-    return hit[codes]
-
-
-def _text_arrow(s: pd.Series) -> pa.ChunkedArray:
-    """Text column as an arrow ``large_string`` array, ``''`` for missing.
-
-    Same values as ``s.fillna("").astype(str)``, but arrow-backed strings are used as they are and
-    any other dtype is converted once per distinct value, not once per row.
-    """
-    is_text = (
-        isinstance(s.dtype, pd.StringDtype)
-        or (isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_string(s.dtype.pyarrow_dtype))
-        or (isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_large_string(s.dtype.pyarrow_dtype))
-    )
-    if is_text:
-        arr = pa.chunked_array(s.array.__arrow_array__()).cast(pa.large_string())
-        return pc.fill_null(arr, "")
-    codes, uniques = pd.factorize(s)
-    labels = pa.array([str(u) for u in uniques] + [""], type=pa.large_string())
-    idx = np.where(codes < 0, len(labels) - 1, codes)
-    return pa.chunked_array([labels.take(pa.array(idx))])
-
-
-def _to_string_series(arr: pa.ChunkedArray | pa.Array) -> pd.Series:
-    """Arrow strings as a pandas Series of the canonical text dtype (no copy per row)."""
-    return pd.Series(STRING_DTYPE.__from_arrow__(arr))
-
-
-def _sort_order(
-    pcode: np.ndarray, adm_d: np.ndarray, dis_d: np.ndarray, *, fallback: bool = True
-) -> np.ndarray | None:
-    """Stable order by (person, admission, discharge) as positions.
-
-    The key (person, admission day, length of stay) and the row position are packed into one
-    int64 and the values sorted (an order of magnitude faster than an argsort); the position in
-    the low bits makes ties keep input order. When the key is too wide: a stable argsort of the
-    key, then ``np.lexsort`` (``fallback``) or None.
-    """
-    n = len(pcode)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    los = dis_d - adm_d  # >= 0, checked before
-    p0, a0 = int(pcode.min()), int(adm_d.min())
-    rp = int(pcode.max()) - p0 + 1
-    ra = int(adm_d.max()) - a0 + 1
-    rl = int(los.max()) + 1
-    width = rp * ra * rl
-    if width < 2**62:
-        # In-place arithmetic: one 8-byte temporary per row instead of five.
-        key = pcode.astype(np.int64)  # a copy
-        key -= p0
-        key *= ra
-        key += adm_d
-        key -= a0
-        key *= rl
-        key += los
-        del los
-        pos_bits = max(n - 1, 1).bit_length()
-        if width << pos_bits < 2**63:
-            key <<= pos_bits
-            key |= np.arange(n, dtype=np.int64)
-            key.sort()
-            return key & ((1 << pos_bits) - 1)
-        return np.argsort(key, kind="stable")
-    return np.lexsort((dis_d, adm_d, pcode)) if fallback else None
-
-
-def _link(admissions: pd.DataFrame, merge_gap_days: int):
+def _link(admissions: pd.DataFrame, merge_gap_days: int, rule: str = "swedish"):
     """Sort order, episode number and stay sequence (sorted positions) — the vectorised core."""
     _check(admissions, merge_gap_days)
     n = len(admissions)
-    adm_d = _days(admissions["admission_date"], "admission_date")
-    dis_d = _days(admissions["discharge_date"], "discharge_date")
+    adm_d = day_numbers(admissions["admission_date"], "admissions", "admission_date")
+    dis_d = day_numbers(admissions["discharge_date"], "admissions", "discharge_date")
     bad = np.flatnonzero(dis_d < adm_d)
     if bad.size:
         raise SchemaError(
             "admissions", "discharge_date", "discharge before admission", bad.size, bad
         )
-    pid = admissions["person_id"]
-    order = None
-    if pid.dtype.kind == "i":
-        # Integer ids sort as themselves (no hashing) when the packed key fits in 63 bits.
-        order = _sort_order(pid.to_numpy().astype(np.int64), adm_d, dis_d, fallback=False)
-    if order is None:
-        pcode, _ = pd.factorize(pid, sort=True)
-        order = _sort_order(pcode, adm_d, dis_d)
-    # Dense person rank in sorted order (persons are contiguous), so that keys below stay small.
-    pcode = pid.to_numpy()[order] if pid.dtype.kind == "i" else pcode[order]
-    reach = dis_d[order]
-    if merge_gap_days:
-        reach += merge_gap_days
+    transfer = None
     if "discharge_to" in admissions.columns:
-        # A transfer reaches at least one day past its discharge whatever merge_gap_days.
-        transfer = _equals(admissions["discharge_to"], "hospital")[order]
-        if not merge_gap_days:
-            reach += transfer
-        del transfer
-    new_person = np.ones(n, dtype=bool)
-    new_person[1:] = pcode[1:] != pcode[:-1]
-    del pcode
-    # Running max of reach within person: groupby-cummax done as one global accumulate on a key that
-    # is monotone in the person rank (persons are contiguous after sorting). In-place arithmetic
-    # keeps the 8-byte temporaries per row few.
-    r0 = int(reach.min()) if n else 0
-    span = int(reach.max()) - r0 + 1 if n else 1
-    base = np.cumsum(new_person, dtype=np.int64)  # person rank + 1
-    base -= 1
-    base *= span
-    base -= r0
-    reach += base  # the running-max key
-    prev = np.empty(n, dtype=np.int64)
-    if n:
-        np.maximum.accumulate(reach, out=reach)
-        prev[0] = -1
-        prev[1:] = reach[:-1]
-    del reach
-    base += adm_d[order]  # the admission key
-    new_episode = base > prev
-    new_episode |= new_person
-    del base, prev
+        transfer = equals_text(admissions["discharge_to"], "hospital")
+    stays, new_episode = link_stays(
+        admissions["person_id"], adm_d, dis_d, transfer, rule=rule, merge_gap_days=merge_gap_days
+    )
+    del transfer
     episode = np.cumsum(new_episode, dtype=np.int64)
     episode -= 1
     start_pos = np.flatnonzero(new_episode)
     stay_seq = np.arange(1, n + 1, dtype=np.int64)
     stay_seq -= np.repeat(start_pos, np.diff(np.append(start_pos, n)))
-    return order, episode, stay_seq, dis_d
+    return stays.order, episode, stay_seq, dis_d
+
+
+def _assign(admissions: pd.DataFrame, merge_gap_days: int, rule: str) -> pd.DataFrame:
+    order, episode, stay_seq, _ = _link(admissions, merge_gap_days, rule)
+    out = admissions.iloc[order].copy()
+    out["episode_id"] = episode
+    out["stay_seq"] = stay_seq
+    return out
 
 
 def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine: str | None = None
@@ -264,11 +151,43 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine
         from naravard_analysis.indicators import distributed
 
         return distributed.assign_episodes_dask(**locals())
-    order, episode, stay_seq, _ = _link(admissions, merge_gap_days)
-    out = admissions.iloc[order].copy()
-    out["episode_id"] = episode
-    out["stay_seq"] = stay_seq
-    return out
+    return _assign(admissions, merge_gap_days, "swedish")
+
+
+def link_episodes_cms(admissions: pd.DataFrame) -> pd.DataFrame:
+    """Label stays with CMS-style episodes: overlaps and transfers chain, same-day returns do not.
+
+    Parameters
+    ----------
+    admissions : DataFrame
+        ``person_id``, ``admission_date``, ``discharge_date``, optionally ``discharge_to``
+        (``"hospital"`` = UTSATT 1, transfer).
+
+    Returns
+    -------
+    DataFrame
+        Like :func:`assign_episodes`: the input rows sorted by person, admission, discharge
+        (stable), plus ``episode_id`` and ``stay_seq``.
+
+    Notes
+    -----
+    reach_j = discharge_j + 1 for a transfer and discharge_j − 1 otherwise; stay k starts a new
+    episode iff it is the person's first or admission_k > max_{j<k} reach_j. So a stay starting
+    *before* an earlier discharge (an overlap, which the Tuva Project's CMS readmission model
+    collapses) or on the day after / the day of a transfer joins the episode, while an admission on
+    the day of an ordinary discharge begins a new episode -- a day-0 readmission (CMS/Tuva window
+    0–30). The kernel is :func:`naravard_analysis.core.stays.link_stays`, as for
+    :func:`assign_episodes`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> adm = pd.DataFrame({"person_id": [1, 1], "admission_date": pd.to_datetime(["2024-01-01",
+    ...     "2024-01-05"]), "discharge_date": pd.to_datetime(["2024-01-05", "2024-01-09"])})
+    >>> link_episodes_cms(adm)["episode_id"].tolist()
+    [0, 1]
+    """
+    return _assign(admissions, 0, "cms")
 
 
 def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine: str | None = None
@@ -354,7 +273,7 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
 
     coded = {}
     if "main_diagnosis" in admissions.columns:
-        coded["main_diagnosis"] = _Coded(admissions["main_diagnosis"])
+        coded["main_diagnosis"] = CodedText(admissions["main_diagnosis"])
     # The concatenated code columns are the largest piece of work and run in arrow, which
     # releases the GIL: they are built in a worker thread while the other columns are assembled.
     # One worker, not two: two overlapping text builds raise the peak memory by ~0.5 GB at 5 M.
@@ -368,7 +287,7 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
             jobs[name] = pool.submit(_episode_codes, *args) if pool else _episode_codes(*args)
         for c in _CODED:
             if c in admissions.columns and c not in coded:
-                coded[c] = _Coded(admissions[c])
+                coded[c] = CodedText(admissions[c])
         out = pd.DataFrame({"person_id": col("person_id", first_o)})
         out["episode_id"] = np.arange(n_ep, dtype=np.int64)
         out["admission_date"] = date_col("admission_date", first_o)
@@ -393,10 +312,10 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
         span = (
             out["discharge_date"].to_numpy().view(np.int64)
             - out["admission_date"].to_numpy().view(np.int64)
-        ) // _DAY_NS
+        ) // DAY_NS
         out["bed_days"] = np.maximum(span, 1).astype(np.int64)
         if "planned" in admissions.columns:
-            pl = _bool_values(admissions["planned"])[order]
+            pl = bool_values(admissions["planned"])[order]
             out["n_planned_stays"] = (
                 np.add.reduceat(pl.astype(np.int64), first_pos)
                 if n
@@ -411,68 +330,16 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
     return out
 
 
-def _bool_values(s: pd.Series) -> np.ndarray:
-    """Boolean column as numpy bool, missing -> False (no copy for plain ``bool``)."""
-    if s.dtype == bool:
-        return s.to_numpy()
-    return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
-
-
-#: Whitespace as Python's ``str.split()``/``re`` ``\s`` see it, written for arrow's RE2.
-_WS = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]+"
-
-
 #: Inputs from this many stays build their concatenated code columns in worker threads.
 _THREADS_FROM = 100_000
 
-#: Low-cardinality text columns taken through their dictionary (see :class:`_Coded`).
+#: Low-cardinality text columns taken through their dictionary (see :class:`~naravard_analysis.core.text.CodedText`).
 _CODED = ("main_diagnosis", "admitted_from", "discharge_to", "hospital_id", "department")
-
-
-class _Coded:
-    """A low-cardinality text column, dictionary-encoded once for fast takes.
-
-    Gathering millions of arrow strings at random positions is slow (each string is copied from
-    a random place); gathering their int32 dictionary indices and decoding from the small
-    dictionary is two to four times faster. Non-arrow columns are taken as they are.
-    """
-
-    def __init__(self, s: pd.Series):
-        self.s = s
-        self.arrow = isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
-        if self.arrow:
-            enc = pc.dictionary_encode(pa.chunked_array(s.array.__arrow_array__()).combine_chunks())
-            # Missing values get code -1 (numpy indices; the dictionary has no nulls).
-            self.codes = np.asarray(pc.fill_null(enc.indices, -1), dtype=np.int32)
-            self.dictionary = enc.dictionary
-            self.has_missing = enc.indices.null_count > 0
-
-    def take(self, pos: np.ndarray, *, allow_missing: bool = False) -> pd.Series:
-        """Values at positions ``pos`` with the column's dtype (missing stays missing).
-
-        With ``allow_missing``, ``pos == -1`` gives a missing value (a person not found).
-        """
-        if not self.arrow:
-            if allow_missing:
-                return pd.Series(self.s.array.take(pos, allow_fill=True))
-            return self.s.take(pos).reset_index(drop=True)
-        return pd.Series(self.s.dtype.__from_arrow__(self.take_arrow(pos)))
-
-    def take_arrow(self, pos: np.ndarray) -> pa.Array:
-        if not self.arrow:
-            return _text_arrow(self.s.take(pos))
-        codes = self.codes[pos]
-        outside = pos.size > 0 and pos.min() < 0
-        if outside:
-            codes[pos < 0] = -1
-        if self.has_missing or outside:
-            return self.dictionary.take(pa.array(codes, mask=codes < 0))
-        return self.dictionary.take(pa.array(codes))
 
 
 def _episode_codes(
     text_col: pd.Series,
-    prefix: _Coded | None,
+    prefix: CodedText | None,
     order: np.ndarray,
     first_pos: np.ndarray,
     n_stays: np.ndarray,
@@ -485,11 +352,11 @@ def _episode_codes(
     (``''`` when missing). Built column-wise with arrow: stays are contiguous per episode in the
     sorted order, so one list array over the episode offsets and one join give every episode.
     """
-    text = _text_arrow(text_col).combine_chunks()
+    text = text_arrow(text_col).combine_chunks()
     multi = n_stays > 1
     first_o = order[first_pos]
     if not multi.any():
-        return _to_string_series(text.take(pa.array(first_o)))
+        return string_series(text.take(pa.array(first_o)))
     in_multi = np.repeat(multi, n_stays)
     part = text.take(pa.array(order[in_multi]))  # stays of multi-stay episodes, in stay order
     if prefix is not None:
@@ -505,10 +372,10 @@ def _episode_codes(
     offsets[1:] = np.cumsum(n_stays[multi])
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), part)
     joined = pc.binary_join(lists, pa.scalar(" ", pa.large_string()))
-    joined = pc.utf8_trim(pc.replace_substring_regex(joined, _WS, " "), " ")
+    joined = pc.utf8_trim(pc.replace_substring_regex(joined, WHITESPACE, " "), " ")
     # One gather for every episode from [input text, joined texts]: a single-stay episode takes
     # its stay's text, a multi-stay episode its joined text.
     both = pa.concat_arrays([text, joined.cast(pa.large_string())])
     idx = np.where(multi, len(text) + np.cumsum(multi) - 1, first_o)
     vals = both.take(pa.array(idx))
-    return _to_string_series(vals)
+    return string_series(vals)

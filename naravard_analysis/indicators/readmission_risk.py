@@ -36,6 +36,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from naravard_analysis.core.intervals import garwood_limits
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.indicators.charlson import (
     charlson_flags,
@@ -75,13 +76,6 @@ class RiskAdjustedResult:
     n_dropped: int
     covariates: tuple[str, ...]
     settings: dict = field(default_factory=dict)
-
-
-def _garwood(o: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    a = 1 - level
-    lower = np.where(o > 0, stats.chi2.ppf(a / 2, 2 * o) / 2, 0.0)
-    upper = stats.chi2.ppf(1 - a / 2, 2 * (o + 1)) / 2
-    return lower, upper
 
 
 def comorbidity_covariates(
@@ -308,7 +302,7 @@ def risk_adjusted_readmission(
     o = units["observed"].to_numpy(float)
     e = units["expected"].to_numpy(float)
     v = units.pop("variance").to_numpy(float)
-    lo, hi = _garwood(o, level)
+    lo, hi = garwood_limits(o, level)
     overall = float(y.mean())
     units["oe_ratio"] = o / e
     units["ci_lower"] = lo / e

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from naravard_analysis.core.intervals import byar_limits, fay_feuer_limits, garwood_limits
 from naravard_analysis.data.codelists import load_standard_population
 from naravard_analysis.errors import ParameterError, SchemaError
 
@@ -33,6 +33,7 @@ __all__ = [
     "indirect_standardise",
     "standard_population",
     "byar_limits",
+    "event_rates",
     "merge_top_bands",
 ]
 
@@ -220,24 +221,9 @@ def merge_top_bands(
     return out.reset_index()
 
 
-def byar_limits(observed: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Byar's approximation to the exact Poisson limits of a count O (Breslow & Day 1987; §5.4).
-
-    O_L = O (1 − 1/(9O) − z/(3√O))³ (0 when O = 0), O_U = (O+1)(1 − 1/(9(O+1)) + z/(3√(O+1)))³.
-    """
-    o = np.asarray(observed, dtype=float)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lo = np.where(o > 0, o * (1 - 1 / (9 * o) - z / (3 * np.sqrt(o))) ** 3, 0.0)
-    o1 = o + 1
-    hi = o1 * (1 - 1 / (9 * o1) + z / (3 * np.sqrt(o1))) ** 3
-    return lo, hi
-
-
-def _check_level(level: float) -> float:
+def _check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level!r}")
-    return 1 - level
 
 
 def direct_standardise(
@@ -292,7 +278,7 @@ def direct_standardise(
     >>> round(float(r["adjusted_rate"].iloc[0]), 3)
     3.5
     """
-    alpha = _check_level(level)
+    _check_level(level)
     if method not in ("fay_feuer", "dobson"):
         raise ParameterError(f"method must be 'fay_feuer' or 'dobson', got {method!r}")
     by_cols = [by] if isinstance(by, str) else list(by or [])
@@ -371,7 +357,7 @@ def direct_standardise(
     tot_d = np.bincount(gkey, weights=d, minlength=n_groups)
     tot_n = np.bincount(gkey, weights=n, minlength=n_groups)
     if method == "fay_feuer":
-        lower, upper = _fay_feuer(dsr, var, wm, alpha)
+        lower, upper = fay_feuer_limits(dsr, var, wm, level)
     else:
         lower, upper = _dobson(dsr, var, tot_d, level)
     if by_cols:
@@ -389,25 +375,6 @@ def direct_standardise(
     out["upper"] = upper * per
     out["n_strata"] = n_strata.astype(np.int64)
     return out
-
-
-def _fay_feuer(dsr, var, wm, alpha):
-    """Fay & Feuer (1997) gamma limits, vectorised; lower 0 when DSR = 0 (§5.3)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pos = dsr > 0
-        lower = np.where(
-            pos,
-            stats.gamma.ppf(
-                alpha / 2,
-                np.where(pos, dsr**2 / np.where(var > 0, var, 1), 1),
-                scale=np.where(pos, var / np.where(pos, dsr, 1), 1),
-            ),
-            0.0,
-        )
-        shape_u = (dsr + wm) ** 2 / (var + wm**2)
-        scale_u = (var + wm**2) / (dsr + wm)
-        upper = stats.gamma.ppf(1 - alpha / 2, shape_u, scale=scale_u)
-    return lower, upper
 
 
 def _dobson(dsr, var, observed, level):
@@ -457,7 +424,7 @@ def indirect_standardise(
     not comparable with each other; prefer :func:`direct_standardise` for area comparisons.
     Study bands missing from the reference raise.
     """
-    alpha = _check_level(level)
+    _check_level(level)
     if method not in ("exact", "byar"):
         raise ParameterError(f"method must be 'exact' or 'byar', got {method!r}")
     by_cols = [by] if isinstance(by, str) else list(by or [])
@@ -490,8 +457,7 @@ def indirect_standardise(
     o = g[events].to_numpy(dtype=float)
     e = g["_exp"].to_numpy(dtype=float)
     if method == "exact":
-        lo_o = np.where(o > 0, stats.gamma.ppf(alpha / 2, np.where(o > 0, o, 1)), 0.0)
-        hi_o = stats.gamma.ppf(1 - alpha / 2, o + 1)
+        lo_o, hi_o = garwood_limits(o, level)
     else:
         lo_o, hi_o = byar_limits(o, level)
     out = g[by_cols].copy() if by_cols else pd.DataFrame(index=range(len(g)))
@@ -506,3 +472,125 @@ def indirect_standardise(
     out["rate_lower"] = out["lower"] * crude_ref * per
     out["rate_upper"] = out["upper"] * crude_ref * per
     return out
+
+
+def _band_edges(labels: Sequence[str]) -> list[int]:
+    edges = []
+    for lab in labels:
+        lo = lab[:-1] if lab.endswith("+") else lab.split("-")[0]
+        edges.append(int(lo))
+    return edges
+
+
+def event_rates(
+    events_df: pd.DataFrame,
+    population: pd.DataFrame,
+    *,
+    indicators: Sequence[str],
+    by: Sequence[str],
+    standard,
+    min_age: int | None,
+    max_age: int | None,
+    per: float,
+    level: float,
+    top_age: int | None,
+    method: str,
+    age_windows: Mapping[str, tuple[int | None, int | None]] | None = None,
+) -> pd.DataFrame:
+    """Rates of flagged events per population, crude and directly age-standardised.
+
+    The engine of :func:`~naravard_analysis.indicators.avoidable_rates.avoidable_rates` and
+    :func:`~naravard_analysis.indicators.utilisation.ed_visit_rates`: for each indicator column of
+    ``events_df`` (one row per event, with ``age`` and the ``by`` columns) the events are counted
+    per (by, age band), the population is banded alike (the bands of the ``standard``), and
+    :func:`direct_standardise` gives the rate and its interval. ``age_windows`` narrows the age
+    window per indicator. Events in a ``by`` cell absent from the population raise.
+    """
+    by = list(by)
+    for col in ("age", "population", *by):
+        if col not in population.columns:
+            raise SchemaError("population", col, "required column missing")
+    for col in ("age", *by):
+        if col not in events_df.columns:
+            raise SchemaError("flags", col, "required column missing")
+    results = []
+    for ind in indicators:
+        lo, hi = min_age, max_age
+        if age_windows and ind in age_windows:
+            wlo, whi = age_windows[ind]
+            lo = wlo if lo is None else max(lo, wlo if wlo is not None else lo)
+            hi = whi if hi is None else (min(hi, whi) if whi is not None else hi)
+        if standard is None:
+            edges = [lo or 0]
+            std = None
+        else:
+            std = standard_population(standard, min_age=lo, max_age=hi, top_age=top_age)
+            edges = _band_edges(std["age_group"])
+        last = str(std["age_group"].iloc[-1]) if std is not None else ""
+        open_end = last.endswith("+") if std is not None else hi is None
+        if std is not None and not open_end:  # closed last band, e.g. "35-39" in an 18-39 window
+            edges = [*edges, int(last.split("-")[1]) + 1]
+        ev = events_df.loc[events_df[ind].to_numpy(dtype=bool), [*by, "age"]]
+        ev = ev[ev["age"].notna()]
+        ev_age = ev["age"].astype("int64")
+        inwin = (ev_age >= (lo or 0)) & ((ev_age <= hi) if hi is not None else True)
+        ev = ev[inwin.to_numpy()]
+        if standard is None and hi is not None:
+            edges = [lo or 0, hi + 1]
+        ev_b = ev.assign(
+            age_group=band_ages(ev["age"].astype("int64"), edges, open_end=open_end).array
+        )
+        e_cnt = (
+            ev_b.groupby([*by, "age_group"], observed=True, dropna=False).size().rename("events")
+        )
+        pop = population
+        pa = pop["age"].to_numpy()
+        pmask = pa >= (lo or 0)
+        if hi is not None:
+            pmask &= pa <= hi
+        pop = pop.loc[pmask, [*by, "age", "population"]]
+        p_b = pop.assign(age_group=band_ages(pop["age"], edges, open_end=open_end).array)
+        p_sum = p_b.groupby([*by, "age_group"], observed=False, dropna=False)["population"].sum()
+        if by:
+            # Only the by-combinations that exist in the population, with every band.
+            combos = pop[by].drop_duplicates()
+            full = combos.merge(
+                pd.DataFrame({"age_group": p_sum.index.get_level_values("age_group").categories}),
+                how="cross",
+            )
+            full["age_group"] = pd.Categorical(
+                full["age_group"], categories=p_sum.index.get_level_values("age_group").categories
+            )
+            counts = full.merge(p_sum.reset_index(), on=[*by, "age_group"], how="left")
+        else:
+            counts = p_sum.reset_index()
+        counts["population"] = counts["population"].fillna(0)
+        e_df = e_cnt.reset_index()
+        counts = counts.merge(e_df, on=[*by, "age_group"], how="outer", indicator=True)
+        orphan = counts["_merge"] == "right_only"
+        if orphan.any():
+            pos = np.flatnonzero(orphan.to_numpy())
+            raise SchemaError(
+                "population",
+                None,
+                "events in a cell without population (check that population covers every "
+                f"{by or 'total'} of the flags)",
+                pos.size,
+                pos,
+            )
+        counts = counts.drop(columns="_merge")
+        counts["events"] = counts["events"].fillna(0).astype("int64")
+        counts["age_group"] = counts["age_group"].astype(str)
+        if standard is None:
+            labels = counts["age_group"].unique().tolist()
+            std_use = dict.fromkeys(labels, 1.0)
+        else:
+            std_use = std
+        r = direct_standardise(counts, std_use, by=by or None, per=per, level=level, method=method)
+        r.insert(0, "indicator", ind)
+        r["min_age"] = lo
+        r["max_age"] = hi
+        if standard is None:
+            r["adjusted_rate"] = r["crude_rate"]
+        results.append(r)
+    return pd.concat(results, ignore_index=True)

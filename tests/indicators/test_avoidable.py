@@ -415,12 +415,10 @@ _CODE_TEXT = st.lists(
 )
 def test_code_matching_equals_the_regex_on_normalised_text(texts, prefixes, arrow):
     """_CodeColumn (distinct codes, arrow prefilter) == regex (?:^|\\s)prefix on §2.3-normalised text."""
+    from naravard_analysis.core.icd import CodeColumn as _CodeColumn
+    from naravard_analysis.core.icd import any_code_matches as _any_code_matches
+    from naravard_analysis.core.icd import normalise_codes as _norm_codes
     from naravard_analysis.data.schema import STRING_DTYPE
-    from naravard_analysis.indicators.avoidable import (
-        _any_code_matches,
-        _CodeColumn,
-        _norm_codes,
-    )
 
     s = pd.Series(texts, dtype=STRING_DTYPE if arrow else object)
     expected = _any_code_matches(_norm_codes(s), prefixes)
@@ -430,7 +428,7 @@ def test_code_matching_equals_the_regex_on_normalised_text(texts, prefixes, arro
 
 
 def test_threaded_path_gives_the_same_flags(monkeypatch):
-    import naravard_analysis.indicators.avoidable as av
+    import naravard_analysis.indicators.avoidable_flags as av
     import naravard_analysis.indicators.episodes as ep
 
     a = adm(

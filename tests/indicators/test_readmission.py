@@ -602,7 +602,7 @@ def test_risk_adjusted_expected_sums_to_observed_and_exact_poisson():
 
 
 def test_garwood_interval_against_table():
-    from naravard_analysis.indicators.readmission_risk import _garwood
+    from naravard_analysis.core.intervals import garwood_limits as _garwood
 
     # Exact Poisson 95 % limits for 5 events: 1.6235, 11.6683 (chi-square quantiles, standard table).
     lo, up = _garwood(np.array([5.0, 0.0]), 0.95)
