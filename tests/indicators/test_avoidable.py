@@ -18,6 +18,7 @@ from scipy import stats
 from naravard_analysis.data.codelists import load_codelist
 from naravard_analysis.errors import ParameterError, SchemaError
 from naravard_analysis.indicators.avoidable import (
+    DEFINITIONS,
     EXCLUSION_REASONS,
     avoidable_rates,
     ed_visit_rates,
@@ -25,6 +26,7 @@ from naravard_analysis.indicators.avoidable import (
     flag_avoidable,
     group_columns,
 )
+from naravard_analysis.indicators.avoidable_reference import reference_avoidable
 
 PERSONS = pd.DataFrame(
     {
@@ -447,3 +449,78 @@ def test_threaded_path_gives_the_same_flags(monkeypatch):
     f = plain["pqi"]
     assert f["sex"].isna().tolist() == [False, False, True]
     assert f["excluded_reason"].astype(object).tolist()[2] == "person_unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast kernel against the per-unit definition in the package (avoidable_reference)
+# ---------------------------------------------------------------------------------------------
+_MAIN = ["J441", "j44.1", "J20", "J209", "I509", "I10", "E119", "E101", "D571", "J13", "J181",
+         "N10", "K522", "D509", "G40", "H66", "N159", "J40", "I110", "R56", "E86", "Z000"]  # fmt: skip
+_OTHER = ["", "J44", "E11", "D57", "J449 E109", "e11.9 I10", "N390"]
+_PROCS = ["", "FNG05", "FNA00", "NFQ19", "nfq.19", "NHQ10 FNG", "AB123"]
+unit_row = st.tuples(
+    st.sampled_from([1, 2, 3, 9]),  # person (9 unknown)
+    st.sampled_from(_MAIN),
+    st.sampled_from(_OTHER),
+    st.sampled_from(_PROCS),
+    st.integers(0, 60),  # admission day
+    st.integers(0, 3),  # length of stay (0 = day case)
+    st.booleans(),  # planned
+    st.sampled_from(["home", "hospital"]),  # admitted from
+    st.sampled_from(["home", "hospital"]),  # discharged to
+)
+
+
+def _frame(rows, births):
+    base = pd.Timestamp("2024-01-01")
+    cols = ["person_id", "main_diagnosis", "other_diagnoses", "procedures", "adm_day", "los",
+            "planned", "admitted_from", "discharge_to"]  # fmt: skip
+    a = pd.DataFrame(rows, columns=cols)
+    a["admission_date"] = base + pd.to_timedelta(a.pop("adm_day"), unit="D")
+    a["discharge_date"] = a["admission_date"] + pd.to_timedelta(a.pop("los"), unit="D")
+    persons = pd.DataFrame(
+        {"person_id": [1, 2, 3], "birth_date": pd.to_datetime([f"{y}-02-29" if y % 4 == 0 else
+                                                                f"{y}-06-15" for y in births])}
+    )  # fmt: skip
+    return a, persons
+
+
+def _assert_equal_to_reference(a, persons, **kw):
+    f = flag_avoidable(a, persons, **kw)
+    ref = reference_avoidable(a, persons, **kw)
+    cols = list(ref.columns)
+    got = f[cols].astype(object).where(f[cols].notna(), None).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, ref.astype(object))
+    return ref
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(unit_row, min_size=1, max_size=12),
+    st.sampled_from(sorted(DEFINITIONS)),
+    st.booleans(),
+    st.sampled_from([None, "admission"]),
+    st.sampled_from([None, 70]),
+    st.lists(st.integers(1915, 2010), min_size=3, max_size=3),
+)
+def test_flags_equal_the_per_unit_reference(rows, definition, unplanned, unit, max_age, births):
+    a, persons = _frame(rows, births)
+    _assert_equal_to_reference(a, persons, definition=definition, unplanned_only=unplanned,
+                               unit=unit, max_age=max_age)  # fmt: skip
+
+
+@pytest.mark.parametrize("definition", sorted(DEFINITIONS))
+def test_flags_equal_the_reference_on_a_random_register(definition):
+    rng = np.random.default_rng(7)
+    n = 400
+    rows = list(zip(rng.choice([1, 2, 3, 9], n, p=[0.3, 0.3, 0.35, 0.05]).tolist(),
+                    rng.choice(_MAIN, n).tolist(), rng.choice(_OTHER, n).tolist(),
+                    rng.choice(_PROCS, n).tolist(), rng.integers(0, 300, n).tolist(),
+                    rng.integers(0, 3, n).tolist(), (rng.random(n) < 0.3).tolist(),
+                    rng.choice(["home", "hospital"], n, p=[0.8, 0.2]).tolist(),
+                    rng.choice(["home", "hospital"], n, p=[0.8, 0.2]).tolist(), strict=True))  # fmt: skip
+    a, persons = _frame(rows, [1935, 1952, 1990])
+    ref = _assert_equal_to_reference(a, persons, definition=definition, unplanned_only=True)
+    # The register exercises the rules: units counted and units excluded for several reasons.
+    assert ref["avoidable"].sum() > 0 and ref["excluded_reason"].nunique() >= 3
+    _assert_equal_to_reference(a, persons, definition=definition, unit="admission", max_age=70)
