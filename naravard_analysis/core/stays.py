@@ -156,7 +156,8 @@ def sort_stays(
     """
     n = len(person_id)
     pcode, ids = person_codes(person_id)
-    packed = _packed_order(pcode, adm, dis) if n else (np.zeros(0, dtype=np.int64), None)
+    empty = np.zeros(0, dtype=np.int64)
+    packed = _packed_order(pcode, adm, dis) if n else (empty, empty)
     if packed is None and ids is None:
         # Integer ids too spread for the packed key: their ranks are dense.
         codes, uniques = pd.factorize(person_id, sort=True)

@@ -60,5 +60,5 @@ def test_reach_rules_and_empty_input():
     assert reach_days(dis, None, rule="cms").tolist() == [9, 9, 9]
     empty = np.zeros(0, dtype=np.int64)
     assert episode_starts(np.zeros(0, dtype=bool), empty, empty).size == 0
-    s = sort_stays(pd.Series([], dtype=np.int64), empty, empty)
+    s = sort_stays(pd.Series([], dtype=np.int64), empty, empty, tie_keys=lambda rows: [rows])
     assert s.order.size == 0 and s.person_ids.size == 0
