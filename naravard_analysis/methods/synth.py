@@ -123,7 +123,7 @@ def sparsify(v: np.ndarray) -> np.ndarray:
 # Frank-Wolfe weights, for a stack of problems at once
 # ------------------------------------------------------------------------------------------------
 def _fw(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray, min_decrease: np.ndarray,
-        max_iter: int) -> np.ndarray:
+        max_iter: int, rows: np.ndarray | None = None, cols: np.ndarray | None = None) -> np.ndarray:
     """Simplex weights ``w`` on the first columns of each ``Y[b]`` that reproduce its last column.
 
     For each problem ``b`` (``Y`` is ``B x n x (k + 1)``) minimise
@@ -136,17 +136,25 @@ def _fw(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray, min_
     O(k) instead of O(nk); the decrease of ``f`` is the exact quadratic
     ``(2 s g'(w - e_i) - s^2 (||A(e_i - w)||^2 + eta ||e_i - w||^2)) / n`` rather than a difference of
     two objective values (no cancellation). The replications of a standard error are solved together
-    as one stack, which keeps the loop in numpy.
+    as one stack, which keeps the loop in numpy. Problems of different sizes share a stack padded
+    with zeros: ``rows`` (``B x n``) marks each problem's real rows (``n`` and the centring count only
+    them) and ``cols`` (``B x k``) its real weights (a padded weight is never chosen and stays 0).
     """
     B, n, k1 = Y.shape
     k = k1 - 1
+    n_b = np.full(B, float(n)) if rows is None else rows.sum(axis=1).astype(float)
     if intercept:
-        Y = Y - Y.mean(axis=1, keepdims=True)
+        if rows is None:
+            Y = Y - Y.mean(axis=1, keepdims=True)
+        else:
+            mean = (Y * rows[:, :, None]).sum(axis=1, keepdims=True) / n_b[:, None, None]
+            Y = (Y - mean) * rows[:, :, None]
     A, y = Y[:, :, :k], Y[:, :, k]
     x_out = np.array(init, dtype=float, copy=True)
     G = np.einsum("bnk,bnj->bkj", A, A)
     c = np.einsum("bnk,bn->bk", A, y)
-    eta = n * np.asarray(zeta, dtype=float) ** 2
+    pen = np.zeros((B, k)) if cols is None else np.where(cols, 0.0, np.inf)
+    eta = n_b * np.asarray(zeta, dtype=float) ** 2
     tol = np.asarray(min_decrease, dtype=float) ** 2
     active = np.arange(B)
     x = x_out.copy()
@@ -154,7 +162,7 @@ def _fw(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray, min_
     for t in range(max_iter):
         r = np.arange(len(active))
         grad = Gx - c + eta[:, None] * x  # half the gradient of n f
-        i = grad.argmin(axis=1)
+        i = (grad + pen).argmin(axis=1)
         x_i, Gx_i = x[r, i], Gx[r, i]
         xGx = (x * Gx).sum(axis=1)
         xx = (x * x).sum(axis=1)
@@ -165,13 +173,13 @@ def _fw(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray, min_
         x = x * (1 - step)[:, None]
         x[r, i] += step
         Gx = Gx * (1 - step)[:, None] + step[:, None] * G[r, :, i]
-        decrease = (2 * step * num - step**2 * den) / n
+        decrease = (2 * step * num - step**2 * den) / n_b
         go = (decrease > tol) | (t == 0)
         if not go.all():
             # the problems that stopped keep their weights; iterate on the others only
             x_out[active[~go]] = x[~go]
-            active, x, Gx, G, c, eta, tol = (active[go], x[go], Gx[go], G[go], c[go], eta[go],
-                                             tol[go])
+            active, x, Gx, G, c, eta, tol, n_b, pen = (
+                active[go], x[go], Gx[go], G[go], c[go], eta[go], tol[go], n_b[go], pen[go])
             if not len(active):
                 break
     x_out[active] = x
@@ -179,12 +187,13 @@ def _fw(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray, min_
 
 
 def _weights(Y: np.ndarray, zeta: np.ndarray, intercept: bool, init: np.ndarray | None,
-             min_decrease: np.ndarray) -> np.ndarray:
+             min_decrease: np.ndarray, rows: np.ndarray | None = None,
+             cols: np.ndarray | None = None) -> np.ndarray:
     """Two rounds of Frank-Wolfe with :func:`sparsify` in between (R ``synthdid_estimate``)."""
     if init is None:
         init = np.full((Y.shape[0], Y.shape[2] - 1), 1.0 / (Y.shape[2] - 1))
-    w = _fw(Y, zeta, intercept, init, min_decrease, _MAX_ITER_PRE_SPARSIFY)
-    return _fw(Y, zeta, intercept, sparsify(w), min_decrease, _MAX_ITER)
+    w = _fw(Y, zeta, intercept, init, min_decrease, _MAX_ITER_PRE_SPARSIFY, rows, cols)
+    return _fw(Y, zeta, intercept, sparsify(w), min_decrease, _MAX_ITER, rows, cols)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -261,18 +270,21 @@ def _fit_block(Y: np.ndarray, n0: int, t0: int, opts: _Opts, omega0: np.ndarray 
 
 
 def _fit_collapsed(Yc: np.ndarray, n0: int, t0: int, opts: _Opts, omega0: np.ndarray | None,
-                   lam0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   lam0: np.ndarray | None, controls: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same from the collapsed form alone (it holds every average the weights and tau use)::
 
         tau = Yc[n0, t0] - Yc[n0, :t0] lambda - omega' (Yc[:n0, t0] - Yc[:n0, :t0] lambda)
+
+    ``controls`` (``B x n0`` booleans) marks the real control rows of a zero-padded stack.
     """
     lam = lam0
     if opts.update_lambda:
-        lam = _weights(Yc[:, :n0, :], opts.zeta_lambda, True, lam0, opts.min_decrease)
+        lam = _weights(Yc[:, :n0, :], opts.zeta_lambda, True, lam0, opts.min_decrease, rows=controls)
     omega = omega0
     if opts.update_omega:
         omega = _weights(np.swapaxes(Yc[:, :, :t0], 1, 2), opts.zeta_omega, opts.omega_intercept,
-                         omega0, opts.min_decrease)
+                         omega0, opts.min_decrease, cols=controls)
     d = Yc[:, :, t0] - np.einsum("bnt,bt->bn", Yc[:, :, :t0], lam)
     tau = d[:, n0] - np.einsum("bn,bn->b", omega, d[:, :n0])
     return tau, omega, lam
@@ -505,9 +517,9 @@ def _bootstrap_se(p: _Panel, base: dict[int, _Cohort], method: str, B: int,
                   rng: np.random.Generator) -> np.ndarray:
     """Algorithm 2: units drawn with replacement; draws with no treated or no control are redrawn.
 
-    The draws differ in their number of controls, but a cohort's weights depend on a draw only
-    through its collapsed form, whose shape is set by that number: the draws of each cohort are
-    grouped by it and every group is solved as one stack.
+    The draws differ in their number of controls; a cohort's weights depend on a draw only through
+    its collapsed form, so every cohort's draws are solved as one stack of collapsed forms padded
+    with zero rows to the largest number of controls.
     """
     T = p.Y.shape[1]
     draws = _bootstrap_rows(p.adopt, T, B, rng)
@@ -516,22 +528,26 @@ def _bootstrap_se(p: _Panel, base: dict[int, _Cohort], method: str, B: int,
     size = np.zeros((B, len(cohorts)))
     for j, a in enumerate(cohorts):
         ref = base[a]
-        groups: dict[int, list[int]] = {}
-        parts = []
-        for b, rows in enumerate(draws):
-            ctrl = rows[p.adopt[rows] >= T]
-            tr = rows[p.adopt[rows] == a]
-            parts.append((ctrl, tr))
-            if len(tr):
-                groups.setdefault(len(ctrl), []).append(b)
-                size[b, j] = len(tr) * (T - a)
-        for n0, members in groups.items():
-            Yc = np.stack([_collapsed(p.Y[np.r_[parts[b][0], parts[b][1]]][None], n0, a)[0]
-                           for b in members])
-            omega0 = _normalise(np.stack([ref.omega_full[parts[b][0]] for b in members]))
-            lam0 = np.broadcast_to(ref.lam, (len(members), a)).copy()
-            tau, _, _ = _fit_collapsed(Yc, n0, a, ref.opts.take(0, len(members)), omega0, lam0)
-            taus[members, j] = tau
+        parts = [(rows[p.adopt[rows] >= T], rows[p.adopt[rows] == a]) for rows in draws]
+        members = [b for b, (_, tr) in enumerate(parts) if len(tr)]
+        if not members:
+            continue
+        m = max(len(parts[b][0]) for b in members)
+        Yc = np.zeros((len(members), m + 1, a + 1))
+        omega0 = np.zeros((len(members), m))
+        real = np.zeros((len(members), m), dtype=bool)
+        for r, b in enumerate(members):
+            ctrl, tr = parts[b]
+            k = len(ctrl)
+            one = _collapsed(p.Y[np.r_[ctrl, tr]][None], k, a)[0]
+            Yc[r, :k], Yc[r, m] = one[:k], one[k]
+            omega0[r, :k] = _normalise(ref.omega_full[ctrl])
+            real[r, :k] = True
+            size[b, j] = len(tr) * (T - a)
+        lam0 = np.broadcast_to(ref.lam, (len(members), a)).copy()
+        tau, _, _ = _fit_collapsed(Yc, m, a, ref.opts.take(0, len(members)), omega0, lam0,
+                                   controls=real)
+        taus[members, j] = tau
     w = size / size.sum(axis=1, keepdims=True)
     overall = np.nansum(w * np.nan_to_num(taus), axis=1)
     return _stats(np.column_stack([overall, taus]))
