@@ -21,8 +21,8 @@ Economic Review 2021;111(12):4088-4118, eq. 1-4 and Algorithm 1)::
 ``method="did"``
     Ordinary difference-in-differences: uniform ``omega`` and ``lambda``.
 
-The weights are found as the reference R package ``synthdid`` (Hirshberg et al., version of
-2023-03, github.com/synth-inference/synthdid) finds them, so the estimates agree with it: Frank-Wolfe
+The weights are found as the reference R package ``synthdid`` (version 0.0.9,
+github.com/synth-inference/synthdid, commit 70c1ce3 of 2024-01) finds them, so the estimates agree with it: Frank-Wolfe
 iterations with exact line search on the simplex, stopped when the penalised objective falls by less
 than ``(1e-5 sigma)^2`` in an iteration or after 10 000 iterations; a first round of 100 iterations
 from uniform weights is *sparsified* (weights at or below a quarter of the largest set to 0,
@@ -55,8 +55,8 @@ as the treated unit, with its rank and the ratio of post- to pre-period root mea
 
 Implemented from the paper and the documented behaviour of R ``synthdid`` (BSD-3 licence); no code
 is copied. Only numpy/scipy are used: Python ports (``azcausal``, ``mlsynth``, ``synthdid``) were not
-adopted because validating one against R costs as much as the ~200 lines here and they bring
-dependencies (torch/jax/cvxpy) the package does not otherwise need.
+adopted because validating one against R costs as much as the code here, they add dependencies the
+package does not otherwise need, and none solves the replications of a standard error as one stack.
 
 Examples
 --------
