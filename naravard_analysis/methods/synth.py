@@ -55,8 +55,8 @@ as the treated unit, with its rank and the ratio of post- to pre-period root mea
 
 Implemented from the paper and the documented behaviour of R ``synthdid`` (BSD-3 licence); no code
 is copied. Only numpy/scipy are used: Python ports (``azcausal``, ``mlsynth``, ``synthdid``) were not
-adopted because validating one against R costs as much as the code here, they add dependencies the
-package does not otherwise need, and none solves the replications of a standard error as one stack.
+adopted because validating one against R costs as much as the code here and they add dependencies the
+package does not otherwise need.
 
 Examples
 --------
