@@ -26,8 +26,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from naravard_analysis.data import readers
-from naravard_analysis.data.readers import ReadReport, read_table
+from naravard_analysis.data.readers import ReadReport, dialect, read_table
 from naravard_analysis.errors import ReadError
 
 N_EXAMPLES = int(os.environ.get("NARAVARD_FUZZ_EXAMPLES", "150"))
@@ -127,7 +126,7 @@ def test_unterminated_quote_in_a_file_above_16_mib(tmp_path):
     rows = _many_rows(300_000)
     rows[150_000][3] = '"I509'
     path = pr_file(tmp_path, rows, name="big.csv")
-    assert path.stat().st_size > readers.CSV_BLOCK_SIZE
+    assert path.stat().st_size > dialect.CSV_BLOCK_SIZE
     with pytest.raises(ReadError, match=r"big.csv: unterminated quote on line 150002$"):
         read_table(path, "admissions", source="patientregistret")
 
@@ -147,7 +146,7 @@ def test_unterminated_quote_in_a_file_above_16_mib(tmp_path):
 def test_count_lines_matches_python_line_splitting(tmp_path_factory, data, block_size):
     path = tmp_path_factory.mktemp("count") / "f.csv"
     path.write_bytes(data)
-    assert readers._count_lines(path, "utf-8-sig", block_size) == len(_lines(data.decode()))
+    assert dialect.count_lines(path, "utf-8-sig", block_size) == len(_lines(data.decode()))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,7 +203,7 @@ def csv_files(draw):
 
 def _read(path: Path, block_size: int):
     report = ReadReport(path=str(path), table="t", source="canonical", file_format="csv")
-    return readers._read_csv(path, None, None, None, report, frozenset(), block_size), report
+    return dialect.read_csv(path, None, None, None, report, frozenset(), block_size), report
 
 
 @settings(
@@ -232,7 +231,7 @@ def test_every_row_or_a_named_error(tmp_path, case):
             assert case["longest"] + 2 >= case["block_size"], str(exc)
             assert "longer than the parse block" in str(exc)
         return
-    text = case["raw"].decode(readers._py_codec(report.encoding), errors="replace")
+    text = case["raw"].decode(dialect.py_codec(report.encoding), errors="replace")
     data_lines = _lines(text.lstrip("\ufeff"))[1:]
     event(f"{case['damage']}: every row read")
     # the property: one row per non-empty data line, none lost and none merged
