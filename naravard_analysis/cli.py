@@ -95,11 +95,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from naravard_analysis.report.batch import run_reports
+    from naravard_analysis.report.batch import REPORT_NOTEBOOK, run_reports
+    from naravard_analysis.report.pipeline import coerce_cli_parameters
 
+    # typed by the notebook's defaults before any kernel starts, as `naravard run` does
     params: dict = {"language": args.language}
-    for name, value in args.p or []:
-        params[name] = value
+    params.update(coerce_cli_parameters(REPORT_NOTEBOOK, dict(args.p or [])))
     if args.cluster or args.local_cluster:
         # the notebook connects; its per-person flags then run on that dask.distributed cluster
         params["cluster"] = args.cluster or f"local:{args.local_cluster}"
@@ -208,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--language", choices=["sv", "en"], default="sv")
     report.add_argument("--min-count", type=int, default=5)
     report.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="further notebook parameter (text)")
+                        help="further notebook parameter (converted to the type of the notebook's "
+                        "default; text keeps leading zeros)")
     where = report.add_mutually_exclusive_group()
     where.add_argument("--cluster", metavar="tcp://HOST:PORT", default=None,
                        help="compute the per-person flags on this dask.distributed scheduler")
@@ -238,6 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     except NaravardError as exc:
         print(f"naravard {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"naravard {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BaseException as exc:
+        from naravard_analysis.report.batch import RunStopped
+
+        if isinstance(exc, RunStopped):  # SIGTERM during `naravard report`
+            print(f"naravard {args.command}: {exc}; the region in progress is marked FAILED",
+                  file=sys.stderr)
+            return 143
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,12 @@ Wraps :func:`papermill.execute_notebook` with the rules of DEFINITIONS.md sectio
 * relative paths are resolved against the caller's directory and the notebook runs with its own
   folder as working directory (papermill issue #316);
 * the kernel is always ``python3`` (9.4), there is a per-cell timeout (9.6) and one retry when the
-  kernel fails to start because of a port collision (9.7).
+  kernel fails to start because of a port collision (9.7);
+* the kernel's own log lines that say nothing to the user (the plain-TCP transport warning, the
+  ``KeyboardInterrupt caught in kernel`` logged at every shutdown) are filtered from the console;
+  every other line of the kernel's stderr, errors included, is passed on;
+* :func:`make_reproducible` strips timings, random cell ids and the output folder's absolute path
+  from an executed notebook, so identical runs give identical files.
 
 Examples
 --------
@@ -20,10 +25,15 @@ Examples
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from naravard_analysis.errors import NaravardError, ParameterError
 from naravard_analysis.report.parameters import validate_parameters
@@ -34,6 +44,7 @@ __all__ = [
     "run_notebook",
     "NotebookFailed",
     "PATH_PARAMETERS",
+    "make_reproducible",
 ]
 
 #: Parameters holding paths: resolved to absolute paths before injection.
@@ -103,6 +114,78 @@ def coerce_cli_parameters(
     return out
 
 
+#: Kernel log lines that are not for the user: ipykernel warns about plain TCP on every start
+#: (the kernel listens on localhost only) and logs an ERROR for the interrupt jupyter_client
+#: sends at every shutdown.
+KERNEL_NOISE = (
+    re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+    re.compile(r"\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel"),
+)
+
+
+def _relay_stderr(fd: int, sink: TextIO | None = None) -> None:
+    """Copy the kernel's stderr line by line to ours, without the lines in KERNEL_NOISE."""
+    with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            if not any(rx.search(line) for rx in KERNEL_NOISE):
+                out = sink or sys.stderr
+                out.write(line)
+                out.flush()
+
+
+def _quiet_kernel_manager() -> type:
+    """An AsyncKernelManager whose kernel writes its stderr through :func:`_relay_stderr`."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):  # type: ignore[misc, valid-type]
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            read_fd, write_fd = os.pipe()
+            kw["stderr"] = write_fd
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            except BaseException:
+                os.close(read_fd)
+                raise
+            finally:
+                os.close(write_fd)  # the kernel holds its own copy
+            threading.Thread(target=_relay_stderr, args=(read_fd,), daemon=True).start()
+
+    return QuietKernelManager
+
+
+def make_reproducible(
+    notebook: str | Path, *, paths: Mapping[str, str] | None = None
+) -> Path:
+    """Rewrite an executed notebook so that two identical runs give identical bytes.
+
+    Removes execution timings (nbclient's ``execution`` and papermill's start/end/duration),
+    gives the injected-parameters cell a fixed id, keeps only the file names of papermill's
+    input and output paths, and replaces each key of ``paths`` (e.g. the absolute output folder)
+    by its value everywhere in the notebook, so the server's folder layout is not published.
+    """
+    path = Path(notebook)
+    text = path.read_text(encoding="utf-8")
+    for old, new in sorted((paths or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+    nb = json.loads(text)
+    timing = ("start_time", "end_time", "duration")
+    pm_meta = nb.get("metadata", {}).get("papermill", {})
+    for key in timing:
+        pm_meta.pop(key, None)
+    for key in ("input_path", "output_path"):
+        if isinstance(pm_meta.get(key), str):
+            pm_meta[key] = Path(pm_meta[key]).name
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {})
+        meta.pop("execution", None)
+        for key in timing:
+            meta.get("papermill", {}).pop(key, None)
+        if "injected-parameters" in meta.get("tags", []):
+            cell["id"] = "injected-parameters"
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def _is_start_collision(exc: BaseException) -> bool:
     text = f"{type(exc).__name__}: {exc}"
     return any(
@@ -120,6 +203,7 @@ def run_notebook(
     progress_bar: bool = False,
     retries: int = 1,
     log_output: bool = False,
+    quiet_kernel: bool = True,
 ) -> Path:
     """Validate parameters, then execute ``notebook`` with Papermill.
 
@@ -136,6 +220,8 @@ def run_notebook(
         Seconds allowed per cell.
     retries
         Retries when the kernel fails to *start* (port collision); execution errors never retry.
+    quiet_kernel
+        Filter the kernel's start/shutdown log noise (:data:`KERNEL_NOISE`) from stderr.
 
     Returns
     -------
@@ -171,6 +257,9 @@ def run_notebook(
             output = nb_path.with_suffix(".out.ipynb")
     output = Path(output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
+    engine_kwargs: dict[str, Any] = {}
+    if quiet_kernel:
+        engine_kwargs["kernel_manager_class"] = _quiet_kernel_manager()
     attempt = 0
     while True:
         try:
@@ -184,6 +273,7 @@ def run_notebook(
                 progress_bar=progress_bar,
                 log_output=log_output,
                 request_save_on_cell_execute=False,
+                **engine_kwargs,
             )
             return output
         except pm.PapermillExecutionError as exc:

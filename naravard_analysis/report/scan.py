@@ -395,10 +395,17 @@ class DisclosureReport:
             columns=["file", "kind", "scanned", "rule", "location", "column", "n_cells", "rows"],
         )
 
+    def __repr__(self) -> str:
+        # shown in notebooks and published with them: no server path, no file details
+        status = "no problems" if self.ok else f"{len(self.findings)} problem(s)"
+        return (
+            f"DisclosureReport(min_count={self.min_count}, files={len(self.files)}, {status})"
+        )
+
     def _repr_html_(self) -> str:
         status = "OK" if self.ok else f"{len(self.findings)} problem(s)"
         return (
-            f"<p><b>Disclosure check</b> ({self.directory}, min_count={self.min_count}): {status}</p>"
+            f"<p><b>Disclosure check</b> (min_count={self.min_count}): {status}</p>"
             + self.to_frame().to_html(index=False)
         )
 

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,4 +127,27 @@ def write_tables(
             for column in ws.columns:
                 width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
                 ws.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 80)
+    _make_reproducible(path)
     return path
+
+
+# openpyxl stamps the workbook with the time of writing (docProps/core.xml) and the zip entries
+# with the time of packing: identical tables would give different files.
+_CORE_TIMES = re.compile(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _make_reproducible(path: Path) -> None:
+    """Remove the creation/modification times and fix the zip entry times of an .xlsx file."""
+    with zipfile.ZipFile(path) as z:
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _CORE_TIMES.sub(b"", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            z.writestr(fixed, data)
+    tmp.replace(path)

@@ -62,3 +62,48 @@ def test_cli_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in ("run", "params", "synth", "check"):
         assert f"    {command} " in out
+
+
+def test_make_reproducible_removes_timings_ids_and_the_output_path(tmp_path):
+    import json
+
+    import nbformat
+
+    from naravard_analysis.report.pipeline import make_reproducible
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(f'output_dir = "{tmp_path}/.14.partial"')
+    cell.metadata = {"tags": ["injected-parameters"], "execution": {"iopub.status.busy": "2026"},
+                     "papermill": {"duration": 0.1, "start_time": "t", "status": "completed"}}
+    nb.cells = [cell]
+    nb.metadata["papermill"] = {"start_time": "t", "end_time": "t", "duration": 1.0,
+                                "input_path": "/srv/notebooks/r.ipynb", "output_path": "/srv/o.ipynb"}
+    path = tmp_path / "r.ipynb"
+    nbformat.write(nb, path)
+    make_reproducible(path, paths={f"{tmp_path}/.14.partial": "."})
+    got = json.loads(path.read_text())
+    assert got["cells"][0]["id"] == "injected-parameters"
+    assert "".join(got["cells"][0]["source"]) == 'output_dir = "."'
+    assert got["cells"][0]["metadata"]["papermill"] == {"status": "completed"}
+    assert "execution" not in got["cells"][0]["metadata"]
+    assert got["metadata"]["papermill"] == {"input_path": "r.ipynb", "output_path": "o.ipynb"}
+    assert str(tmp_path) not in path.read_text()
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
+def test_kernel_log_noise_is_filtered_and_other_lines_pass(tmp_path):
+    import io
+    import os
+
+    from naravard_analysis.report.pipeline import _relay_stderr
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, (
+        b"[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All ...\n"
+        b"[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel\n"
+        b"[IPKernelApp] ERROR | Exception in message handler\n"
+    ))
+    os.close(write_fd)
+    sink = io.StringIO()
+    _relay_stderr(read_fd, sink)
+    assert sink.getvalue() == "[IPKernelApp] ERROR | Exception in message handler\n"
