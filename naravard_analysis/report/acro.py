@@ -1,11 +1,12 @@
 """An output-checking record in ACRO's ``results.json`` layout, for human output checkers.
 
 Trusted research environments release outputs after a person has checked them, often with the
-SACRO tools: ACRO (Smith et al. 2023, "ACRO: a tool for automating the statistical disclosure
-control of research outputs", AI-SDC/ACRO on GitHub) writes ``results.json`` -- one entry per
-output with its status (``pass``, ``fail`` or ``review``), the checks run and their results, the
-command that made it and comments -- and a ``checksums/`` folder with the sha256 of every file;
-SACRO-Viewer shows these to the checker, who approves or rejects each output.
+SACRO tools (semi-automated checking of research outputs; IEEE Transactions on Privacy 2025,
+doi:10.1109/TP.2025.3566052). ACRO (Preen et al., AI-SDC/ACRO, doi:10.5281/zenodo.18456450)
+writes ``results.json`` -- one entry per output with its status (``pass``, ``fail`` or
+``review``), the checks run and their results, the command that made it and comments -- and a
+``checksums/`` folder with the sha256 of every file; SACRO-Viewer shows these to the checker, who
+approves or rejects each output.
 :func:`write_acro_record` writes that record for a folder of outputs from the automatic scan
 (:func:`naravard_analysis.report.scan.check_outputs`). The scan is the first pass, not the last
 word: outputs whose values it can only partly read (figures, prose, notebooks) are marked

@@ -187,3 +187,13 @@ def test_report_parameters_are_typed_by_the_notebook_defaults(tmp_path, demo_dir
     assert main([*args, "-p", "start_year", "2017", "-p", "municipality_codes", "1438"]) == 0
     assert seen["start_year"] == 2017 and seen["municipality_codes"] == "1438"
     assert main([*args, "-p", "start_year", "20x7"]) == 2  # before any kernel starts
+
+
+@pytest.mark.slow
+def test_two_identical_regional_reports_have_equal_manifests(regional_report_run, demo_dir, tmp_path):
+    _, out = regional_report_run
+    summary = run_reports("14", data=demo_dir, out=tmp_path, jobs=1, progress=False)
+    assert summary.loc[0, "status"] == "ok", summary.loc[0, "error"]
+    first = json.loads((out / "14" / "manifest.json").read_text())
+    again = json.loads((tmp_path / "14" / "manifest.json").read_text())
+    assert first == again
