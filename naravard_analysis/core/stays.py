@@ -36,6 +36,7 @@ from naravard_analysis.errors import ParameterError
 __all__ = [
     "SortedStays",
     "episode_starts",
+    "latest_discharge",
     "link_stays",
     "person_codes",
     "reach_days",
@@ -57,12 +58,20 @@ class SortedStays:
     new_person
         Per sorted stay: the first stay of its person.
     person_ids
-        The distinct person ids in sorted order (person number ``k`` is ``person_ids[k]``).
+        The distinct person ids in sorted order (person number ``k`` is ``person_ids[k]``),
+        taken from ``person_id`` when first asked for.
     """
 
     order: np.ndarray
     new_person: np.ndarray
-    person_ids: pd.Index
+    person_id: pd.Series
+    ids: pd.Index | None = None
+
+    @property
+    def person_ids(self) -> pd.Index:
+        if self.ids is None:
+            self.ids = pd.Index(self.person_id.to_numpy()[self.order[self.new_person]])
+        return self.ids
 
     def person_number(self) -> np.ndarray:
         """Dense person number (0, 1, …) of each sorted stay."""
@@ -187,9 +196,7 @@ def sort_stays(
     new_person = np.ones(n, dtype=bool)
     new_person[1:] = p_sorted[1:] != p_sorted[:-1]
     del p_sorted
-    if ids is None:
-        ids = pd.Index(person_id.to_numpy()[order[new_person]])
-    return SortedStays(order, new_person, ids)
+    return SortedStays(order, new_person, person_id, ids)
 
 
 def reach_days(
@@ -285,3 +292,25 @@ def link_stays(
         dis[o], None if transfer is None else transfer[o], rule=rule, merge_gap_days=merge_gap_days
     )
     return stays, episode_starts(stays.new_person, adm[o], reach)
+
+
+def latest_discharge(dis: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode: its latest discharge and the sorted position of the stay with it.
+
+    ``dis`` are the discharge days of the sorted stays and ``first`` the sorted position of each
+    episode's first stay (an episode's stays are contiguous). Ties go to the later-sorted stay: the
+    stay whose discharge mode (``discharge_to``) the episode keeps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e_dis, last = latest_discharge(np.array([9, 5, 9, 3]), np.array([0, 3]))
+    >>> e_dis.tolist(), last.tolist()
+    ([9, 3], [2, 3])
+    """
+    if first.size == 0:
+        return dis[:0], first
+    n = dis.size
+    e_dis = np.maximum.reduceat(dis, first)
+    cand = np.where(dis == np.repeat(e_dis, np.diff(np.append(first, n))), np.arange(n), -1)
+    return e_dis, np.maximum.reduceat(cand, first)

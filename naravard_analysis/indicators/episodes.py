@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from naravard_analysis.core.dates import DAY_NS, day_numbers
-from naravard_analysis.core.stays import link_stays
+from naravard_analysis.core.stays import latest_discharge, link_stays
 from naravard_analysis.core.text import (
     WHITESPACE,
     CodedText,
@@ -245,32 +245,23 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
         from naravard_analysis.indicators import distributed
 
         return distributed.build_episodes_dask(**locals())
-    order, ep, stay_seq, dis_days = _link(admissions, merge_gap_days)
-    n = len(order)
+    order, _, stay_seq, dis_days = _link(admissions, merge_gap_days)
     first_pos = np.flatnonzero(stay_seq == 1)
-    n_ep = first_pos.size
+    # The episode keeps its first stay's attributes and the discharge of its latest-discharged one.
+    _, last_pos = latest_discharge(dis_days[order], first_pos)
+    out = _episode_table(admissions, order, first_pos, order[last_pos])
+    out.attrs["merge_gap_days"] = merge_gap_days  # lets flag_avoidable(episodes=...) check reuse
+    return out
+
+
+def _episode_table(
+    admissions: pd.DataFrame, order: np.ndarray, first_pos: np.ndarray, last_o: np.ndarray
+) -> pd.DataFrame:
+    """One row per episode from the sorted stays (first stays at ``first_pos``, latest-discharged
+    stays at input rows ``last_o``): dates, counts, attributes and concatenated codes."""
+    n = len(order)
     n_stays = np.diff(np.append(first_pos, n))
-    # Stay with the latest discharge per episode (ties: the later-sorted stay). Stays of an episode
-    # are contiguous in sorted order: take the episode's maximum, then its last position attaining it.
-    dis_s = dis_days[order]
     first_o = order[first_pos]  # original row positions of first stays
-    if n:
-        ep_max = np.maximum.reduceat(dis_s, first_pos)
-        at_max = np.flatnonzero(dis_s == np.repeat(ep_max, n_stays))
-        e = ep[at_max]
-        last_o = order[at_max[np.append(e[1:] != e[:-1], True)]]
-    else:
-        last_o = first_o
-
-    def col(name: str, pos: np.ndarray) -> pd.Series:
-        return admissions[name].take(pos).reset_index(drop=True)
-
-    def date_col(name: str, pos: np.ndarray) -> np.ndarray:
-        v = admissions[name]
-        if v.dtype == np.dtype("datetime64[ns]"):
-            return v.to_numpy()[pos]
-        return pd.to_datetime(col(name, pos)).astype("datetime64[ns]").to_numpy()
-
     coded = {}
     if "main_diagnosis" in admissions.columns:
         coded["main_diagnosis"] = CodedText(admissions["main_diagnosis"])
@@ -288,32 +279,7 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
         for c in _CODED:
             if c in admissions.columns and c not in coded:
                 coded[c] = CodedText(admissions[c])
-        out = pd.DataFrame({"person_id": col("person_id", first_o)})
-        out["episode_id"] = np.arange(n_ep, dtype=np.int64)
-        out["admission_date"] = date_col("admission_date", first_o)
-        out["discharge_date"] = date_col("discharge_date", last_o)
-        out["n_stays"] = n_stays.astype(np.int64)
-        for name in ("planned", "main_diagnosis", "admitted_from", "hospital_id", "department"):
-            if name in coded:
-                out[name] = coded[name].take(first_o)
-            elif name in admissions.columns:
-                out[name] = col(name, first_o)
-        if "planned" not in out.columns:
-            out["planned"] = pd.array([pd.NA] * n_ep, dtype="boolean")
-        if "main_diagnosis" not in out.columns:
-            out["main_diagnosis"] = pd.Series([None] * n_ep, dtype=object)
-        if "discharge_to" in coded:
-            out["discharge_to"] = coded["discharge_to"].take(last_o)
-        elif "discharge_to" in admissions.columns:
-            out["discharge_to"] = col("discharge_to", last_o)
-        else:
-            out["discharge_to"] = pd.Series([None] * n_ep, dtype=object)
-        # Whole days between the datetimes, floored as Timedelta.days; a same-day episode counts 1.
-        span = (
-            out["discharge_date"].to_numpy().view(np.int64)
-            - out["admission_date"].to_numpy().view(np.int64)
-        ) // DAY_NS
-        out["bed_days"] = np.maximum(span, 1).astype(np.int64)
+        out = _stay_columns(admissions, coded, first_o, last_o, n_stays)
         if "planned" in admissions.columns:
             pl = bool_values(admissions["planned"])[order]
             out["n_planned_stays"] = (
@@ -326,7 +292,49 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
     finally:
         if pool:
             pool.shutdown()
-    out.attrs["merge_gap_days"] = merge_gap_days  # lets flag_avoidable(episodes=...) check reuse
+    return out
+
+
+def _stay_columns(admissions: pd.DataFrame, coded: dict[str, CodedText], first_o: np.ndarray,
+                  last_o: np.ndarray, n_stays: np.ndarray) -> pd.DataFrame:  # fmt: skip
+    """Person, dates, stay count, first-stay and last-stay attributes, bed days."""
+    n_ep = first_o.size
+
+    def col(name: str, pos: np.ndarray) -> pd.Series:
+        return admissions[name].take(pos).reset_index(drop=True)
+
+    def date_col(name: str, pos: np.ndarray) -> np.ndarray:
+        v = admissions[name]
+        if v.dtype == np.dtype("datetime64[ns]"):
+            return v.to_numpy()[pos]
+        return pd.to_datetime(col(name, pos)).astype("datetime64[ns]").to_numpy()
+
+    out = pd.DataFrame({"person_id": col("person_id", first_o)})
+    out["episode_id"] = np.arange(n_ep, dtype=np.int64)
+    out["admission_date"] = date_col("admission_date", first_o)
+    out["discharge_date"] = date_col("discharge_date", last_o)
+    out["n_stays"] = n_stays.astype(np.int64)
+    for name in ("planned", "main_diagnosis", "admitted_from", "hospital_id", "department"):
+        if name in coded:
+            out[name] = coded[name].take(first_o)
+        elif name in admissions.columns:
+            out[name] = col(name, first_o)
+    if "planned" not in out.columns:
+        out["planned"] = pd.array([pd.NA] * n_ep, dtype="boolean")
+    if "main_diagnosis" not in out.columns:
+        out["main_diagnosis"] = pd.Series([None] * n_ep, dtype=object)
+    if "discharge_to" in coded:
+        out["discharge_to"] = coded["discharge_to"].take(last_o)
+    elif "discharge_to" in admissions.columns:
+        out["discharge_to"] = col("discharge_to", last_o)
+    else:
+        out["discharge_to"] = pd.Series([None] * n_ep, dtype=object)
+    # Whole days between the datetimes, floored as Timedelta.days; a same-day episode counts 1.
+    span = (
+        out["discharge_date"].to_numpy().view(np.int64)
+        - out["admission_date"].to_numpy().view(np.int64)
+    ) // DAY_NS
+    out["bed_days"] = np.maximum(span, 1).astype(np.int64)
     return out
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from naravard_analysis.core.dates import NAT_DAY, as_datetime, completed_years, day_numbers, ymd
 from naravard_analysis.core.icd import clean_prefixes, normalise_codes, starts_with_any
-from naravard_analysis.core.stays import link_stays
+from naravard_analysis.core.stays import latest_discharge, link_stays
 from naravard_analysis.core.text import CodedText, text_arrow
 from naravard_analysis.data.schema import STRING_DTYPE
 from naravard_analysis.engine import use_dask
@@ -181,12 +181,7 @@ def _link_episodes(stays: _Stays, s: _Settings) -> _Episodes:
     n_rows = order.size
     first = np.flatnonzero(new_episode)
     n_stays = np.diff(np.append(first, n_rows))
-    dis_s = stays.dis[order]
-    e_dis = np.maximum.reduceat(dis_s, first) if first.size else dis_s[:0]
-    # The stay with the latest discharge (ties: the later-sorted one, as build_episodes).
-    cand = np.where(dis_s == np.repeat(e_dis, n_stays), np.arange(n_rows), -1)
-    last = np.maximum.reduceat(cand, first) if first.size else first
-    del cand, dis_s
+    e_dis, last = latest_discharge(stays.dis[order], first)  # as build_episodes
     row_first, row_last = order[first], order[last]
     end_data = int(max(stays.adm.max(), stays.dis.max())) if n_rows else 0
     return _Episodes(

@@ -5,7 +5,13 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from naravard_analysis.core.stays import episode_starts, link_stays, reach_days, sort_stays
+from naravard_analysis.core.stays import (
+    episode_starts,
+    latest_discharge,
+    link_stays,
+    reach_days,
+    sort_stays,
+)
 
 stay = st.tuples(st.integers(0, 5), st.integers(0, 60), st.integers(0, 5), st.booleans())
 
@@ -62,3 +68,11 @@ def test_reach_rules_and_empty_input():
     assert episode_starts(np.zeros(0, dtype=bool), empty, empty).size == 0
     s = sort_stays(pd.Series([], dtype=np.int64), empty, empty, tie_keys=lambda rows: [rows])
     assert s.order.size == 0 and s.person_ids.size == 0
+
+
+def test_latest_discharge_ties_go_to_the_later_sorted_stay():
+    dis = np.array([9, 5, 9, 3, 4, 4])
+    e_dis, last = latest_discharge(dis, np.array([0, 3, 4]))
+    assert e_dis.tolist() == [9, 3, 4] and last.tolist() == [2, 3, 5]
+    e_dis, last = latest_discharge(dis[:0], np.zeros(0, dtype=np.int64))
+    assert e_dis.size == 0 and last.size == 0
