@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from naravard_analysis.errors import DisclosureError, ParameterError  # noqa: E402
 from naravard_analysis.report.labels import check_language, format_number, label  # noqa: E402
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def ensure_suppressed(
         When ``data`` was changed after suppression, was not published through ``registry``,
         or was not suppressed and holds a count that suppression would hide.
     """
-    from naravard_analysis.report.disclosure import DisclosureError, check_suppressed, suppress
+    from naravard_analysis.report.disclosure import check_suppressed, suppress
 
     if registry is not None:
         registry.check(data, what=what)
@@ -155,6 +156,7 @@ def save_figure(
     formats: Sequence[str] = ("png", "svg"),
     close: bool = True,
     registry: DisclosureRegistry | None = None,
+    drawn_from: str = "data",
 ) -> dict[str, Path]:
     """Write ``fig`` as PNG and SVG and the (suppressed) numbers behind it as CSV.
 
@@ -177,6 +179,12 @@ def save_figure(
         ``"sv"`` or ``"en"``: CSV flavour (see :func:`write_csv`).
     registry
         The report's disclosure registry: ``data`` must have been published through it.
+    drawn_from
+        ``"data"`` (default): ``fig`` was drawn from ``data`` itself. ``"raw"``: ``fig`` was
+        drawn from the numbers before suppression (a method's own ``plot()``, such as an ITS or
+        event-study result); then it is written only when suppression hid nothing in ``data``,
+        because a marker or a fitted curve drawn from raw numbers gives hidden cells back (for a
+        Poisson-type fit, sum of observed = sum of fitted per design column).
 
     Returns
     -------
@@ -185,6 +193,10 @@ def save_figure(
     """
     check_language(language)
     safe = ensure_suppressed(data, count_cols, min_count, what=f"figure {name!r}", registry=registry)
+    if drawn_from not in ("data", "raw"):
+        raise ParameterError(f"drawn_from must be 'data' or 'raw', got {drawn_from!r}")
+    if drawn_from == "raw":
+        _refuse_hidden(safe, f"figure {name!r}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -197,6 +209,20 @@ def save_figure(
     if close:
         plt.close(fig)
     return paths
+
+
+def _refuse_hidden(data: pd.DataFrame, what: str) -> None:
+    """A figure drawn from raw numbers may be written only if suppression hid nothing."""
+    from naravard_analysis.report.disclosure import FLAG_SUFFIX
+
+    flags = [c for c in data.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)]
+    hidden = int(sum((data[c].astype(str) != "").sum() for c in flags))
+    if hidden:
+        raise DisclosureError(
+            f"{what}: drawn from the numbers before suppression, but suppression hides {hidden} "
+            "cell(s) of its data, which the figure would show; draw it from the suppressed table "
+            "(plot_its, plot_lines, ...) or aggregate until nothing is hidden"
+        )
 
 
 def _format_axis(axis: matplotlib.axis.Axis, language: str, *, percent: bool = False) -> None:

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from naravard_analysis.data import RegisterData
-from naravard_analysis.errors import ParameterError
+from naravard_analysis.errors import ParameterError, SchemaError
 from naravard_analysis.report import narrative as nar
 from naravard_analysis.report.disclosure import DisclosureRegistry
 from naravard_analysis.report.figures import plot_forest, plot_its, plot_lines, save_figure
@@ -386,7 +386,22 @@ class RegionalReport:
         lang = self.language
         flags = _local(flag_avoidable(self.data.admissions, self.data.persons,
                                       definition="socialstyrelsen_chronic", engine=self.engine))
-        rates = avoidable_rates(flags, self.data.population, by=("year",), standard="esp2013", min_age=20)
+        # A small area may have nobody in the oldest band some year (the standardised rate is then
+        # undefined): merge the oldest bands (85+, then 80+) and say so, or leave the section out.
+        for top_age in (None, 85, 80):
+            try:
+                rates = avoidable_rates(flags, self.data.population, by=("year",), standard="esp2013", min_age=20,
+                                        top_age=top_age)
+                break
+            except SchemaError as err:
+                if "population 0" not in str(err):
+                    raise
+        else:
+            return self._skip("avoidable", (
+                "befolkningen saknar personer i de äldsta åldersbanden (80+) något år, så den "
+                "åldersstandardiserade takten är odefinierad." if lang == "sv" else
+                "the population has nobody in the oldest age bands (80+) in some year, so the "
+                "age-standardised rate is undefined."))
         rates = rates[rates["year"].isin(self._years())]
         cols = ["year", "events", "population", "crude_rate", "adjusted_rate", "lower", "upper"]
         table = self._publish("avoidable", rates[cols], ["events", "population"])
@@ -400,6 +415,9 @@ class RegionalReport:
                 "intervall enligt Fay–Feuer." if lang == "sv" else
                 "Chronic conditions of Socialstyrelsen's list; European Standard Population 2013; "
                 "Fay–Feuer intervals.")
+        if top_age is not None:
+            note += (f" Åldersbanden från {top_age} år är sammanslagna (för få äldre i området)." if lang == "sv"
+                     else f" Age bands from {top_age} are merged (too few older residents in the area).")
         years = flags["admission_date"].dt.year.isin(self._years()) if "admission_date" in flags else True
         n_excl = int((flags["excluded_reason"].notna() & years).sum()) if "excluded_reason" in flags else 0
         n_text = self._count(n_excl, table)

@@ -221,3 +221,39 @@ def test_counterfactual_and_country_are_not_count_columns():
     assert not is_count_column("counterfactual")
     assert not is_count_column("country")
     assert is_count_column("count_events") and is_count_column("counts")
+
+
+def test_a_methods_own_plot_drawn_from_raw_numbers_is_refused_when_anything_is_hidden(tmp_path):
+    """Notebooks draw ITS and event-study figures with the result's plot(), from raw numbers."""
+    from naravard_analysis.methods.its import fit_its
+
+    series = _monthly()
+    res = fit_its(series, outcome="events", time="period", interruption="2023-01-01", family="quasipoisson",
+                  exposure="population")
+    fitted = res.predict()
+    data = suppress(fitted[["time", "observed", "exposure", "predicted"]], ["observed"], min_count=5,
+                    secondary=False)
+    with pytest.raises(DisclosureError, match="drawn from the numbers before suppression"):
+        save_figure(res.plot(language="en"), data, "raw", tmp_path, count_cols=["observed"], drawn_from="raw")
+    assert not (tmp_path / "raw.svg").exists()
+    # with no small month the same figure may be written
+    big = series.assign(events=series["events"].clip(lower=8))
+    res = fit_its(big, outcome="events", time="period", interruption="2023-01-01", family="quasipoisson",
+                  exposure="population")
+    data = suppress(res.predict()[["time", "observed", "exposure", "predicted"]], ["observed"], min_count=5,
+                    secondary=False)
+    save_figure(res.plot(language="en"), data, "ok", tmp_path, count_cols=["observed"], drawn_from="raw")
+
+
+def test_fitted_curve_beside_hidden_months_gives_their_sum_back():
+    """Why the report never publishes a fitted curve beside a hidden month: the score equations of
+    a Poisson-type fit with an intercept make sum(observed) = sum(fitted) over the fitted periods,
+    so one hidden month is the published fitted total minus the visible months."""
+    from naravard_analysis.methods.its import fit_its
+
+    series = _monthly(hidden_at=(7,))
+    res = fit_its(series, outcome="events", time="period", interruption="2023-01-01", family="quasipoisson",
+                  exposure="population", harmonics=2)
+    fitted = res.predict()["predicted"].to_numpy()
+    visible = np.delete(series["events"].to_numpy(), 7)
+    assert round(fitted.sum() - visible.sum()) == series["events"].iloc[7] == 2
