@@ -372,8 +372,8 @@ def plot_its(
     *,
     time: str = "period",
     observed: str = "rate",
-    fitted: str = "fitted_rate",
-    counterfactual: str = "counterfactual_rate",
+    fitted: str | None = "fitted_rate",
+    counterfactual: str | None = "counterfactual_rate",
     lower: str | None = "counterfactual_lower",
     upper: str | None = "counterfactual_upper",
     excluded: str | None = "excluded",
@@ -388,6 +388,8 @@ def plot_its(
     and over the post period the counterfactual (dashed) with its interval band; a vertical line
     at ``interruption``. A period whose observed value was suppressed is **not drawn** (no
     marker, so no position to read a value from); the figure holds nothing its CSV does not.
+    ``fitted=None`` / ``counterfactual=None`` leave the model curves out (they must be, beside a
+    hidden period: the fit's score equations give sums of hidden counts back).
     """
     check_language(language)
     df = data.sort_values(time).reset_index(drop=True)
@@ -400,8 +402,9 @@ def plot_its(
             label=label("observed", language))
     if (shown & exc).any():
         ax.plot(t[shown & exc], obs[shown & exc], "o", ms=3.5, mfc="none", color=PALETTE[0])
-    ax.plot(t, df[fitted], "-", color=PALETTE[0], lw=1.6, label=label("fitted", language))
-    post = df[counterfactual].notna().to_numpy()
+    if fitted is not None:
+        ax.plot(t, df[fitted], "-", color=PALETTE[0], lw=1.6, label=label("fitted", language))
+    post = df[counterfactual].notna().to_numpy() if counterfactual is not None else np.zeros(len(df), bool)
     if interruption is not None:
         post &= (t >= pd.Timestamp(interruption)).to_numpy() if not pd.api.types.is_numeric_dtype(t) else (
             t >= interruption).to_numpy()

@@ -523,6 +523,15 @@ class RegionalReport:
                     f"för få {unit} att skatta före ({n_pre}) eller efter ({n_post}) avbrottet; minst {need} behövs."
                     if sv else f"too few {unit} to fit before ({n_pre}) or after ({n_post}) the interruption; "
                     f"at least {need} are needed."))
+            # The overview publishes the number of stays; stays minus the series' sum is a count
+            # too (planned stays, stays outside the series' periods) and must not be small.
+            rest = len(self.data.admissions) - int(series["events"].sum())
+            if 0 < rest < self.min_count:
+                return self._skip("its", (
+                    "tidsserien och antalet vårdtillfällen i översikten skulle tillsammans visa ett antal "
+                    f"under {self.min_count} (övriga vårdtillfällen)." if sv else
+                    "the series and the number of stays in the overview would together show a count below "
+                    f"{self.min_count} (the other stays)."))
             return self._its_section(series, freq, at, covid)
         return self._skip("its", (
             f"för få händelser per månad och per kvartal: en tidsserie skulle visa antal under {self.min_count}."

@@ -56,9 +56,37 @@ def attack_report(out: Path, texts: list[str], min_count: int) -> list[str]:
         STATS["sheets"] += 1
         leaks += [f"sheet {name}: {x}" for x in small_counts_in_csv(sheet, min_count)]
         leaks += [f"sheet {name}: product {x}" for x in products_giving_small_counts(sheet, min_count)]
+    leaks += nested_differences(out, sheets, min_count)
     for text in texts:
         STATS["texts"] += 1
         leaks += [f"text: {x!r}" for x in small_counts_in_text(text, min_count)]
+    return leaks
+
+
+#: (overview row, figure, count column): the figure's counts are a subset of the overview's
+NESTED = [("admissions", "its", "events"), ("admissions", "avoidable", "events"),
+          ("contacts", "ed_visits", "events")]
+
+
+def nested_differences(out: Path, sheets: dict, min_count: int) -> list[str]:
+    """Differencing across outputs: a whole-table count in the overview minus the sum of a
+    figure's counts of a subset of that table is the count of the rest."""
+    overview = sheets.get("overview")
+    if overview is None:
+        return []
+    totals = dict(zip(overview["table"], pd.to_numeric(overview["n"], errors="coerce"), strict=True))
+    leaks = []
+    for row, fig, col in NESTED:
+        path = out / "figures" / f"{fig}.csv"
+        if not path.exists() or pd.isna(totals.get(row)):
+            continue
+        STATS["differences"] = STATS.get("differences", 0) + 1
+        values = pd.read_csv(path)[col]
+        if values.isna().any():
+            continue  # a hidden cell in the sum: no exact difference
+        rest = totals[row] - values.sum()
+        if 1 <= rest < min_count:
+            leaks.append(f"overview {row} - sum({fig}.{col}) = {rest}")
     return leaks
 
 
