@@ -87,8 +87,19 @@ def _synth_national(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from naravard_analysis.report.disclosure import check_outputs
+    from naravard_analysis.report.scan import check_outputs
 
+    if args.record:  # the checker's record lists failing outputs too
+        from naravard_analysis.report.acro import write_acro_record
+
+        report = check_outputs(args.directory, min_count=args.min_count, raise_on_failure=False)
+        record = write_acro_record(
+            args.directory, command=f"naravard check DIR --min-count {args.min_count}",
+            report=report, min_count=args.min_count,
+        )
+        print(report)
+        print(f"Output-checking record (ACRO layout): {record}")
+        return 0 if report.ok else 1
     report = check_outputs(args.directory, min_count=args.min_count)
     print(report)
     return 0
@@ -190,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("directory")
     check.add_argument("--min-count", type=int, default=5)
+    check.add_argument("--record", action="store_true",
+                       help="also write results.json and checksums/ (ACRO layout) for an output "
+                       "checker (SACRO-Viewer)")
     check.set_defaults(func=_cmd_check)
 
     report = sub.add_parser(

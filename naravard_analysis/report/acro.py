@@ -19,7 +19,11 @@ Layout (ACRO 1.0.1, ``acro/record.py``: ``Records.finalise_json`` and ``write_ch
         "command", "summary", "timestamp", "comments", "exception", "fair"}}}
 
 ``sdc`` is ``{"summary": {check: n_cells}, "cells": {check: [[row, column], ...]}}``; our
-column positions are not known for every file type and are written as -1.
+column positions are not known for every file type and are written as -1. SACRO-Viewer
+(AI-SDC/SACRO-Viewer, ``sacro/models.py``) requires ``version``, ``results`` and a ``name`` for
+every file, resolves names relative to the record's folder (``figures/its.csv`` works) and checks
+each file against ``checksums/<name>.txt``. ``naravard check DIR --record`` writes the record for
+any folder.
 
 Examples
 --------

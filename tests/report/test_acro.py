@@ -80,3 +80,17 @@ def test_a_finding_fails_its_output_and_names_no_identifier(tmp_path):
     assert entries["<personnummer>.csv"]["status"] == "fail"
     assert entries["notes.md"]["status"] == "review"
     assert "811218" not in (tmp_path / "results.json").read_text()
+
+
+def test_naravard_check_record_writes_the_record_and_fails_on_findings(tmp_path, capsys):
+    from naravard_analysis.cli import main
+
+    pd.DataFrame({"kommun": ["A", "B"], "antal": [40, 50]}).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["check", str(tmp_path), "--record"]) == 0
+    assert validate_record(tmp_path)["t.csv"]["status"] == "pass"
+    pd.DataFrame({"kommun": ["A", "B"], "antal": [40, 2]}).to_csv(tmp_path / "u.csv", index=False)
+    assert main(["check", str(tmp_path), "--record"]) == 1
+    entries = validate_record(tmp_path)
+    assert entries["u.csv"]["status"] == "fail" and entries["t.csv"]["status"] == "pass"
+    assert "results.json" not in entries  # the record does not list itself
+    assert "Output-checking record (ACRO layout)" in capsys.readouterr().out
