@@ -108,6 +108,7 @@ def test_clear_text_personnummer_in_a_bundle_is_refused_on_load(tiny, tmp_path):
         RegisterData.from_dir(out, verify=False)
 
 
+@pytest.mark.filterwarnings("ignore:.*unknown column.*:naravard_analysis.errors.DataWarning")
 def test_partitioned_bundle_is_validated_on_load_in_memory_and_per_dask_partition(tiny, tmp_path):
     from naravard_analysis.errors import IdentifierError
 
@@ -122,6 +123,7 @@ def test_partitioned_bundle_is_validated_on_load_in_memory_and_per_dask_partitio
         lazy.contacts.compute()
 
 
+@pytest.mark.filterwarnings("ignore:.*unknown column.*:naravard_analysis.errors.DataWarning")
 def test_personnummer_text_in_an_extra_column_is_refused_on_load(tiny, tmp_path):
     from naravard_analysis.errors import IdentifierError
 
