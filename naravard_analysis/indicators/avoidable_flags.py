@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from naravard_analysis.core.dates import NAT_DAY, completed_years, day_numbers, ymd
+from naravard_analysis.core.defaults import as_columns
 from naravard_analysis.core.icd import CodeColumn, match_distinct, normalise_codes
 from naravard_analysis.core.text import CodedText, bool_values, equals_text
 from naravard_analysis.engine import use_dask
@@ -535,13 +536,13 @@ def flag_avoidable(
     return out
 
 
-def exclusion_summary(flags: pd.DataFrame, *, by: Sequence[str] = ()) -> pd.DataFrame:
+def exclusion_summary(flags: pd.DataFrame, *, by: str | Sequence[str] = ()) -> pd.DataFrame:
     """Count units by exclusion reason (and ``by``): rows an indicator excludes are reported.
 
     Returns columns ``by`` + ``excluded_reason`` + ``n`` including reasons with zero rows, plus a
     row ``counted`` (units flagged avoidable).
     """
-    by = list(by)
+    by = as_columns(by)
     reasons = (
         flags["excluded_reason"].astype("category").cat.set_categories(list(EXCLUSION_REASONS))
     )

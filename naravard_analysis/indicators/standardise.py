@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from naravard_analysis.core.defaults import as_columns
 from naravard_analysis.core.intervals import byar_limits, fay_feuer_limits, garwood_limits
 from naravard_analysis.data.codelists import load_standard_population
 from naravard_analysis.errors import ParameterError, SchemaError
@@ -84,7 +85,7 @@ def band_ages(
 def band_population(
     population: pd.DataFrame,
     *,
-    by: Sequence[str] = ("year",),
+    by: str | Sequence[str] = ("year",),
     age: str = "age",
     value: str = "population",
     edges: Sequence[int] = ESP2013_EDGES,
@@ -96,6 +97,7 @@ def band_population(
     Rows outside [min_age, max_age] are dropped (a declared restriction, not a silent one).
     Every band × ``by`` combination present anywhere is returned (missing ones with 0).
     """
+    by = as_columns(by)
     df = population
     if min_age is not None:
         df = df[df[age] >= min_age]
@@ -487,7 +489,7 @@ def event_rates(
     population: pd.DataFrame,
     *,
     indicators: Sequence[str],
-    by: Sequence[str],
+    by: str | Sequence[str],
     standard,
     min_age: int | None,
     max_age: int | None,
@@ -506,7 +508,7 @@ def event_rates(
     :func:`direct_standardise` gives the rate and its interval. ``age_windows`` narrows the age
     window per indicator. Events in a ``by`` cell absent from the population raise.
     """
-    by = list(by)
+    by = as_columns(by)
     for col in ("age", "population", *by):
         if col not in population.columns:
             raise SchemaError("population", col, "required column missing")

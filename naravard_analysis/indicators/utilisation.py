@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from naravard_analysis.core.dates import NAT_DAY, completed_years, day_numbers, ymd
+from naravard_analysis.core.defaults import as_columns
 from naravard_analysis.data.schema import require_columns
 from naravard_analysis.errors import ParameterError, SchemaError
 from naravard_analysis.indicators.standardise import event_rates
@@ -43,7 +44,7 @@ def events_per_period(
     *,
     date: str,
     freq: str = "MS",
-    by: Sequence[str] | None = None,
+    by: str | Sequence[str] | None = None,
     name: str = "n",
     table: str = "events",
 ) -> pd.DataFrame:
@@ -71,7 +72,7 @@ def events_per_period(
     """
     if freq not in _FREQS:
         raise ParameterError(f"freq must be one of {sorted(_FREQS)}, got {freq!r}")
-    by = list(by or [])
+    by = as_columns(by)
     require_columns(events, table, ["person_id", date])
     df = events[["person_id", date, *[c for c in by if c in events.columns]]]
     need = [c for c in by if c not in events.columns]
@@ -101,7 +102,7 @@ def ed_visit_rates(
     contacts: pd.DataFrame,
     population: pd.DataFrame,
     *,
-    by: Sequence[str] = ("year",),
+    by: str | Sequence[str] = ("year",),
     min_age: int | None = 80,
     standard: str | pd.DataFrame | Mapping[str, float] | None = None,
     persons: pd.DataFrame | None = None,

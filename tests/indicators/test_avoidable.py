@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from naravard_analysis.data.codelists import load_codelist
-from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.indicators.avoidable import (
     DEFINITIONS,
     EXCLUSION_REASONS,
@@ -524,3 +524,56 @@ def test_flags_equal_the_reference_on_a_random_register(definition):
     # The register exercises the rules: units counted and units excluded for several reasons.
     assert ref["avoidable"].sum() > 0 and ref["excluded_reason"].nunique() >= 3
     _assert_equal_to_reference(a, persons, definition=definition, unit="admission", max_age=70)
+
+
+# ------------------------------------------------------- rates follow the flags' definition (issue 19)
+
+CHILD = pd.DataFrame(
+    {
+        "person_id": [6],
+        "sex": ["M"],
+        "birth_date": pd.to_datetime(["2019-01-01"]),  # 5 years old on 2024-06-01
+        "region_code": ["14"],
+        "municipality_code": ["1401"],
+    }
+)
+
+
+def test_rates_default_window_follows_the_definition_children_not_dropped():
+    # "socialstyrelsen" flags every age (attrs min_age 0): the child's dehydration (E86, acute group)
+    # and the 74-year-old's COPD are both events; the old fixed 20+ default counted only 1.
+    a = adm({"person_id": 1, "main_diagnosis": "J441"}, {"person_id": 6, "main_diagnosis": "E86"})
+    f = flag_avoidable(a, pd.concat([PERSONS, CHILD], ignore_index=True), definition="socialstyrelsen")
+    assert int(f["avoidable"].sum()) == 2
+    r = avoidable_rates(f, _population(), standard=None)
+    assert r["events"].item() == 2
+    # whole population 0-100: 101 ages x 150
+    assert r["population"].item() == 101 * 150
+    # the Swedish chronic definition keeps its 20+ window (unchanged default)
+    fc = flag_avoidable(a, pd.concat([PERSONS, CHILD], ignore_index=True))
+    rc = avoidable_rates(fc, _population(), standard=None)
+    assert rc["min_age"].item() == 20 and rc["population"].item() == 81 * 150
+    # an explicit limit still wins
+    assert avoidable_rates(f, _population(), standard=None, min_age=20)["events"].item() == 1
+
+
+def test_rates_definition_limit_off_the_band_edges_is_lifted_with_a_count():
+    # PQI is 18+; ESP2013 has a 15-19 band, so the rate is 20+ and the 19-year-old's stay is
+    # counted in the warning rather than silently lost.
+    a = adm({"person_id": 2, "main_diagnosis": "E100"}, {"person_id": 3, "main_diagnosis": "E100"})
+    f = flag_avoidable(a, PERSONS, definition="pqi")
+    assert int(f["pqi01"].sum()) == 2
+    with pytest.warns(DataWarning, match=r"ages 20\+ \(1 flagged event"):
+        r = avoidable_rates(f, _population(), indicators=["pqi01"])
+    assert r["events"].item() == 1 and r["min_age"].item() == 20
+    # crude rates need no bands: the definition's own 18+
+    r = avoidable_rates(f, _population(), indicators=["pqi01"], standard=None)
+    assert r["events"].item() == 2 and r["min_age"].item() == 18
+
+
+def test_rates_without_recorded_definition_warn():
+    f = flag_avoidable(adm({"person_id": 1, "main_diagnosis": "J441"}), PERSONS)
+    f.attrs = {}
+    with pytest.warns(DataWarning, match="no recorded definition"):
+        r = avoidable_rates(f, _population(), standard=None)
+    assert r["min_age"].item() == 20
