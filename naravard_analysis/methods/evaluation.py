@@ -5,18 +5,36 @@ afterwards whether or not the team does anything (regression to the mean, DEFINI
 Roland et al. BMJ 2005;330:289; Gravelle et al. BMJ 2007;334:31; Finkelstein et al. NEJM
 2020;382:152). The before/after comparisons the Swedish reports quote (seeds 001 and 004: "up to
 80 % fewer ED visits and 90 % fewer inpatient days, six months before vs after enrolment") measure
-mostly that. :func:`evaluate_enrolments` therefore offers two designs side by side:
+mostly that. And teams start first where need is greatest -- in the municipalities with the most
+admissions -- so a comparison across areas confounds the team with the area's baseline.
+:func:`evaluate_enrolments` therefore offers three designs:
 
+``design="trial"`` (default)
+    Sequential target-trial emulation (:mod:`.trial`; Hernán & Robins, *Am J Epidemiol*
+    2016;183:758; Hernán et al., *Epidemiology* 2008;19:766; Danaei et al., *Stat Methods Med Res*
+    2013;22:70): each calendar month, the newly enrolled against the eligible not-yet-enrolled
+    persons of the **same municipality** with the same trigger-window admission and ED counts,
+    recent acute events, long-run admission history, chronic conditions, age band and sex, followed
+    from the same point of the month; per protocol (controls censored when they enrol, weighted by
+    the inverse probability of remaining unenrolled) with intention to treat beside it. Comparing
+    within area and month removes the area's baseline and the secular trend; matching on the
+    trigger window makes both groups regress to the mean alike, without the across-area matching
+    bias Daw & Hatfield (*Health Serv Res* 2018;53:4138) describe for matched
+    difference-in-differences. Every result carries falsification and sensitivity checks
+    (``result.sensitivity``, ``result.negative_control``): a negative-control outcome (hip
+    fractures), placebo index dates 12 months earlier, an event-study pre-trend test and the E-value
+    (:mod:`.sensitivity`).
 ``design="pre_post"``
     The naive comparison: rate in the ``window_months`` after enrolment / rate in the same window
     before, among the enrolled. Shown for contrast only (§7.1 design rule 1: never report it alone).
-``design="matched_did"`` (default)
+``design="matched_did"`` (the previous default, kept for comparison)
     Risk-set matching with pseudo-index dates (§7.2, :mod:`.matching`): each enrolled person gets up
     to ``controls_per_case`` controls who, on the first of the same calendar month, had the same sex,
     age band and recent utilisation stratum, the nearest propensity score, and were alive, resident
     and not enrolled on the enrolment date (their pseudo-index date). The effect is the ratio of
     rate ratios ``(cases post/pre) / (controls post/pre)`` from a Poisson GLM with person-time
-    offset and person-clustered standard errors (:mod:`.rate_models`).
+    offset and person-clustered standard errors (:mod:`.rate_models`). Biased when areas with
+    different baselines start at different dates (controls come from other areas).
 
 Outcomes are rates per person-time (:mod:`.person_time`): a person who dies or moves out
 contributes the time they were at risk; deaths are reported beside (``result.deaths``). Unit of
@@ -35,6 +53,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +61,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
-from naravard_analysis.methods.listing_effect import ListingEffect, listing_effect
+from naravard_analysis.methods.listing_effect import (
+    ListingEffect,
+    conditions_first,
+    listing_effect,
+    named_doctor_starts,
+)
 from naravard_analysis.methods.matching import COVARIATES, match_controls
 from naravard_analysis.methods.person_time import (
     OUTCOMES,
@@ -54,17 +78,30 @@ from naravard_analysis.methods.person_time import (
     person_frame,
 )
 from naravard_analysis.methods.rate_models import Z95, log_ratio_influence, poisson_did
+from naravard_analysis.methods.sensitivity import e_value, e_value_limit
+from naravard_analysis.methods.trial import (
+    TrialHistory,
+    emulate_trials,
+    listing_area,
+    municipality_area,
+    trial_checks,
+    trial_rate_ratio,
+)
 
 __all__ = [
     "evaluate_enrolments",
     "EvaluationResult",
     "listing_effect",
     "ListingEffect",
+    "named_doctor_starts",
     "staggered_did",
     "DESIGNS",
 ]
 
-DESIGNS = ("matched_did", "pre_post")
+DESIGNS = ("trial", "matched_did", "pre_post")
+#: Outcomes estimated when ``outcomes`` is not given (those whose table is missing are left out).
+DEFAULT_OUTCOMES = ("unplanned_admissions", "ed_visits", "bed_days")
+AREAS = ("municipality", "unit")
 _YEAR = 365.25
 _MONTH = _YEAR / 12
 _BIG = np.int64(2**40)
@@ -73,6 +110,10 @@ _TEXT = {
     "title": ("Utvärdering av {intervention}", "Evaluation of {intervention}"),
     "design_pre_post": ("före–efter bland inskrivna (naiv, visar regression mot medelvärdet)",
                         "before–after among the enrolled (naive; shows regression to the mean)"),
+    "design_trial": ("sekventiell målförsöksemulering: nyinskrivna mot ännu ej inskrivna i samma kommun "
+                     "och månad med samma tidigare vårdkonsumtion (per protokoll, censureringsvikter)",
+                     "sequential target-trial emulation: newly enrolled vs not yet enrolled in the same "
+                     "area and month with the same earlier use of care (per protocol, censoring weights)"),
     "design_matched_did": ("matchade kontroller med pseudo-indexdatum, skillnad-i-skillnader på "
                            "kvotskala", "matched controls with pseudo-index dates, "
                            "difference-in-differences on the rate scale"),
@@ -84,6 +125,17 @@ _TEXT = {
                   "{n} enrolled without a control or with too short a history (see the matching report)."),
     "row": ("{o}: naiv förändring {naive}, skattad effekt {est} (95 % KI {lo} till {hi})",
             "{o}: naive change {naive}, estimated effect {est} (95% CI {lo} to {hi})"),
+    "note_trial": ("Effekten är en kvot av händelsetakter efter inskrivning: 0,80 betyder 20 % färre "
+                   "händelser än utan insatsen.",
+                   "The effect is a ratio of event rates after enrolment: 0.80 means 20% fewer events "
+                   "than without the intervention."),
+    "evalue": ("{o}: E-värde {e} (för konfidensgränsen {l}).", "{o}: E-value {e} ({l} for the confidence limit)."),
+    "negctrl": ("Negativ kontroll ({o}): kvot {est} (95 % KI {lo} till {hi}).",
+                "Negative control ({o}): ratio {est} (95% CI {lo} to {hi})."),
+    "placebo": ("{o}: placebo-indexdatum {m} månader tidigare, kvot {est} (95 % KI {lo} till {hi}); "
+                "förtrendtest p = {p}.",
+                "{o}: placebo index dates {m} months earlier, ratio {est} (95% CI {lo} to {hi}); "
+                "pre-trend test p = {p}."),
     "note": ("Effekten är en kvot av kvoter: 0,80 betyder 20 % färre händelser än utan insatsen.",
              "The effect is a ratio of rate ratios: 0.80 means 20% fewer events than without the "
              "intervention."),
@@ -128,7 +180,16 @@ class EvaluationResult:
     units
         Person-level analysis rows (never publish): set, person code, treated, weight, index day,
         person-years and counts before/after per outcome. Used by
-        :func:`~naravard_analysis.methods.costs.value_effects`.
+        :func:`~naravard_analysis.methods.costs.value_effects` (matched and naive designs).
+    sensitivity
+        By outcome: ``e_value`` and ``e_value_limit`` (VanderWeele & Ding 2017), the placebo-date
+        estimate ``placebo_estimate``/``placebo_lower``/``placebo_upper`` (index dates
+        ``placebo_months`` earlier, follow-up ending before the real trigger window; expected 1),
+        and the event-study pre-trend test ``pretrend_chi2``, ``pretrend_df``, ``pretrend_p_value``
+        (``trial`` design; NaN where a design does not provide a check).
+    negative_control
+        The same contrast for an outcome the intervention cannot plausibly change (default hip
+        fractures, ICD-10 S72): ``estimate``, ``lower``, ``upper``, ``p_value``; expected 1.
     """
 
     estimates: pd.DataFrame
@@ -142,6 +203,8 @@ class EvaluationResult:
     window_months: int
     settings: dict[str, Any] = field(default_factory=dict)
     units: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    negative_control: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def matching_report(self) -> pd.DataFrame:
@@ -189,14 +252,27 @@ class EvaluationResult:
         for o, r in e.iterrows():
             lines.append(_t("row", language, o=label(o, language), naive=pct(r["naive_change"]),
                             est=f(r["estimate"]), lo=f(r["lower"]), hi=f(r["upper"])))
-        if self.design == "matched_did":
+        if self.design in ("matched_did", "trial"):
             smd = self.balance["smd_after"].abs().max()
             lines.append(_t("balance", language, v=f(smd)))
             d = self.deaths.iloc[0]
             if np.isfinite(d.get("rate_ratio", np.nan)):
                 lines.append(_t("deaths", language, est=f(d["rate_ratio"]), lo=f(d["lower"]),
                                 hi=f(d["upper"])))
-        lines.append(_t("note", language))
+        sens = self.sensitivity
+        for o, r in sens.iterrows():
+            if np.isfinite(r.get("e_value", np.nan)):
+                lines.append(_t("evalue", language, o=label(o, language), e=f(r["e_value"]),
+                                l=f(r["e_value_limit"])))
+            if np.isfinite(r.get("placebo_estimate", np.nan)):
+                lines.append(_t("placebo", language, o=label(o, language), m=self.settings.get("placebo_months"),
+                                est=f(r["placebo_estimate"]), lo=f(r["placebo_lower"]),
+                                hi=f(r["placebo_upper"]), p=f(r["pretrend_p_value"], 3)))
+        for o, r in self.negative_control.iterrows():
+            if np.isfinite(r["estimate"]):
+                lines.append(_t("negctrl", language, o=label(o, language), est=f(r["estimate"]),
+                                lo=f(r["lower"]), hi=f(r["upper"])))
+        lines.append(_t("note_trial" if self.design == "trial" else "note", language))
         return "\n".join(lines)
 
     def plot(self, language: str = "sv", *, column: str = "relative"):
@@ -239,9 +315,13 @@ class EvaluationResult:
 
 # ------------------------------------------------------------------------------------------------
 def _check(data, intervention, outcomes, window_months, design, controls_per_case, match_on,
-           controls_from, family) -> tuple[str, ...]:
+           controls_from, family, area, level, negative_control) -> tuple[str, ...]:
     if design not in DESIGNS:
         raise ParameterError(f"design must be one of {DESIGNS}, got {design!r}")
+    if data.enrolments is None or data.persons is None:
+        raise SchemaError("enrolments", None, "evaluate_enrolments needs the enrolments and persons tables")
+    if outcomes is None:  # the defaults whose table is present (no contacts: no ED visits)
+        outcomes = tuple(o for o in DEFAULT_OUTCOMES if getattr(data, OUTCOMES[o]) is not None)
     if isinstance(outcomes, str):
         outcomes = (outcomes,)
     outcomes = tuple(outcomes)
@@ -249,6 +329,13 @@ def _check(data, intervention, outcomes, window_months, design, controls_per_cas
     if not outcomes or bad:
         raise ParameterError(f"unknown outcome(s) {bad}; choose from "
                              f"{sorted(k for k in OUTCOMES if k != 'deaths')} (deaths are always reported)")
+    for o in outcomes:
+        if getattr(data, OUTCOMES[o]) is None:
+            raise SchemaError(OUTCOMES[o], None, f"outcome {o!r} needs the {OUTCOMES[o]} table, which the "
+                              "data do not hold (leave `outcomes` unset to estimate the available ones)")
+    if negative_control is not None and (negative_control not in OUTCOMES or negative_control == "deaths"):
+        raise ParameterError(f"negative_control must be None or an outcome of {sorted(OUTCOMES)}, "
+                             f"got {negative_control!r}")
     if isinstance(window_months, bool) or not isinstance(window_months, int | np.integer) or not 1 <= window_months <= 24:
         raise ParameterError(f"window_months must be an integer from 1 to 24, got {window_months!r}")
     if isinstance(controls_per_case, bool) or not isinstance(controls_per_case, int | np.integer) or controls_per_case < 1:
@@ -261,8 +348,12 @@ def _check(data, intervention, outcomes, window_months, design, controls_per_cas
         raise ParameterError(f"controls_from must be 'untreated_areas' or 'any', got {controls_from!r}")
     if family not in ("poisson", "negbin"):
         raise ParameterError(f"family must be 'poisson' or 'negbin', got {family!r}")
-    if data.enrolments is None or data.persons is None:
-        raise SchemaError("enrolments", None, "evaluate_enrolments needs the enrolments and persons tables")
+    if area not in AREAS:
+        raise ParameterError(f"area must be one of {AREAS}, got {area!r}")
+    if area == "unit" and data.listings is None:
+        raise SchemaError("listings", None, "area='unit' needs the listings table (unit_id)")
+    if not isinstance(level, float | int) or not 0 < level < 1:
+        raise ParameterError(f"level must be a number between 0 and 1, got {level!r}")
     known = pd.unique(data.enrolments["intervention"].astype(object))
     if intervention not in set(known):
         raise ParameterError(f"no enrolments in intervention {intervention!r}; the data hold "
@@ -283,15 +374,20 @@ def evaluate_enrolments(
     data,
     *,
     intervention: str = "mobile_team",
-    outcomes: Sequence[str] = ("unplanned_admissions", "ed_visits", "bed_days"),
+    outcomes: Sequence[str] | None = None,
     window_months: int = 6,
-    design: str = "matched_did",
+    design: str = "trial",
     controls_per_case: int = 5,
     match_on: Sequence[str] | None = None,
     seed: int = 0,
     controls_from: str = "untreated_areas",
     caliper: float = 1.0,
     family: str = "poisson",
+    area: str = "municipality",
+    level: float = 0.95,
+    negative_control: str | None = "hip_fractures",
+    placebo_months: int = 12,
+    area_exact: bool = True,
 ) -> EvaluationResult:
     """Estimate the effect of enrolment in an intervention on care use, net of regression to the mean.
 
@@ -300,17 +396,23 @@ def evaluate_enrolments(
     data : RegisterData
         Needs ``persons``, ``enrolments`` and the tables of the outcomes (``admissions`` for
         admissions and bed days, ``contacts`` for ED visits); ``listings`` give move-in/move-out.
+        Without ``contacts`` the admission outcomes are estimated on admission-based history.
     intervention
         Value of ``enrolments.intervention`` to evaluate; a person's first enrolment is the index.
+        Named-doctor starts from :func:`named_doctor_starts` can be evaluated too (with
+        ``area="unit"``).
     outcomes
-        Names from :data:`~naravard_analysis.methods.person_time.OUTCOMES` (definitions there).
+        Names from :data:`~naravard_analysis.methods.person_time.OUTCOMES` (definitions there);
+        ``None`` = unplanned admissions, ED visits and bed days, leaving out those whose table is
+        missing. Asking for an outcome whose table is missing raises :class:`SchemaError`.
     window_months
         Months before and after the (pseudo-)index date (converted to ``round(m · 365.25/12)``
         days).
     design
-        ``"matched_did"`` (default) or ``"pre_post"`` (module docstring).
+        ``"trial"`` (default), ``"matched_did"`` or ``"pre_post"`` (module docstring).
     controls_per_case
-        Controls per case (nearest first; fewer when the risk set has fewer within the caliper).
+        Controls per case (``trial``: sampled at random within the exact cell; ``matched_did``:
+        nearest first; fewer when the risk set has fewer).
     match_on
         Covariates of the propensity score (names in
         :data:`~naravard_analysis.methods.matching.COVARIATES`); ``None`` = all. The exact strata
@@ -328,7 +430,23 @@ def evaluate_enrolments(
         than the usual 0.2 because the exact strata already fix the trigger counts and the recency
         of the spike; at 0.2 about a third of the enrolled in the demo world lost every control).
     family
-        ``"poisson"`` or ``"negbin"`` working likelihood of the DiD model.
+        ``"poisson"`` or ``"negbin"`` working likelihood of the DiD model (``matched_did``).
+    area
+        ``trial``: the area within which treated and controls are compared: ``"municipality"``
+        (``persons.municipality_code``; mobile teams) or ``"unit"`` (the care unit of the listing
+        on the first of the trial month; named doctors).
+    area_exact
+        ``trial``: compare only within the area (default). ``False`` takes controls from every
+        area and balances the area's baseline rate by weighting instead (more controls in small
+        data, but it relies on the weighting model for the area).
+    level
+        Confidence level of the ``trial`` intervals (the older designs report 95 %).
+    negative_control
+        Outcome for the negative-control check (default hip fractures); ``None`` = none.
+    placebo_months
+        ``trial``: the placebo check moves every index date of the same trials this many months
+        earlier and follows for ``min(window, placebo_months - 6)`` months, ending before the
+        real trigger window.
 
     Returns
     -------
@@ -348,7 +466,7 @@ def evaluate_enrolments(
     or the end of the data (intention to treat: leaving the team does not end follow-up).
     """
     outcomes = _check(data, intervention, outcomes, window_months, design, controls_per_case,
-                      match_on, controls_from, family)
+                      match_on, controls_from, family, area, level, negative_control)
     W = int(round(window_months * _MONTH))
     history_days = max(365, W)
     pf = person_frame(data)
@@ -366,7 +484,14 @@ def evaluate_enrolments(
     enrol_day = np.full(n_p, _BIG, np.int64)
     enrol_day[case_code] = case_day
 
-    ix = {o: EventIndex(*outcome_events(data, o, pf)) for o in (*outcomes, "deaths")}
+    extra = (negative_control,) if negative_control and negative_control not in outcomes else ()
+    ix = {o: EventIndex(*outcome_events(data, o, pf)) for o in (*outcomes, *extra, "deaths")}
+    if design == "trial":
+        return _evaluate_trial(data, pf, ix, intervention=intervention, case_code=case_code,
+                               case_day=case_day, outcomes=outcomes, W=W, history_days=history_days,
+                               window_months=int(window_months), controls_per_case=int(controls_per_case),
+                               seed=seed, area=area, level=float(level), negative_control=negative_control,
+                               placebo_months=int(placebo_months), area_exact=bool(area_exact))
     if design == "matched_did":
         # matching history; a missing table gives all-zero covariates (the strata still apply)
         for o in ("unplanned_admissions", "ed_visits", "bed_days"):
@@ -420,7 +545,7 @@ def evaluate_enrolments(
         out = u.copy()
         out["py_pre"] = (w["idx"] - w["pre_lo"]) / _YEAR
         out["py_post"] = (w["post_hi"] - w["idx"]) / _YEAR
-        for o in [*outcomes, "deaths"]:
+        for o in [*outcomes, *extra, "deaths"]:
             out[f"pre_{o}"] = ix[o].sum(w["code"], w["pre_lo"], w["idx"])
             out[f"post_{o}"] = ix[o].sum(w["code"], w["idx"], w["post_hi"])
         return out
@@ -436,6 +561,12 @@ def evaluate_enrolments(
 
     event_study = _event_study(units, pf, ix, outcomes, W, censor_for(units))
     deaths = _deaths(units, design)
+    nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value"], dtype=float)
+    if negative_control:
+        r = _estimate_row(units, naive_units, negative_control, family)
+        nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"]]
+    nc.index.name = "outcome"
+    sensitivity = _sensitivity(estimates, None, None)
     settings = {"window_days": W, "history_days": history_days, "controls_per_case": int(controls_per_case),
                 "controls_from": controls_from, "caliper_sd": caliper, "caliper_logit": caliper_used,
                 "family": family, "seed": seed, "match_on": list(match_on or COVARIATES),
@@ -443,7 +574,108 @@ def evaluate_enrolments(
     return EvaluationResult(estimates=estimates, balance=balance, event_study=event_study,
                             matching=matching, deaths=deaths, design=design, intervention=intervention,
                             outcomes=outcomes, window_months=int(window_months), settings=settings,
-                            units=units)
+                            units=units, sensitivity=sensitivity, negative_control=nc)
+
+
+def _sensitivity(estimates: pd.DataFrame, placebo: pd.DataFrame | None,
+                 pretrend: pd.DataFrame | None) -> pd.DataFrame:
+    """E-values, placebo-date estimates and the pre-trend test by outcome (NaN where not run)."""
+    out = pd.DataFrame(index=estimates.index)
+    out["e_value"] = e_value(estimates["estimate"].to_numpy(float))
+    out["e_value_limit"] = e_value_limit(estimates["estimate"].to_numpy(float),
+                                         estimates["lower"].to_numpy(float), estimates["upper"].to_numpy(float))
+    for c in ("estimate", "lower", "upper"):
+        out[f"placebo_{c}"] = placebo[c].reindex(out.index).to_numpy(float) if placebo is not None else np.nan
+    for c in ("chi2", "df", "p_value"):
+        out[f"pretrend_{c}"] = pretrend[c].reindex(out.index).to_numpy(float) if pretrend is not None else np.nan
+    return out
+
+
+def _trial_history(data, pf, ix: dict[str, EventIndex]) -> TrialHistory:
+    adm = ix.get("unplanned_admissions") or EventIndex(*outcome_events(data, "unplanned_admissions", pf))
+    ed = None
+    if data.contacts is not None:
+        ed = ix.get("ed_visits") or EventIndex(*outcome_events(data, "ed_visits", pf))
+    return TrialHistory(adm=adm, ed=ed, conditions_first=conditions_first(data, pf))
+
+
+def _evaluate_trial(data, pf, ix, *, intervention, case_code, case_day, outcomes, W, history_days,
+                    window_months, controls_per_case, seed, area, level, negative_control,
+                    placebo_months, area_exact) -> EvaluationResult:
+    """The ``trial`` design (module docstring; :mod:`.trial`)."""
+    n_p = len(pf.ids)
+    start = np.full(n_p, _BIG, np.int64)
+    # persons enrolled before the data period (dropped from the cases above) are never eligible
+    enr = data.enrolments.loc[(data.enrolments["intervention"] == intervention).to_numpy(bool)]
+    all_code = pf.codes(enr["person_id"], "enrolments")
+    np.minimum.at(start, all_code, days(enr["start_date"]))
+    male = (data.persons["sex"] == "M").to_numpy(dtype=float)
+    history = _trial_history(data, pf, ix)
+    area_at = municipality_area(data) if area == "municipality" else listing_area(data, pf)
+    exact_area = area_exact
+    common = {"area_at": area_at, "male": male, "history": history, "history_days": history_days,
+              "controls_per_case": controls_per_case, "seed": seed, "exact_area": exact_area}
+    frame = emulate_trials(pf, start, window_days=W, **common)
+    u = frame.units
+    rows, itt = {}, {}
+    for o in outcomes:
+        rows[o] = trial_rate_ratio(frame, ix[o], per_protocol=True, level=level)
+        itt[o] = trial_rate_ratio(frame, ix[o], per_protocol=False, level=level)
+
+    # the naive before/after among all analysable enrolled persons, for contrast
+    short = (month_floor(case_day) - history_days < pf.period[0]) | (
+        pf.entry[case_code] > month_floor(case_day) - history_days)
+    naive_units = pd.DataFrame({"set_id": np.arange(int((~short).sum())), "code": case_code[~short],
+                                "treated": True, "index_day": case_day[~short], "weight": 1.0})
+    w = _windows(naive_units, pf, W, np.full(len(naive_units), _BIG, np.int64))
+    naive_units["py_pre"] = (w["idx"] - w["pre_lo"]) / _YEAR
+    naive_units["py_post"] = (w["post_hi"] - w["idx"]) / _YEAR
+    est = {}
+    for o in outcomes:
+        pre = ix[o].sum(w["code"], w["pre_lo"], w["idx"]).sum()
+        post = ix[o].sum(w["code"], w["idx"], w["post_hi"]).sum()
+        py_pre, py_post = naive_units["py_pre"].sum(), naive_units["py_post"].sum()
+        r, ri = rows[o], itt[o]
+        est[o] = {
+            "naive_change": (post / py_post) / (pre / py_pre) - 1 if pre > 0 and py_post > 0 else np.nan,
+            "estimate": r["estimate"], "lower": r["lower"], "upper": r["upper"], "p_value": r["p_value"],
+            "n_cases": r["n_treated"], "n_controls": r["n_controls"],
+            "rate_post_cases": r.get("events_treated", np.nan) / r.get("person_years_treated", np.nan),
+            "rate_post_controls": r.get("events_controls", np.nan) / r.get("person_years_controls", np.nan),
+            "events_post_cases": r.get("events_treated", np.nan),
+            "person_years_post_cases": r.get("person_years_treated", np.nan),
+            "estimate_itt": ri["estimate"], "lower_itt": ri["lower"], "upper_itt": ri["upper"],
+            "log_ratio": r["log_ratio"], "se": r["se"],
+        }
+    estimates = pd.DataFrame.from_dict(est, orient="index")
+    estimates.index.name = "outcome"
+
+    event_study, sensitivity, nc = trial_checks(frame, pf, ix, estimates, negative_control=negative_control,
+                                                placebo_months=placebo_months, level=level)
+    W_pl = sensitivity.attrs.get("placebo_window_days")
+    d = trial_rate_ratio(frame, ix["deaths"], per_protocol=True, level=level)
+    deaths = pd.DataFrame([{
+        "deaths_cases": d.get("events_treated", np.nan), "person_years_cases": d.get("person_years_treated", np.nan),
+        "rate_cases": d.get("events_treated", np.nan) / d.get("person_years_treated", np.nan),
+        "deaths_controls": d.get("events_controls", np.nan),
+        "person_years_controls": d.get("person_years_controls", np.nan),
+        "rate_controls": d.get("events_controls", np.nan) / d.get("person_years_controls", np.nan),
+        "rate_ratio": d["estimate"], "lower": d["lower"], "upper": d["upper"]}],
+        index=pd.Index(["deaths"], name="outcome"))
+    bad = frame.balance.index[frame.balance["smd_after"].abs() > 0.1].tolist()
+    if bad:
+        warnings.warn(f"evaluate_enrolments: covariates with |standardised mean difference| > 0.1 after "
+                      f"matching: {bad} (see result.balance)", DataWarning, stacklevel=3)
+    settings = {"window_days": W, "history_days": history_days, "controls_per_case": controls_per_case,
+                "area": area, "area_exact": area_exact, "level": level, "seed": seed, "placebo_months": placebo_months,
+                "placebo_window_days": W_pl, "negative_control": negative_control,
+                "n_enrolled": int(case_code.size), "per_protocol": True, **{
+                    k: frame.settings[k] for k in ("ipcw_max", "ipcw_mean", "n_trials")}}
+    units = u.assign(set_id=u["cell"])
+    return EvaluationResult(estimates=estimates, balance=frame.balance, event_study=event_study,
+                            matching=frame.report, deaths=deaths, design="trial", intervention=intervention,
+                            outcomes=outcomes, window_months=window_months, settings=settings, units=units,
+                            sensitivity=sensitivity, negative_control=nc)
 
 
 def month_floor(day: np.ndarray) -> np.ndarray:

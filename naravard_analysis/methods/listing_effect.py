@@ -1,6 +1,20 @@
-"""Effect of having a named doctor (fast läkarkontakt) as a time-varying exposure.
+"""Effect of getting a named doctor (fast läkarkontakt).
 
-A person's time is split into calendar years and, within each year, into days *with* a named doctor
+Default (``design="trial"``): a sequential target-trial emulation of "getting a named doctor now vs
+not yet" (:mod:`.trial`; Hernán & Robins, *Am J Epidemiol* 2016;183:758; Danaei et al., *Stat
+Methods Med Res* 2013;22:70). Each calendar month, persons whose first named doctor starts that
+month are compared with persons listed at the **same care unit** without a named doctor, with the
+same trigger-window admissions and ED visits (ED only when a ``contacts`` table exists; otherwise
+the history is admission-based), age group, and balanced by weighting on age, sex, recent and
+long-run admissions and chronic conditions; per protocol (controls censored when they get a named
+doctor, inverse-probability-of-censoring weights), intention to treat beside it. Units hand out
+named doctors at different dates, first to the old, the multimorbid and the recently admitted,
+while admission rates fall over calendar time: comparing within unit and month removes the
+unit's baseline and the trend, and the matching removes the selection on recent use. The estimate
+is the rate ratio of the outcome over ``window_months`` after the start.
+
+``design="poisson"``: the earlier person-time model, an **adjusted association** (not a design):
+a person's time is split into calendar years and, within each year, into days *with* a named doctor
 (a listing row with ``doctor_id`` present) and days *without*; events of the outcome are attributed
 to the year and exposure state of their day. The cells (year × age band × sex × number of chronic
 conditions × exposure) are summed and a Poisson model with offset ``log(person-years)`` gives the
@@ -12,7 +26,7 @@ with a quasi-Poisson scale (Pearson χ² / df) for overdispersion. This is the p
 alternative the issue names beside Cox with time-varying covariates; both give a hazard/rate ratio
 for a time-varying exposure, and the Poisson form runs on a whole region in seconds.
 
-These are **observational associations** (DEFINITIONS.md §7.5: Sandvik et al. BJGP 2022; Region
+Its results are **observational associations** (DEFINITIONS.md §7.5: Sandvik et al. BJGP 2022; Region
 Jönköping 2019): who gets a named doctor depends on the unit's roll-out, age, special housing and
 possibly on health, and only the measured part is adjusted. Unit of analysis: person-time.
 
@@ -26,19 +40,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.person_time import _SHIFT, days, outcome_events, person_frame
 
-__all__ = ["listing_effect", "ListingEffect", "ADJUST"]
+__all__ = ["listing_effect", "ListingEffect", "ADJUST", "named_doctor_starts", "conditions_first"]
 
 ADJUST = ("age", "sex", "conditions")
+LISTING_DESIGNS = ("trial", "poisson")
 _YEAR = 365.25
 _AGE_EDGES = np.array([20, 65, 70, 75, 80, 85, 90])
 _AGE_LABELS = np.array(["0-19", "20-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+"])
@@ -61,7 +76,13 @@ class ListingEffect:
     totals
         Events, person-years and rates with and without a named doctor.
     outcome, adjust
-        What was estimated.
+        What was estimated (``adjust`` applies to the Poisson design).
+    design
+        ``"trial"`` or ``"poisson"`` (the adjusted association).
+    estimate_itt, lower_itt, upper_itt
+        Intention-to-treat rate ratio (trial design; NaN otherwise).
+    balance, matching, sensitivity, negative_control, event_study, settings
+        As in :class:`~naravard_analysis.methods.evaluation.EvaluationResult` (trial design).
     """
 
     estimate: float
@@ -73,6 +94,16 @@ class ListingEffect:
     totals: pd.DataFrame
     outcome: str
     adjust: tuple[str, ...]
+    design: str = "poisson"
+    estimate_itt: float = np.nan
+    lower_itt: float = np.nan
+    upper_itt: float = np.nan
+    balance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    matching: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    negative_control: pd.DataFrame = field(default_factory=pd.DataFrame)
+    event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settings: dict = field(default_factory=dict)
 
     def summary(self, language: str = "sv") -> str:
         """One-paragraph summary in Swedish or English."""
@@ -81,6 +112,16 @@ class ListingEffect:
         def f(v: float) -> str:
             return format_number(v, language, decimals=2)
 
+        if self.design == "trial":
+            w = self.settings.get("window_months")
+            if language == "sv":
+                return (f"{label(self.outcome, 'sv')} under {w} månader efter att en fast läkarkontakt "
+                        f"getts, jämfört med ännu inte (samma vårdcentral och månad, samma tidigare "
+                        f"vårdkonsumtion): kvot {f(self.estimate)} (95 % KI {f(self.lower)}–{f(self.upper)}; "
+                        f"avsikt att behandla {f(self.estimate_itt)}).")
+            return (f"{label(self.outcome, 'en')} over {w} months after getting a named doctor vs not yet "
+                    f"(same unit and month, same earlier use of care): rate ratio {f(self.estimate)} "
+                    f"(95% CI {f(self.lower)}-{f(self.upper)}; intention to treat {f(self.estimate_itt)}).")
         if language == "sv":
             return (f"{label(self.outcome, 'sv')}: kvot med/utan fast läkarkontakt {f(self.estimate)} "
                     f"(95 % KI {f(self.lower)}–{f(self.upper)}; ojusterad {f(self.crude)}), justerat för "
@@ -106,6 +147,58 @@ def _exposure_intervals(data, pf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return code[order], st[order], en[order]
 
 
+def named_doctor_starts(listings: pd.DataFrame, *, intervention: str = "named_doctor") -> pd.DataFrame:
+    """Each person's first named-doctor start as an ``enrolments`` table.
+
+    A listing row with ``doctor_id`` present starts a named doctor; the first such row of a person
+    becomes one enrolment (``team_id`` = its ``unit_id``, ``end_date`` = that listing's end), so
+    :func:`~naravard_analysis.methods.evaluation.evaluate_enrolments` can evaluate "getting a named
+    doctor" like a team enrolment (use ``area="unit"``).
+
+    Examples
+    --------
+    >>> ls = pd.DataFrame({"person_id": [1, 1, 2], "doctor_id": [None, "D1", None], "unit_id": "VC1",
+    ...                    "start_date": pd.to_datetime(["2018-01-01", "2019-03-01", "2018-01-01"]),
+    ...                    "end_date": pd.to_datetime(["2019-03-01", None, None])})
+    >>> named_doctor_starts(ls)[["person_id", "start_date"]].to_dict("records")
+    [{'person_id': 1, 'start_date': Timestamp('2019-03-01 00:00:00')}]
+    """
+    for c in ("person_id", "doctor_id", "unit_id", "start_date", "end_date"):
+        if c not in listings:
+            raise SchemaError("listings", c, "named_doctor_starts needs this column")
+    named = listings.loc[listings["doctor_id"].notna().to_numpy(bool)]
+    first = named.sort_values(["start_date"], kind="stable").drop_duplicates("person_id")
+    return pd.DataFrame({"person_id": first["person_id"].to_numpy(), "intervention": intervention,
+                         "team_id": first["unit_id"].astype(str).to_numpy(),
+                         "start_date": pd.to_datetime(first["start_date"]).to_numpy(),
+                         "end_date": pd.to_datetime(first["end_date"]).to_numpy()}).sort_values(
+        ["start_date", "person_id"], kind="stable").reset_index(drop=True)
+
+
+_CONDITION_GROUPS = ("heart_failure", "copd", "asthma", "diabetes", "hypertension", "angina", "anemia")
+
+
+def conditions_first(data, pf) -> np.ndarray:
+    """First day (int days) each chronic condition group of Socialstyrelsen's avoidable list was the
+    main diagnosis of an admission, per person code; ``2**40`` when never. Shape ``(persons, groups)``."""
+    from naravard_analysis.indicators.avoidable import flag_avoidable
+
+    n = len(pf.ids)
+    if data.admissions is None or not len(data.admissions):
+        return np.full((n, 0), np.int64(2**40))
+    flags = flag_avoidable(data.admissions, data.persons, unit="admission", min_age=0)
+    groups = [c for c in _CONDITION_GROUPS if c in flags]
+    code = pf.codes(flags["person_id"], "admissions")
+    day = days(flags["admission_date"])
+    out = np.full((n, len(groups)), np.int64(2**40))
+    for j, g in enumerate(groups):  # a handful of condition groups, each vectorised
+        m = flags[g].to_numpy(bool)
+        col = out[:, j].copy()
+        np.minimum.at(col, code[m], day[m])
+        out[:, j] = col
+    return out
+
+
 def _conditions_before(data, pf, year_starts: np.ndarray) -> np.ndarray:
     """Chronic condition groups (main diagnosis of an earlier admission) per person and year start."""
     from naravard_analysis.indicators.avoidable import flag_avoidable
@@ -129,8 +222,126 @@ def listing_effect(
     *,
     outcome: str = "avoidable_admissions",
     adjust: Sequence[str] = ADJUST,
+    design: str = "trial",
+    window_months: int = 12,
+    controls_per_case: int = 5,
+    seed: int = 0,
+    level: float = 0.95,
+    negative_control: str | None = "hip_fractures",
+    placebo_months: int = 24,
 ) -> ListingEffect:
-    """Rate ratio of an outcome with vs without a named doctor (time-varying exposure).
+    """Effect of getting a named doctor on an outcome (module docstring).
+
+    Parameters
+    ----------
+    data : RegisterData
+        ``persons``, ``listings`` (``doctor_id`` missing = listed without a named doctor) and the
+        outcome's table; ``contacts`` optional (the trial's history is admission-based without it).
+    outcome
+        An outcome of :data:`~naravard_analysis.methods.person_time.OUTCOMES`; default avoidable
+        admissions.
+    adjust
+        Poisson design only: any of ``"age"``, ``"sex"``, ``"conditions"``.
+    design
+        ``"trial"`` (default; target-trial emulation) or ``"poisson"`` (adjusted association).
+    window_months
+        Trial follow-up after the start (months of 30.44 days).
+    controls_per_case, seed, level
+        Controls sampled per person who gets a named doctor, the sampling seed, the interval level.
+    negative_control, placebo_months
+        Negative-control outcome (``None`` = none) and how far back the placebo index dates go
+        (the placebo window, ``min(window, placebo_months - 6)`` months, ends before the six-month
+        history the start is matched on).
+
+    Returns
+    -------
+    ListingEffect
+
+    Examples
+    --------
+    >>> res = listing_effect(world)  # doctest: +SKIP
+    >>> res.estimate, res.lower, res.upper  # doctest: +SKIP
+    """
+    if design not in LISTING_DESIGNS:
+        raise ParameterError(f"design must be one of {LISTING_DESIGNS}, got {design!r}")
+    if design == "poisson":
+        return _listing_poisson(data, outcome=outcome, adjust=adjust)
+    return _listing_trial(data, outcome=outcome, window_months=window_months,
+                          controls_per_case=controls_per_case, seed=seed, level=level,
+                          negative_control=negative_control, placebo_months=placebo_months)
+
+
+def _listing_trial(data, *, outcome, window_months, controls_per_case, seed, level, negative_control,
+                   placebo_months) -> ListingEffect:
+    from naravard_analysis.methods.person_time import OUTCOMES, EventIndex
+    from naravard_analysis.methods.trial import (
+        TrialHistory,
+        emulate_trials,
+        listing_area,
+        trial_checks,
+        trial_rate_ratio,
+    )
+
+    if outcome not in OUTCOMES or outcome == "deaths":
+        raise ParameterError(f"unknown outcome {outcome!r}; choose from {sorted(OUTCOMES)}")
+    if data.listings is None or data.persons is None:
+        raise SchemaError("listings", None, "listing_effect needs the persons and listings tables")
+    if getattr(data, OUTCOMES[outcome]) is None:
+        raise SchemaError(OUTCOMES[outcome], None, f"outcome {outcome!r} needs the {OUTCOMES[outcome]} table")
+    if isinstance(window_months, bool) or not isinstance(window_months, int | np.integer) or not 1 <= window_months <= 36:
+        raise ParameterError(f"window_months must be an integer from 1 to 36, got {window_months!r}")
+    if data.admissions is None:
+        raise SchemaError("admissions", None, "the trial design matches on admissions; the table is required")
+    pf = person_frame(data)
+    W = int(round(window_months * _YEAR / 12))
+    starts = named_doctor_starts(data.listings)
+    start = np.full(len(pf.ids), np.int64(2**40))
+    np.minimum.at(start, pf.codes(starts["person_id"], "listings"), days(starts["start_date"]))
+    names = [outcome] + ([negative_control] if negative_control and negative_control != outcome else [])
+    ix = {o: EventIndex(*outcome_events(data, o, pf)) for o in names}
+    history = TrialHistory(adm=EventIndex(*outcome_events(data, "unplanned_admissions", pf)),
+                           ed=(EventIndex(*outcome_events(data, "ed_visits", pf)) if data.contacts is not None
+                               else None),
+                           conditions_first=conditions_first(data, pf))
+    male = (data.persons["sex"] == "M").to_numpy(dtype=float)
+    frame = emulate_trials(pf, start, area_at=listing_area(data, pf), male=male, history=history,
+                           window_days=W, history_days=365, controls_per_case=int(controls_per_case), seed=seed)
+    pp = trial_rate_ratio(frame, ix[outcome], per_protocol=True, level=level)
+    itt = trial_rate_ratio(frame, ix[outcome], per_protocol=False, level=level)
+    est = pd.DataFrame([{k: pp[k] for k in ("estimate", "lower", "upper")}], index=pd.Index([outcome], name="outcome"))
+    event_study, sensitivity, nc = trial_checks(frame, pf, ix, est, negative_control=negative_control,
+                                                placebo_months=placebo_months, level=level)
+    # crude: the same person-trials without matching weights or censoring weights
+    crude_frame = type(frame)(units=frame.units.assign(weight=1.0), lo=frame.lo, hi_itt=frame.hi_itt,
+                              hi_pp=frame.hi_pp, ipcw=frame.ipcw, report=frame.report,
+                              balance=frame.balance, settings=frame.settings)
+    crude = trial_rate_ratio(crude_frame, ix[outcome], per_protocol=False, level=level)["estimate"]
+    totals = pd.DataFrame({"events": [pp.get("events_controls", np.nan), pp.get("events_treated", np.nan)],
+                           "person_years": [pp.get("person_years_controls", np.nan),
+                                            pp.get("person_years_treated", np.nan)]},
+                          index=pd.Index([0, 1], name="exposed"))
+    totals["rate_per_1000"] = 1000 * totals["events"] / totals["person_years"]
+    bad = frame.balance.index[frame.balance["smd_after"].abs() > 0.1].tolist()
+    if bad:
+        warnings.warn(f"listing_effect: covariates with |standardised mean difference| > 0.1 after "
+                      f"matching: {bad} (see result.balance)", DataWarning, stacklevel=3)
+    settings = {**frame.settings, "window_months": int(window_months), "level": level,
+                "placebo_months": placebo_months, "negative_control": negative_control}
+    return ListingEffect(estimate=pp["estimate"], lower=pp["lower"], upper=pp["upper"], p_value=pp["p_value"],
+                         crude=float(crude), cells=event_study, totals=totals, outcome=outcome, adjust=(),
+                         design="trial", estimate_itt=itt["estimate"], lower_itt=itt["lower"],
+                         upper_itt=itt["upper"], balance=frame.balance, matching=frame.report,
+                         sensitivity=sensitivity, negative_control=nc, event_study=event_study, settings=settings)
+
+
+def _listing_poisson(
+    data,
+    *,
+    outcome: str = "avoidable_admissions",
+    adjust: Sequence[str] = ADJUST,
+) -> ListingEffect:
+    """Rate ratio of an outcome with vs without a named doctor (time-varying exposure): the adjusted
+    association of ``design="poisson"``.
 
     Parameters
     ----------
@@ -240,4 +451,5 @@ def listing_effect(
         cells["sex"] = np.where(cells["sex"].to_numpy() == 1, "M", "F")
     return ListingEffect(estimate=float(np.exp(b)), lower=float(np.exp(b - _Z * se)),
                          upper=float(np.exp(b + _Z * se)), p_value=float(2 * stats.norm.sf(abs(b / se))),
-                         crude=crude, cells=cells, totals=tot, outcome=outcome, adjust=adjust)
+                         crude=crude, cells=cells, totals=tot, outcome=outcome, adjust=adjust,
+                         design="poisson")

@@ -27,6 +27,11 @@ window before and after the (pseudo-)index date):
     Unplanned admissions flagged by
     :func:`~naravard_analysis.indicators.avoidable.flag_avoidable` (Socialstyrelsen's chronic
     list, DEFINITIONS.md §3.1; admission level, transfers in excluded).
+``hip_fractures``
+    Admissions (planned or not, transfers in excluded) with a main diagnosis of fracture of the
+    femur, ICD-10 S72: a *negative-control outcome* (Lipsitch, Tchetgen Tchetgen & Cohen,
+    *Epidemiology* 2010;21:383) for care-organisation interventions, which cannot plausibly
+    prevent a fall fracture within months but share the confounders of the evaluated outcomes.
 ``deaths``
     ``persons.death_date`` (one event).
 
@@ -65,6 +70,7 @@ OUTCOMES: dict[str, str] = {
     "admissions": "admissions",
     "primary_care_contacts": "contacts",
     "avoidable_admissions": "admissions",
+    "hip_fractures": "admissions",
     "deaths": "persons",
 }
 
@@ -201,6 +207,12 @@ def outcome_events(data, outcome: str, persons: PersonFrame) -> tuple[np.ndarray
                                exclude_transfers_in=True)
         sub = flags.loc[flags["avoidable"].to_numpy(dtype=bool)]
         return persons.codes(sub["person_id"], "admissions"), days(sub["admission_date"]), np.ones(len(sub))
+    if outcome == "hip_fractures":
+        m = df["main_diagnosis"].astype(str).str.startswith("S72").to_numpy(bool)
+        if "admitted_from" in df:
+            m &= (df["admitted_from"] != "hospital").to_numpy(dtype=bool)
+        sub = df.loc[m]
+        return persons.codes(sub["person_id"], "admissions"), days(sub["admission_date"]), np.ones(len(sub))
     if outcome == "admissions":
         return persons.codes(df["person_id"], "admissions"), days(df["admission_date"]), np.ones(len(df))
     unplanned = ~df["planned"].to_numpy(dtype=bool)
@@ -237,6 +249,8 @@ class EventIndex:
 
     def days_since_last(self, code: np.ndarray, at: np.ndarray, cap: int) -> np.ndarray:
         """Days from the person's last event before day ``at`` to ``at`` (``cap`` when none within it)."""
+        if self.key.size == 0:  # no events at all (e.g. a bundle without contacts)
+            return np.full(np.shape(code), float(cap))
         base = code.astype(np.int64) * _SHIFT + _DAY0
         i = np.searchsorted(self.key, base + at, side="left") - 1
         prev = self.key[np.maximum(i, 0)] - base

@@ -201,7 +201,47 @@ def worlds():
 
 @pytest.fixture(scope="module")
 def results(worlds):
-    return {k: evaluate_enrolments(w) for k, w in worlds.items()}
+    """The previous default design (risk-set matching with DiD), kept by name for comparison."""
+    return {k: evaluate_enrolments(w, design="matched_did") for k, w in worlds.items()}
+
+
+@pytest.fixture(scope="module")
+def trial_results(worlds):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {k: evaluate_enrolments(w) for k, w in worlds.items()}
+
+
+def test_default_trial_design_on_the_demo_world(worlds, trial_results):
+    """The default design on the standard world (teams in random order): no effect covered, the
+    known effect (0.5 on unplanned admissions and ED visits, oracle in meta truth) recovered."""
+    none, strong = trial_results["none"], trial_results["strong"]
+    assert none.design == "trial"
+    e = none.estimates
+    assert ((e["lower"] < 1) & (e["upper"] > 1)).all()
+    truth = worlds["strong"].meta["truth"]["mobile_team"]["oracle"]
+    for o in ("unplanned_admissions", "ed_visits"):
+        oracle = truth[o]["oracle_rate_ratio"]
+        assert strong.estimates.loc[o, "lower"] < oracle < strong.estimates.loc[o, "upper"]
+    # per protocol and intention to treat side by side; ITT is diluted towards 1
+    assert (strong.estimates["estimate_itt"] > strong.estimates["estimate"] - 0.1).all()
+    # every result carries the falsification and sensitivity checks
+    sens = none.sensitivity
+    assert list(sens.index) == list(e.index)
+    assert {"e_value", "e_value_limit", "placebo_estimate", "placebo_lower", "placebo_upper",
+            "pretrend_chi2", "pretrend_df", "pretrend_p_value"} <= set(sens)
+    assert (sens["e_value"] >= 1).all() and (sens["e_value_limit"] <= sens["e_value"]).all()
+    assert list(none.negative_control.index) == ["hip_fractures"]
+    # balance includes the trigger window and the area baseline
+    assert {"adm_6m", "ed_6m", "area_baseline"} <= set(none.balance.index)
+    assert abs(none.balance.loc["area_baseline", "smd_after"]) < 0.1
+    assert none.matching["n_cases"].sum() == none.settings["n_enrolled"]
+    text = none.summary("en")
+    assert "E-value" in text and "Negative control" in text and "placebo" in text
+    assert "E-värde" in none.summary("sv")
+    assert len(none.plot("en").axes) == 3
 
 
 def test_no_effect_world_naive_drop_and_matched_covers_one(worlds, results):
@@ -272,7 +312,7 @@ def test_summary_plot_and_comparison(results):
 
 
 def test_controls_from_any_and_negbin_run(worlds):
-    res = evaluate_enrolments(worlds["none"], controls_from="any", family="negbin",
+    res = evaluate_enrolments(worlds["none"], design="matched_did", controls_from="any", family="negbin",
                               outcomes=("ed_visits",), controls_per_case=2)
     assert res.estimates.loc["ed_visits", "n_controls"] <= 2 * res.estimates.loc["ed_visits", "n_cases"]
     assert res.settings["controls_from"] == "any"
@@ -298,7 +338,7 @@ def test_listing_effect_by_hand():
                 (2, "2019-02-01", False, "home", 2), (2, "2019-10-01", False, "home", 2)])
     data = RegisterData(persons=persons, admissions=adm, listings=listings,
                         meta={"period": ["2019-01-01", "2019-12-31"]})
-    res = listing_effect(data, outcome="unplanned_admissions", adjust=())
+    res = listing_effect(data, outcome="unplanned_admissions", adjust=(), design="poisson")
     exposed_days = 184  # 2019-07-01 .. 2019-12-31
     unexposed_days = 365 - 184 + 365
     expected = (1 / exposed_days) / (3 / unexposed_days)
@@ -306,14 +346,51 @@ def test_listing_effect_by_hand():
     assert res.estimate == pytest.approx(expected, rel=1e-6)
     assert res.totals["events"].tolist() == [3.0, 1.0]
     with pytest.raises(ParameterError, match="adjust: unknown"):
-        listing_effect(data, adjust=("income",))
+        listing_effect(data, adjust=("income",), design="poisson")
+    with pytest.raises(ParameterError, match="design must be one of"):
+        listing_effect(data, design="cox")
 
 
 def test_listing_effect_synthetic_below_one(worlds):
-    res = listing_effect(worlds["strong"])
+    res = listing_effect(worlds["strong"], design="poisson")
     # true effect 0.85 on avoidable chronic admissions (meta truth); observational estimate
     assert res.lower < 0.85 < res.upper
+    assert res.design == "poisson"
     assert {"events", "person_years", "exposed", "year", "age_band", "sex", "conditions"} <= set(res.cells)
+
+
+def test_listing_effect_trial_without_contacts(worlds):
+    """The default named-doctor design works on admissions alone and covers the truth (0.85)."""
+    import warnings
+
+    w = worlds["strong"]
+    data = RegisterData(persons=w.persons, admissions=w.admissions, listings=w.listings,
+                        meta=w.meta, validate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = listing_effect(data)
+    assert res.design == "trial"
+    assert res.lower < 0.85 < res.upper
+    assert np.isfinite([res.estimate_itt, res.crude, res.p_value]).all()
+    assert res.matching["n_cases"].sum() > 0
+    assert "hip_fractures" in res.negative_control.index
+    assert "named doctor" in res.summary("en")
+
+
+def test_named_doctor_starts_as_enrolments():
+    from naravard_analysis.methods.evaluation import named_doctor_starts
+
+    ls = pd.DataFrame({"person_id": [1, 1, 2, 3, 3], "doctor_id": [None, "D1", None, "D2", "D3"],
+                       "unit_id": ["VC1", "VC1", "VC1", "VC2", "VC2"],
+                       "start_date": pd.to_datetime(["2018-01-01", "2019-03-01", "2018-01-01",
+                                                     "2018-05-01", "2019-05-01"]),
+                       "end_date": pd.to_datetime(["2019-03-01", None, None, "2019-05-01", None])})
+    enr = named_doctor_starts(ls)
+    # person 1: first named doctor 2019-03-01; person 2 never; person 3: the first of two
+    assert enr["person_id"].tolist() == [3, 1]
+    assert enr["start_date"].tolist() == [pd.Timestamp("2018-05-01"), pd.Timestamp("2019-03-01")]
+    assert enr["team_id"].tolist() == ["VC2", "VC1"]
+    assert (enr["intervention"] == "named_doctor").all()
 
 
 # ------------------------------------------------------------------------------------------------
