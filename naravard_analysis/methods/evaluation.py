@@ -85,6 +85,7 @@ from naravard_analysis.methods.trial import (
     listing_area,
     municipality_area,
     trial_checks,
+    trial_history,
     trial_rate_ratio,
 )
 
@@ -592,11 +593,7 @@ def _sensitivity(estimates: pd.DataFrame, placebo: pd.DataFrame | None,
 
 
 def _trial_history(data, pf, ix: dict[str, EventIndex]) -> TrialHistory:
-    adm = ix.get("unplanned_admissions") or EventIndex(*outcome_events(data, "unplanned_admissions", pf))
-    ed = None
-    if data.contacts is not None:
-        ed = ix.get("ed_visits") or EventIndex(*outcome_events(data, "ed_visits", pf))
-    return TrialHistory(adm=adm, ed=ed, conditions_first=conditions_first(data, pf))
+    return trial_history(data, pf, conditions_first=conditions_first(data, pf))
 
 
 def _evaluate_trial(data, pf, ix, *, intervention, case_code, case_day, outcomes, W, history_days,

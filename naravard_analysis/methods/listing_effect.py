@@ -178,23 +178,51 @@ def named_doctor_starts(listings: pd.DataFrame, *, intervention: str = "named_do
 _CONDITION_GROUPS = ("heart_failure", "copd", "asthma", "diabetes", "hypertension", "angina", "anemia")
 
 
-def conditions_first(data, pf) -> np.ndarray:
-    """First day (int days) each chronic condition group of Socialstyrelsen's avoidable list was the
-    main diagnosis of an admission, per person code; ``2**40`` when never. Shape ``(persons, groups)``."""
-    from naravard_analysis.indicators.avoidable import flag_avoidable
+#: Chronic condition groups of :func:`conditions_first`: ICD-10 code prefixes, after the Charlson
+#: and Elixhauser coding algorithms of Quan et al. (*Med Care* 2005;43:1130), with atrial
+#: fibrillation and hypertension as in Elixhauser.
+CHRONIC_GROUPS: dict[str, tuple[str, ...]] = {
+    "hypertension": ("I10", "I11", "I12", "I13", "I15"),
+    "diabetes": ("E10", "E11", "E12", "E13", "E14"),
+    "ischaemic_heart_disease": ("I20", "I21", "I22", "I23", "I24", "I25"),
+    "heart_failure": ("I50", "I110", "I130", "I132"),
+    "atrial_fibrillation": ("I48",),
+    "copd": ("J41", "J42", "J43", "J44"),
+    "asthma": ("J45", "J46"),
+    "dementia": ("F00", "F01", "F02", "F03", "G30"),
+    "chronic_kidney_disease": ("N18",),
+    "cancer": tuple(f"C{i:02d}" for i in range(98)),
+}
 
+
+def conditions_first(data, pf) -> np.ndarray:
+    """First day (int days) each chronic condition group (:data:`CHRONIC_GROUPS`) was recorded as
+    the main or another diagnosis of an admission, per person code; ``2**40`` when never.
+
+    Shape ``(persons, groups)``. A register proxy of multimorbidity that only looks backwards
+    (what was recorded before a day), as the trial designs need.
+    """
     n = len(pf.ids)
-    if data.admissions is None or not len(data.admissions):
-        return np.full((n, 0), np.int64(2**40))
-    flags = flag_avoidable(data.admissions, data.persons, unit="admission", min_age=0)
-    groups = [c for c in _CONDITION_GROUPS if c in flags]
-    code = pf.codes(flags["person_id"], "admissions")
-    day = days(flags["admission_date"])
+    groups = list(CHRONIC_GROUPS)
     out = np.full((n, len(groups)), np.int64(2**40))
-    for j, g in enumerate(groups):  # a handful of condition groups, each vectorised
-        m = flags[g].to_numpy(bool)
+    a = data.admissions
+    if a is None or not len(a):
+        return out
+    a = a.reset_index(drop=True)
+    code = pf.codes(a["person_id"], "admissions")
+    day = days(a["admission_date"])
+    other = a["other_diagnoses"].fillna("").astype(str) if "other_diagnoses" in a else pd.Series("", index=a.index)
+    diag = (a["main_diagnosis"].astype(str) + " " + other).str.split()
+    long = diag.explode()
+    row = long.index.to_numpy()
+    pos = a.index.get_indexer(row)
+    codes = long.fillna("").to_numpy(dtype=str)
+    for j, g in enumerate(groups):  # ten groups, each vectorised over all recorded diagnoses
+        m = np.zeros(codes.size, bool)
+        for prefix in CHRONIC_GROUPS[g]:
+            m |= np.char.startswith(codes, prefix)
         col = out[:, j].copy()
-        np.minimum.at(col, code[m], day[m])
+        np.minimum.at(col, code[pos[m]], day[pos[m]])
         out[:, j] = col
     return out
 
@@ -224,7 +252,7 @@ def listing_effect(
     adjust: Sequence[str] = ADJUST,
     design: str = "trial",
     window_months: int = 12,
-    controls_per_case: int = 5,
+    controls_per_case: int = 3,
     seed: int = 0,
     level: float = 0.95,
     negative_control: str | None = "hip_fractures",
@@ -275,10 +303,10 @@ def _listing_trial(data, *, outcome, window_months, controls_per_case, seed, lev
                    placebo_months) -> ListingEffect:
     from naravard_analysis.methods.person_time import OUTCOMES, EventIndex
     from naravard_analysis.methods.trial import (
-        TrialHistory,
         emulate_trials,
         listing_area,
         trial_checks,
+        trial_history,
         trial_rate_ratio,
     )
 
@@ -299,10 +327,7 @@ def _listing_trial(data, *, outcome, window_months, controls_per_case, seed, lev
     np.minimum.at(start, pf.codes(starts["person_id"], "listings"), days(starts["start_date"]))
     names = [outcome] + ([negative_control] if negative_control and negative_control != outcome else [])
     ix = {o: EventIndex(*outcome_events(data, o, pf)) for o in names}
-    history = TrialHistory(adm=EventIndex(*outcome_events(data, "unplanned_admissions", pf)),
-                           ed=(EventIndex(*outcome_events(data, "ed_visits", pf)) if data.contacts is not None
-                               else None),
-                           conditions_first=conditions_first(data, pf))
+    history = trial_history(data, pf, conditions_first=conditions_first(data, pf))
     male = (data.persons["sex"] == "M").to_numpy(dtype=float)
     frame = emulate_trials(pf, start, area_at=listing_area(data, pf), male=male, history=history,
                            window_days=W, history_days=365, controls_per_case=int(controls_per_case), seed=seed)

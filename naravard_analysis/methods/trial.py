@@ -83,6 +83,7 @@ __all__ = [
     "month_first_day",
     "municipality_area",
     "listing_area",
+    "trial_history",
 ]
 
 _BIG = np.int64(2**40)
@@ -91,14 +92,15 @@ _MONTH = _YEAR / 12
 #: Age bands of the exact match (five-year bands from 60, wider below).
 AGE_EDGES = np.array([20, 40, 50, 60, 65, 70, 75, 80, 85, 90])
 #: Covariates of each person-trial (measured on the first day of the trial month).
-TRIAL_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "acute_last_month", "adm_3m", "adm_7_24m",
-                    "conditions", "area_baseline"]
+TRIAL_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "readm_6m", "acute_last_month", "adm_3m",
+                    "days_since_admission", "bed_days_6m", "adm_7_24m", "conditions", "area_baseline",
+                    "adm_6m_last_month", "ed_6m_last_month"]
 #: Exact-cell caps (beyond the area): the trigger-window counts. Everything else is balanced by
 #: propensity-odds weights within the cells (:func:`_odds_weights`).
 _CAPS = {"adm_6m": 3, "ed_6m": 4, "acute_last_month": 1}
 _EXACT_AGE = np.array([65, 80])  # <65, 65-79, 80+
-_PS_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "acute_last_month", "adm_3m", "adm_7_24m",
-                  "conditions", "area_baseline"]
+_PS_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "readm_6m", "acute_last_month", "adm_3m",
+                  "days_since_admission", "bed_days_6m", "adm_7_24m", "conditions", "area_baseline"]
 REASONS = {
     "matched": "matched with the requested number of controls",
     "matched_fewer": "matched with fewer controls than requested",
@@ -131,11 +133,19 @@ class TrialHistory:
     conditions_first
         ``(persons, groups)`` first day each chronic condition group was recorded (``_BIG`` when
         never), or ``None``.
+    readm
+        The admissions of ``adm`` that start within 30 days of an earlier discharge
+        (readmissions), or ``None``: a propensity-score covariate, so that two independent
+        admissions and one admission with its readmission are told apart.
+    bed
+        Bed days of unplanned stays by admission day, or ``None``.
     """
 
     adm: EventIndex
     ed: EventIndex | None = None
     conditions_first: np.ndarray | None = None
+    readm: EventIndex | None = None
+    bed: EventIndex | None = None
 
 
 @dataclass
@@ -170,6 +180,50 @@ class TrialFrame:
     report: pd.DataFrame
     balance: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+
+
+def trial_history(data, pf: PersonFrame, *, readmission_days: int = 30,
+                  conditions_first: np.ndarray | None = None) -> TrialHistory:
+    """The trigger histories as referral rules count them, from the register tables.
+
+    * ``adm``: unplanned admissions (transfers in excluded), and ``readm`` those of them that start
+      within ``readmission_days`` of the discharge of an earlier unplanned stay of the same person
+      (readmissions follow an illness rather than start a new one);
+    * ``ed``: emergency-department contacts without an unplanned admission of the same person on
+      the same or the next day (an ED visit that leads to admission is counted once, as the
+      admission); ``None`` without a ``contacts`` table.
+
+    Referral rules of Swedish mobile teams count "admissions and ED visits" in this sense (the
+    synthetic world's rule: ``meta["truth"]["mobile_team"]["enrolment_rule"]``); matching on the
+    counts a rule uses keeps people who could not have been referred out of the comparison.
+    """
+    from naravard_analysis.methods.person_time import _DAY0, _SHIFT, days, outcome_events
+
+    a = data.admissions
+    m = ~a["planned"].to_numpy(dtype=bool)
+    if "admitted_from" in a:
+        m &= (a["admitted_from"] != "hospital").to_numpy(dtype=bool)
+    sub = a.loc[m]
+    code = pf.codes(sub["person_id"], "admissions")
+    adm_day = days(sub["admission_date"])
+    dis_day = days(sub["discharge_date"])
+    order = np.lexsort((adm_day, code))
+    code, adm_day, dis_day = code[order], adm_day[order], dis_day[order]
+    # latest discharge among the person's earlier stays (running maximum within person)
+    key_dis = np.where(np.r_[True, code[1:] != code[:-1]], np.iinfo(np.int64).min, np.r_[0, dis_day[:-1]])
+    prev_dis = pd.Series(key_dis).groupby(code).cummax().to_numpy()
+    readmit = (readmission_days > 0) & (adm_day - prev_dis <= readmission_days)
+    adm = EventIndex(code, adm_day, np.ones(code.size))
+    readm = EventIndex(code[readmit], adm_day[readmit], np.ones(int(readmit.sum())))
+    ed = None
+    if data.contacts is not None:
+        e_code, e_day, _ = outcome_events(data, "ed_visits", pf)
+        adm_keys = np.unique(code * _SHIFT + adm_day + _DAY0)
+        ek = e_code * _SHIFT + e_day + _DAY0
+        admitted = np.isin(ek, adm_keys) | np.isin(ek + 1, adm_keys)
+        ed = EventIndex(e_code[~admitted], e_day[~admitted], np.ones(int((~admitted).sum())))
+    bed = EventIndex(*outcome_events(data, "bed_days", pf))
+    return TrialHistory(adm=adm, ed=ed, conditions_first=conditions_first, readm=readm, bed=bed)
 
 
 def municipality_area(data) -> Callable[[np.ndarray, int], np.ndarray]:
@@ -222,7 +276,7 @@ def _counts(ix: EventIndex | None, code: np.ndarray, lo: np.ndarray | int, hi: n
 
 def _history_cov(code: np.ndarray, m: int, pf: PersonFrame, male: np.ndarray, h: TrialHistory) -> dict:
     """Covariates on the first day of month ``m`` (everything but area and the area baseline)."""
-    m0, m1, m3, m6, m24 = (int(month_first_day(m - k)) for k in (0, 1, 3, 6, 24))
+    m0, m1, m3, m6, m7, m24 = (int(month_first_day(m - k)) for k in (0, 1, 3, 6, 7, 24))
     adm6 = _counts(h.adm, code, m6, m0)
     ed6 = _counts(h.ed, code, m6, m0)
     recent = _counts(h.adm, code, m1, m0) + _counts(h.ed, code, m1, m0)
@@ -231,7 +285,10 @@ def _history_cov(code: np.ndarray, m: int, pf: PersonFrame, male: np.ndarray, h:
             else np.zeros(code.size))
     return {"age": (m0 - pf.birth[code]) / _YEAR, "male": male[code], "adm_6m": adm6, "ed_6m": ed6,
             "acute_last_month": recent, "adm_3m": _counts(h.adm, code, m3, m0), "adm_7_24m": long,
-            "conditions": cond}
+            "conditions": cond, "readm_6m": _counts(h.readm, code, m6, m0),
+            "days_since_admission": h.adm.days_since_last(code, np.full(code.size, m0, np.int64), 365),
+            "bed_days_6m": _counts(h.bed, code, m6, m0),
+            "adm_6m_last_month": _counts(h.adm, code, m7, m1), "ed_6m_last_month": _counts(h.ed, code, m7, m1)}
 
 
 def _key(cov: dict, area: np.ndarray) -> np.ndarray:
@@ -260,6 +317,7 @@ def emulate_trials(
     seed: int = 0,
     balance_sample: int = 2000,
     exact_area: bool = True,
+    presample: int = 20,
 ) -> TrialFrame:
     """Build the pooled monthly trials (module docstring).
 
@@ -286,6 +344,10 @@ def emulate_trials(
         Seed of the control sampling and of the index days drawn for controls.
     balance_sample
         Risk-set members per month described for the before-matching balance.
+    presample
+        Candidates kept per treated person and control wanted in each coarse cell (area, age
+        group, trigger-window admissions) before the full covariates are computed (a uniform
+        random subsample; larger = more candidates per exact cell).
     exact_area
         Compare within the area (default). ``False``: controls from any area, the area entering
         only through its baseline rate in the propensity score (for worlds too small for
@@ -355,9 +417,20 @@ def emulate_trials(
         # cheap stage: the trigger-window admissions
         a6_keys = np.unique(k1_t[ok_t] * 8 + np.minimum(adm6_t[ok_t], _CAPS["adm_6m"]))
         ka_p = p_area if exact_area else np.zeros(pc.size, np.int64)
-        keep = np.isin(_first_key((m0 - pf.birth[pc]) / _YEAR, male[pc], ka_p) * 8
-                       + np.minimum(adm6_p, _CAPS["adm_6m"]), a6_keys)
-        pc, p_area = pc[keep], p_area[keep]
+        k2_p = _first_key((m0 - pf.birth[pc]) / _YEAR, male[pc], ka_p) * 8 + np.minimum(adm6_p, _CAPS["adm_6m"])
+        keep = np.isin(k2_p, a6_keys)
+        pc, p_area, k2_p = pc[keep], p_area[keep], k2_p[keep]
+        # a uniform random subsample of at most `presample` candidates per treated person of each
+        # coarse cell: the full cells below are then random subsets of the eligible, so the
+        # within-cell weights stay unbiased, and the covariates of the whole population need not
+        # be computed when most people are eligible (named doctors)
+        k2_t = (k1_t * 8 + np.minimum(adm6_t, _CAPS["adm_6m"]))[ok_t]
+        uk2, n2 = np.unique(k2_t, return_counts=True)
+        cap = presample * k * n2[np.searchsorted(uk2, k2_p)]
+        o2 = np.lexsort((rng.random(pc.size), k2_p))
+        rank2 = np.arange(o2.size) - np.searchsorted(k2_p[o2], k2_p[o2], side="left")
+        sel = np.sort(o2[rank2 < cap[o2]])
+        pc, p_area = pc[sel], p_area[sel]
         cov_t = _history_cov(tc, int(m), pf, male, history)
         cov_p = _history_cov(pc, int(m), pf, male, history)
         key_t = _key(cov_t, np.maximum(t_area, 0) if exact_area else np.zeros(tc.size, np.int64))
@@ -444,7 +517,8 @@ def _odds_weights(units: pd.DataFrame) -> np.ndarray:
     if tr.all() or not tr.any():
         return w
     x = units[_PS_COVARIATES].to_numpy(float)
-    x = np.column_stack([x, x[:, 0] ** 2 / 100.0])
+    ds = units["days_since_admission"].to_numpy(float)
+    x = np.column_stack([x, x[:, 0] ** 2 / 100.0, np.log1p(ds), np.log1p(units["bed_days_6m"].to_numpy(float))])
     sd = x.std(0)
     sd[sd == 0] = 1.0
     z = (x - x.mean(0)) / sd
@@ -528,7 +602,11 @@ def _ipcw(units: pd.DataFrame, lo: np.ndarray, hi_itt: np.ndarray, pf: PersonFra
     cond = (np.minimum((history.conditions_first[cc] < m0[:, None]).sum(1), 2)
             if history.conditions_first is not None else np.zeros(r.size, np.int64))
     band = np.searchsorted(AGE_EDGES, (m0 - pf.birth[cc]) / _YEAR, side="right")
-    cell, _ = pd.factorize(pd.MultiIndex.from_arrays([month, area[r], band, a6, e6, cond, male[cc]]))
+    key = month - month.min()
+    for v, size in ((area[r], int(area.max()) + 1), (band, len(AGE_EDGES) + 1), (a6, _CAPS["adm_6m"] + 1),
+                    (e6, _CAPS["ed_6m"] + 1), (cond, 3), (male[cc].astype(np.int64), 2)):
+        key = key * size + v
+    _, cell = np.unique(key, return_inverse=True)
     ww = w[r]
     num = np.bincount(cell, weights=ww * cens[r, q])
     den = np.bincount(cell, weights=ww)

@@ -615,7 +615,11 @@ class RegionalReport:
                     + ("Data innehåller inga inskrivningar i mobila team." if sv
                        else "The data hold no mobile-team enrolments."))
             return Section("mobile_teams", _t("mobile_teams", lang), text)
-        matched = evaluate_enrolments(self.data, intervention="mobile_team", design="matched_did", seed=0)
+        import warnings
+
+        with warnings.catch_warnings():  # balance warnings: the numbers are in the checks below
+            warnings.simplefilter("ignore")
+            matched = evaluate_enrolments(self.data, intervention="mobile_team", seed=0)
         est = matched.estimates.reset_index()
         # The naive ratio comes from all enrolled, the matched estimate from the matched cases and
         # controls: each is shown only when the counts behind it are (a ratio of 1/16 is a count).
@@ -653,6 +657,7 @@ class RegionalReport:
             for row in table.itertuples()
         ]
         text = f"## {_t('mobile_teams', lang)}\n\n{intro}\n\n" + "\n".join(f"- {r}" for r in ratios)
+        text += "\n\n" + _mobile_team_checks(matched, lang)
         return Section("mobile_teams", _t("mobile_teams", lang), text, table, files)
 
     # ----------------------------------------------------------------- outputs
@@ -683,3 +688,22 @@ class RegionalReport:
             "Figures are in `figures/` as PNG and SVG, each with the CSV of the numbers behind it; "
             "the tables are in `tables.xlsx`."
         )
+
+
+def _mobile_team_checks(result, lang: str) -> str:
+    """Falsification and sensitivity of the mobile-team estimate, as text (ratios only, no counts)."""
+    sv = lang == "sv"
+    lines = [label("falsification_checks", lang) + ":"]
+    for o, r in result.sensitivity.iterrows():
+        lines.append("- " + nar.describe_ratio(f"{label(o, lang)}, {label('placebo_dates', lang)}",
+                                               r["placebo_estimate"], r["placebo_lower"], r["placebo_upper"],
+                                               language=lang))
+        p = format_number(r["pretrend_p_value"], lang, decimals=2)
+        e, el = (format_number(r[c], lang, decimals=2) for c in ("e_value", "e_value_limit"))
+        lines.append(f"- {label(o, lang)}: " + (f"förtrendtest p = {p}; E-värde {e} (konfidensgränsen {el})."
+                                                if sv else f"pre-trend test p = {p}; E-value {e} "
+                                                f"(confidence limit {el})."))
+    for o, r in result.negative_control.iterrows():
+        lines.append("- " + nar.describe_ratio(f"{label('negative_control', lang)} ({label(o, lang)})",
+                                               r["estimate"], r["lower"], r["upper"], language=lang))
+    return "\n".join(lines)
