@@ -366,6 +366,12 @@ def emulate_trials(
     months = np.unique(s_month[started & (start_day >= lo_p)])
     k = int(controls_per_case)
 
+    from naravard_analysis.methods.person_time import _DAY0, _SHIFT
+
+    adm_code_all = history.adm.key // _SHIFT
+    adm_day_all = history.adm.key % _SHIFT - _DAY0
+    by_day = np.argsort(adm_day_all, kind="stable")
+    adm_day_sorted, adm_code_by_day = adm_day_all[by_day], adm_code_all[by_day]
     reasons: list[np.ndarray] = []
     frames: list[pd.DataFrame] = []
     before: list[pd.DataFrame] = []
@@ -401,8 +407,11 @@ def emulate_trials(
         pc, p_area = pc[keep], p_area[keep]
         # area baseline: unplanned admissions per person-year in the trigger window among the
         # area's eligible residents of the treated's sex and age bands (plus the treated)
-        adm6_p = _counts(history.adm, pc, int(month_first_day(m - 6)), m0)
-        adm6_t = _counts(history.adm, tc, int(month_first_day(m - 6)), m0)
+        # trigger-window admissions of everybody at once from the day-sorted events (the pool
+        # can be the whole population, and most of it has no admission in the window)
+        a0, a1 = np.searchsorted(adm_day_sorted, [int(month_first_day(m - 6)), m0])
+        adm6_all = np.bincount(adm_code_by_day[a0:a1], minlength=len(pf.ids)).astype(float)
+        adm6_p, adm6_t = adm6_all[pc], adm6_all[tc]
         n_area = np.bincount(np.concatenate([p_area, t_area[ok_t]]), minlength=int(max(p_area.max(initial=0),
                                                                                        t_area.max()) + 1))
         s_area = np.bincount(np.concatenate([p_area, t_area[ok_t]]),
