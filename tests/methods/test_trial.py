@@ -198,6 +198,7 @@ def test_trial_recovers_truth_under_area_targeting(targeted, rr, seed):
     assert s["e_value"] >= 1
 
 
+@pytest.mark.slow
 def test_old_matched_design_is_biased_under_targeting(targeted):
     """The reason for the new default: with no effect, matching across areas with different
     baselines gives ratios above 1 (Daw & Hatfield 2018); the trial design does not."""
