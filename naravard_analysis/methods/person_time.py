@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from naravard_analysis.core.dates import day_numbers
 from naravard_analysis.errors import ParameterError, SchemaError
 
 __all__ = [
@@ -77,8 +78,7 @@ OUTCOMES: dict[str, str] = {
 
 def days(values: pd.Series | np.ndarray) -> np.ndarray:
     """Dates as int64 days since 1970-01-01 (NaT -> the int64 minimum)."""
-    arr = np.asarray(values, dtype="datetime64[ns]").astype("datetime64[D]")
-    return arr.astype(np.int64)
+    return day_numbers(values)
 
 
 @dataclass(frozen=True)
