@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from naravard_analysis.core.dates import NAT_DAY, as_datetime, completed_years, day_numbers, ymd
+from naravard_analysis.core.defaults import DEFINITION_DEFAULT, DefinitionDefault, resolve
 from naravard_analysis.core.icd import clean_prefixes, normalise_codes, starts_with_any
 from naravard_analysis.core.stays import latest_discharge, link_stays
 from naravard_analysis.core.text import CodedText, text_arrow
@@ -35,7 +36,6 @@ from naravard_analysis.indicators.readmission_definitions import (
 
 __all__ = ["flag_readmissions"]
 
-_DEFAULT = object()  # "use the variant's default" (min_age differs between variants)
 
 _TEXT = ("main_diagnosis", "hospital_id", "department", "admitted_from", "discharge_to")
 # Tie rule for stays with the same person, admission and discharge date (design choice, see
@@ -69,7 +69,7 @@ def _settings(
         raise ParameterError(f"unknown variant {variant!r}; available: {sorted(VARIANTS)}")
     v = VARIANTS[variant]
     lo, hi = window_days(v, window)
-    min_age = v.min_age if min_age is _DEFAULT else min_age
+    min_age = resolve(min_age, v.min_age)  # the variant's own limit differs (65, 67 for norway)
     if min_age is not None and (
         isinstance(min_age, bool) or not isinstance(min_age, (int, np.integer))
     ):
@@ -249,8 +249,15 @@ class _PersonAttributes:
     death_days: np.ndarray  # days from index discharge to death (NaN: none known)
 
 
-def _person_attributes(persons: pd.DataFrame, ep: _Episodes, s: _Settings) -> _PersonAttributes:
-    """Age at the index (completed years) and days to death, from the persons table."""
+def _person_attributes(
+    persons: pd.DataFrame, ep: _Episodes, s: _Settings, admissions: pd.DataFrame
+) -> _PersonAttributes:
+    """Age at the index (completed years) and days to death, from the persons table.
+
+    Age from ``persons.birth_date`` where known; else the ``age`` delivered with the stay in
+    ``admissions`` (Patientregistret ALDER): the episode's first stay for ``age_at="admission"``,
+    its last stay for ``"discharge"``.
+    """
     n = len(ep)
     dup = persons["person_id"].duplicated().to_numpy()
     if dup.any():
@@ -258,14 +265,6 @@ def _person_attributes(persons: pd.DataFrame, ep: _Episodes, s: _Settings) -> _P
         raise SchemaError("persons", "person_id", "duplicate person", pos.size, pos)
     ppos = pd.Index(persons["person_id"]).get_indexer(ep.person_ids)[ep.person] if n else ep.person
     found = ppos >= 0
-    n_missing = int((~found).sum())
-    if n_missing:
-        warnings.warn(
-            f"persons: {n_missing} index episode(s) of persons missing from the persons table "
-            "(age unknown; excluded as 'age' when min_age is set)",
-            DataWarning,
-            stacklevel=3,
-        )
     safe = np.where(found, ppos, 0)
     age_known = np.zeros(n, dtype=bool)
     years = np.zeros(n, dtype=np.int64)
@@ -276,6 +275,20 @@ def _person_attributes(persons: pd.DataFrame, ep: _Episodes, s: _Settings) -> _P
         age_known = found & (birth_p != NAT_DAY)[safe]
         years = completed_years(ymd(ep.adm if s.age_at == "admission" else ep.dis), birth_ymd[safe])
         years[~age_known] = 0
+    if "age" in admissions.columns and n:
+        row = ep.row_first if s.age_at == "admission" else ep.row_last
+        delivered = pd.to_numeric(admissions["age"], errors="coerce").to_numpy(dtype=float)[row]
+        fill = ~age_known & ~np.isnan(delivered)
+        years[fill] = delivered[fill].astype(np.int64)
+        age_known |= fill
+    n_missing = int((~found & ~age_known).sum())
+    if n_missing:
+        warnings.warn(
+            f"persons: {n_missing} index episode(s) of persons missing from the persons table "
+            "(age unknown; excluded as 'age' when min_age is set)",
+            DataWarning,
+            stacklevel=3,
+        )
     death_days = np.full(n, np.nan)
     if "death_date" in persons.columns and len(persons):
         death = day_numbers(persons["death_date"], "persons", "death_date")[safe]
@@ -372,6 +385,8 @@ def _episode_columns(ep: _Episodes, admissions: pd.DataFrame, persons: pd.DataFr
     for col in ("sex", "municipality_code", "region_code"):
         if col in persons.columns:
             out[col] = CodedText(persons[col]).decode(pa_.row, pa_.found)
+        elif col in admissions.columns:  # as delivered with the stay (Patientregistret KON, LAN, KOMMUN)
+            out[col] = CodedText(admissions[col]).decode(ep.row_first)
     out["age"] = _int_array(pa_.age, pa_.age_known)
     return out
 
@@ -407,7 +422,7 @@ def flag_readmissions(
     *,
     variant: str = "socialstyrelsen",
     window: int | tuple[int, int] | None = None,
-    min_age: int | None = _DEFAULT,  # type: ignore[assignment]
+    min_age: int | None | DefinitionDefault = DEFINITION_DEFAULT,
     unplanned_only: bool = True,
     merge_gap_days: int = 0,
     index_diagnoses: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
@@ -427,15 +442,23 @@ def flag_readmissions(
         (``"died"`` = UTSATT 4, ``"hospital"`` = transfer); ``main_diagnosis`` when
         ``index_diagnoses`` is given; ``hospital_id``, ``department`` carried when present.
     persons : DataFrame
-        ``person_id``, ``birth_date`` (needed unless ``min_age=None``), optional ``sex``,
-        ``municipality_code``, ``region_code``, ``death_date``.
+        ``person_id``; ``birth_date`` (needed for the age limit unless ``admissions`` has ``age``
+        or ``min_age=None``), optional ``sex``, ``municipality_code``, ``region_code``,
+        ``death_date``.
+
+        Age at the index: from ``birth_date`` (completed years at ``age_at``) where known, which
+        wins when both exist (exact to the day). Else ``admissions.age``, the age delivered with
+        each stay (Patientregistret ALDER, read by ``read_table(source="patientregistret")``): the
+        episode's first stay's for ``age_at="admission"``, its last stay's for ``"discharge"``. So
+        an extract with ALDER and no birth dates needs only ``person_id`` here.
     variant : {"socialstyrelsen", "cms", "norway"}
         Defaults of the definition (module docstring table, DEFINITIONS.md §4.2/§4.3/§4.6).
     window : int or (int, int), optional
         Last day, or (first day, last day), of the window in days after the index discharge;
         default (1, 30) Swedish and Norwegian, (0, 30) CMS.
     min_age : int or None
-        Minimum age at the index (default 65; 67 for ``norway``); ``None`` = no age limit.
+        Minimum age at the index. Default ``DEFINITION_DEFAULT``: the variant's (65; 67 for
+        ``norway``); ``None`` = no age limit.
     unplanned_only : bool
         Count only unplanned readmissions (``planned`` of the readmission episode's first stay is
         False). ``planned`` missing counts as unplanned (counted in a ``DataWarning``).
@@ -467,8 +490,8 @@ def flag_readmissions(
         One row per care episode (every episode is a potential index), sorted by person and
         admission: ``person_id, episode_id, admission_date, discharge_date, n_stays`` and the first
         stay's ``planned, main_diagnosis, hospital_id, department`` and the last stay's
-        ``discharge_to, discharge_hospital_id`` when present, ``sex, municipality_code`` from
-        ``persons``, ``age`` (Int64), ``index_group`` (with a mapping), ``eligible`` (bool),
+        ``discharge_to, discharge_hospital_id`` when present, ``sex, municipality_code, region_code`` from
+        ``persons`` (else the first stay's, when ``admissions`` has them), ``age`` (Int64), ``index_group`` (with a mapping), ``eligible`` (bool),
         ``exclusion`` (str, missing when eligible), ``readmitted`` (bool, False when not
         eligible), ``days_to_readmission`` (Int64), ``readmission_date``,
         ``readmission_diagnosis`` and ``readmission_hospital_id`` (when readmitted and eligible),
@@ -510,7 +533,8 @@ def flag_readmissions(
     if index_diagnoses is not None:
         need.append("main_diagnosis")
     require_table(admissions, "admissions", need)
-    require_table(persons, "persons", ["person_id"] + (["birth_date"] if s.min_age is not None else []))
+    need_birth = s.min_age is not None and "age" not in admissions.columns
+    require_table(persons, "persons", ["person_id"] + (["birth_date"] if need_birth else []))
     # The stay arrays live only inside this call: freed before the episode-level work (memory).
     ep = _link_episodes(_stays(admissions), s)
     if end_date is None:
@@ -519,7 +543,7 @@ def flag_readmissions(
         end_d = np.int64(pd.Timestamp(end_date).to_datetime64().astype("datetime64[D]").astype(np.int64))
         end_inferred = False
     nr = _next_readmission(ep, s, end_d)
-    pa_ = _person_attributes(persons, ep, s)
+    pa_ = _person_attributes(persons, ep, s, admissions)
     matched, group_codes, group_names = (None, None, [])
     if index_diagnoses is not None:
         matched, group_codes, group_names = _index_groups(ep, index_diagnoses)

@@ -587,3 +587,49 @@ def test_demo_world_end_to_end(demo_dir):
     assert 0 < r.rate.iloc[0] < 1
     cms = readmission_rates(flag_readmissions(data.admissions, data.persons, variant="cms"))
     assert cms.n_index.iloc[0] >= r.n_index.iloc[0]  # CMS splits same-day returns
+
+
+# ------------------------------------------------- age delivered with the stays (ALDER, issue 19)
+
+PR_CSV = """LopNr;INDATUM;UTDATUM;HDIA;PVARD;UTSATT;SJUKHUS;KON;LAN;KOMMUN;ALDER
+1;20200101;20200105;I500;2;1;11001;1;14;80;81
+1;20200115;20200118;J189;2;1;11001;1;14;80;81
+2;20200201;20200203;E119;2;1;11001;2;14;01;64
+2;20200210;20200212;E119;2;1;11001;2;14;01;64
+3;20200301;20200303;I500;2;1;12001;2;14;80;70
+"""
+
+
+def test_patientregistret_extract_with_only_alder(tmp_path):
+    from naravard_analysis.data import read_table
+
+    path = tmp_path / "par.csv"
+    path.write_text(PR_CSV, encoding="utf-8")
+    adm = read_table(path, "admissions", source="patientregistret")
+    persons = adm[["person_id"]].drop_duplicates()  # no birth dates in the extract
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # nobody's age is unknown: no warning
+        f = flag_readmissions(adm, persons, end_date="2020-12-31")
+    assert f["age"].tolist() == [81, 81, 64, 64, 70]
+    # person 1 (81) readmitted on day 10; person 2 is 64 (< 65): excluded for age, not readmitted
+    assert f["readmitted"].tolist() == [True, False, False, False, False]
+    assert f["exclusion"].tolist()[2:4] == ["age", "age"]
+    # residence and sex from the stays (KON 1 = M; LAN + KOMMUN)
+    assert f["municipality_code"].astype(str).tolist() == ["1480", "1480", "1401", "1401", "1480"]
+    assert f["sex"].astype(str).tolist()[:3] == ["M", "M", "F"]
+
+
+def test_birth_date_wins_over_delivered_age_and_fills_gaps():
+    adm = make_adm([(1, "2020-01-01", "2020-01-05"), (2, "2020-02-01", "2020-02-03")])
+    adm["age"] = pd.array([50, 70], dtype="Int64")
+    persons = make_persons([1], birth="1940-01-01")  # person 1: 80 by birth date; 2 has none
+    f = flag_readmissions(adm, persons, end_date=END)
+    assert f["age"].tolist() == [80, 70]
+    assert f["eligible"].tolist() == [True, True]
+
+
+def test_min_age_default_is_readable_in_the_signature():
+    import inspect
+
+    shown = str(inspect.signature(flag_readmissions).parameters["min_age"])
+    assert "object at 0x" not in shown and "DEFINITION_DEFAULT" in shown
