@@ -154,10 +154,15 @@ def test_coupled_truth_exact(teams) -> None:
 
 
 def _monthly(data: RegisterData) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Unplanned admissions (not transferred in) and ED contacts per person and calendar month."""
+    """Unplanned admissions (not transferred in) and ED visits without admission (no such
+    admission of the person on the same or the next day) per person and calendar month."""
     a = data.admissions
     a = a[~a["planned"] & (a["admitted_from"] != "hospital")]
     c = data.contacts[data.contacts["care_level"] == "emergency"]
+    days = set(zip(a["person_id"], a["admission_date"], strict=True))
+    admitted = [(p, d) in days or (p, d + pd.Timedelta(days=1)) in days
+                for p, d in zip(c["person_id"], c["contact_date"], strict=True)]
+    c = c[~np.array(admitted, dtype=bool)]
     adm = a.groupby(["person_id", a["admission_date"].dt.to_period("M")]).size()
     ed = c.groupby(["person_id", c["contact_date"].dt.to_period("M")]).size()
     return adm, ed
@@ -165,8 +170,8 @@ def _monthly(data: RegisterData) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_enrolment_follows_the_trigger_in_the_tables(teams) -> None:
     """Recomputed from the final tables: every enrolled person had >= 2 unplanned admissions, or
-    >= 3 unplanned admissions + ED contacts, in the six calendar months before the enrolment
-    month; and about half of those who qualify in a month are enrolled the next month."""
+    >= 3 unplanned admissions + ED visits without admission, in the six calendar months before
+    the enrolment month; the metadata state the scenario's rule."""
     w, _ = teams
     adm, ed = _monthly(w)
     e = w.enrolments
@@ -178,6 +183,8 @@ def test_enrolment_follows_the_trigger_in_the_tables(teams) -> None:
         d = sum(ed.get((pid, m), 0) for m in months)
         ok.append(a >= 2 or a + d >= 3)
     assert all(ok), f"{len(ok) - sum(ok)} enrolled without the trigger in the tables"
+    rule = w.meta["truth"]["mobile_team"]["enrolment_rule"]
+    assert "without admission" in rule["counts"] and rule["rule"] == w.meta["truth"]["scenario"]["enrolment_rule"]
 
 
 def test_treatment_changes_nothing_before_it_starts(named) -> None:

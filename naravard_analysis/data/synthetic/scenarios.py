@@ -9,7 +9,8 @@ one intervention so that it is *targeted* at need, as in Swedish practice:
     Mobile teams start in order of that rate, the highest-rate municipality first, at evenly
     spaced months; the lowest-rate quarter never starts. Patients are enrolled right after an
     admission spike (:func:`team_enrolments`: 65+, ≥ 2 unplanned admissions or ≥ 3 unplanned
-    admissions + ED contacts in the six calendar months before, referred with probability 0.5,
+    admissions + ED visits without admission in the six calendar months before, referred with
+    probability 0.5,
     enrolled the next month); an enrolment lasts at least seven months, so the six-month outcome
     window is wholly under treatment.
 ``teams_random``
@@ -32,7 +33,8 @@ one intervention so that it is *targeted* at need, as in Swedish practice:
 
 Every driver of assignment is in the tables, exactly: age and sex (``persons``), municipality
 (``persons.municipality_code``), care unit (``listings.unit_id``), calendar month, and earlier
-admissions with their main diagnoses and ED contacts (``admissions``, ``contacts``). Who is
+admissions with their main diagnoses and ED visits (``admissions``, ``contacts``; an ED visit
+"without admission" has no unplanned admission of the person on the same or the next day). Who is
 treated is decided on the tables of a first pass of the world without treatment
 (:func:`history_counts`); a treatment changes nothing before it starts, so up to each person's
 start these are the tables of the final world (tested).
@@ -201,7 +203,8 @@ def history_counts(admissions: pd.DataFrame, stays: pd.DataFrame, sim: dict, P: 
     ``admissions`` is the canonical table of a world, ``stays`` its finalised stays (same rows,
     with the cause index and the ED flag), ``sim`` its simulation. Returns ``adm`` and ``ed``
     (``(P, months)`` int16: unplanned admissions not transferred in, by admission month; ED
-    contacts, i.e. ED visits without admission plus those on an admission day) and
+    visits without admission, i.e. ED contacts with no such admission of the person on the same
+    or the next day) and
     ``cond_first`` (``(P, groups)``: first month each chronic avoidable group of
     :data:`AVOIDABLE_GROUPS` was the cause of an admission, ``BIG`` = never).
     """
@@ -215,8 +218,15 @@ def history_counts(admissions: pd.DataFrame, stays: pd.DataFrame, sim: dict, P: 
     ed_flag = stays["ed"].to_numpy(bool)
     e_pid = np.concatenate([sim["e_pid"][e_only], stays["pid"].to_numpy()[ed_flag]])
     e_day = np.concatenate([sim["e_day"][e_only], stays["adm"].to_numpy()[ed_flag]])
+    # ED visits without admission: no unplanned admission (not transferred in) of the person on
+    # the same or the next day -- an ED visit that leads to admission counts once, as the admission
+    a_day = admissions["admission_date"].to_numpy()[unpl].astype("datetime64[D]").astype(np.int64)
+    span = np.int64(1 << 32)
+    keys = np.unique(pid * span + a_day)
+    ek = e_pid.astype(np.int64) * span + e_day
+    alone = ~(np.isin(ek, keys) | np.isin(ek + 1, keys))
     ed = np.zeros((P, grid.n), np.int16)
-    np.add.at(ed, (e_pid, grid.month_of_day(e_day)), 1)
+    np.add.at(ed, (e_pid[alone], grid.month_of_day(e_day[alone])), 1)
     names = cause_table()["names"]
     group_of_cause = np.full(len(names) + 1, -1)
     for g, c in enumerate(AVOIDABLE_GROUPS):
@@ -237,7 +247,8 @@ def team_enrolments(seed: int, persons: dict, team_start: np.ndarray, hist: dict
     The rule of :data:`~.simulate.ENROLMENT_RULE` applied to the counts a register shows: a
     resident aged 65+ on the first day of month ``t + 1`` (not leaving the region or dying in ``t``), in a
     municipality whose team starts by month ``t + 1``, with ≥ 2 unplanned admissions (not
-    transferred in), or ≥ 3 unplanned admissions + ED contacts, in months ``t - 5 .. t``, is
+    transferred in), or ≥ 3 unplanned admissions + ED visits without admission, in months
+    ``t - 5 .. t``, is
     referred with probability 0.5 and enrolled on a uniformly drawn day of month ``t + 1``; the
     enrolment lasts ``enrolment_min_months - 1 + Geometric`` months (mean
     ``enrolment_mean_months``), ended by death or moving out.

@@ -127,7 +127,8 @@ def _scenario_setup(scn: dict, seed: int, persons: dict, health: dict, unit_of: 
         truth["enrolment_rule"] = (
             "resident aged 65+ on the first day of month t+1, in a municipality whose team starts "
             "by month t+1, with >= 2 unplanned admissions (admitted_from not 'hospital'), or >= 3 "
-            "such admissions + ED contacts (care_level 'emergency'), in calendar months t-5..t; "
+            "such admissions + ED visits without admission (care_level 'emergency' contacts with no "
+            "such admission of the person on the same or the next day), in calendar months t-5..t; "
             "referred with probability 0.5; enrolled on a uniform day of month t+1; lasts "
             f"{scn['enrolment_min_months'] - 1} + Geometric months (mean "
             f"{scn['enrolment_mean_months']}), ended by death or moving out")
@@ -383,6 +384,19 @@ def make_world(
     }
     if scn_truth is not None:
         truth["scenario"] = scn_truth
+        if "enrolment_rule" in scn_truth:  # the scenario's rule replaces the preset's
+            truth["mobile_team"]["enrolment_rule"] = {
+                **ENROLMENT_RULE,
+                "counts": "unplanned admissions not transferred in and ED visits without admission "
+                          "(no such admission of the person on the same or the next day), as the "
+                          "admissions and contacts tables show them",
+                "enrolled_from": "a uniformly drawn day of the month after the trigger month; "
+                                 "65+ on its first day",
+                "duration_months": f"{scn['enrolment_min_months'] - 1} + geometric, mean "
+                                   f"{scn['enrolment_mean_months']}; ends earlier at death or "
+                                   "moving out",
+                "rule": scn_truth["enrolment_rule"],
+            }
         truth["named_doctor"]["assignment"] = scn_truth.get("assignment_rule",
                                                             truth["named_doctor"]["assignment"])
     params = {
