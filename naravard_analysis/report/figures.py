@@ -348,7 +348,9 @@ def plot_forest(
         color=PALETTE[0], capsize=3, label=label("matched", language),
     )
     if naive is not None:
-        ax.plot(df[naive], y, "D", mfc="none", color=PALETTE[5], label=label("naive", language))
+        # a ratio of 0 has no place on a log axis: it is in the CSV, not drawn at an arbitrary edge
+        shown = pd.to_numeric(df[naive], errors="coerce").where(lambda v: v > 0)
+        ax.plot(shown, y, "D", mfc="none", color=PALETTE[5], label=label("naive", language))
     ax.axvline(reference, color="0.3", lw=1, ls="--")
     ax.set_yticks(y, [label(str(v), language) for v in df[label_col]])
     ax.set_xscale("log")
