@@ -188,7 +188,7 @@ stay = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(stay, min_size=0, max_size=40), st.sampled_from([0, 1]), st.randoms())
 def test_matches_naive_loop_and_accounts_for_every_stay(rows, gap, rnd):
     base = pd.Timestamp("2023-01-01")
