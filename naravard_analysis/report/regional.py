@@ -657,7 +657,13 @@ class RegionalReport:
             for row in table.itertuples()
         ]
         text = f"## {_t('mobile_teams', lang)}\n\n{intro}\n\n" + "\n".join(f"- {r}" for r in ratios)
-        text += "\n\n" + _mobile_team_checks(matched, lang)
+        # The checks are functions of the matched estimate (an E-value gives the ratio back): they
+        # are shown only where the estimate itself may be.
+        hidden = any(table[f"{c}_suppressed"].ne("").any() for c in ("n_cases", "n_controls"))
+        text += "\n\n" + (_mobile_team_checks(matched, lang) if not hidden else (
+            f"{label('falsification_checks', lang)}: "
+            + ("visas inte, eftersom skattningen bygger på för få personer." if sv
+               else "not shown, since the estimate rests on too few persons.")))
         return Section("mobile_teams", _t("mobile_teams", lang), text, table, files)
 
     # ----------------------------------------------------------------- outputs

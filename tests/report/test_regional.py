@@ -98,3 +98,15 @@ def test_sections_whose_table_is_missing_say_so(demo, tmp_path):
         assert section.skipped and "no contacts table" in section.skipped or "no listings table" in section.skipped
         assert section.table is None and section.files == {}
     assert rep.section("overview").skipped is None
+
+
+def test_mobile_team_checks_are_withheld_with_the_estimate(demo, tmp_path):
+    # 1438 has 5 matched cases: at min_count 10 the estimate is hidden, and so are the checks
+    # built on it (an E-value gives the ratio back).
+    rep = _report(demo, tmp_path, municipality_codes="1438", min_count=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        section = rep.section("mobile_teams")
+    assert section.table["estimate"].isna().all()
+    assert "visas inte, eftersom skattningen bygger på för få personer" in section.text
+    assert "E-värde" not in section.text
