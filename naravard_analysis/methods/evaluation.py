@@ -87,6 +87,7 @@ from naravard_analysis.methods.trial import (
     trial_checks,
     trial_history,
     trial_rate_ratio,
+    trial_unit_sums,
 )
 
 __all__ = [
@@ -181,7 +182,8 @@ class EvaluationResult:
     units
         Person-level analysis rows (never publish): set, person code, treated, weight, index day,
         person-years and counts before/after per outcome. Used by
-        :func:`~naravard_analysis.methods.costs.value_effects` (matched and naive designs).
+        :func:`~naravard_analysis.methods.costs.value_effects` (all designs; for ``trial`` the
+        per-protocol, censoring-weighted follow-up sums ``py_post`` and ``post_<outcome>``).
     sensitivity
         By outcome: ``e_value`` and ``e_value_limit`` (VanderWeele & Ding 2017), the placebo-date
         estimate ``placebo_estimate``/``placebo_lower``/``placebo_upper`` (index dates
@@ -668,7 +670,13 @@ def _evaluate_trial(data, pf, ix, *, intervention, case_code, case_day, outcomes
                 "placebo_window_days": W_pl, "negative_control": negative_control,
                 "n_enrolled": int(case_code.size), "per_protocol": True, **{
                     k: frame.settings[k] for k in ("ipcw_max", "ipcw_mean", "n_trials")}}
-    units = u.assign(set_id=u["cell"])
+    # per person-trial follow-up sums (per protocol, censoring-weighted; the sampling weight stays
+    # in ``weight``): what the valuation of costs.value_effects resamples
+    post = {}
+    for o in outcomes:
+        post[f"post_{o}"], py = trial_unit_sums(frame, ix[o], per_protocol=True, weighted=False)
+        post["py_post"] = py
+    units = u.assign(set_id=u["cell"], **post)
     return EvaluationResult(estimates=estimates, balance=frame.balance, event_study=event_study,
                             matching=frame.report, deaths=deaths, design="trial", intervention=intervention,
                             outcomes=outcomes, window_months=window_months, settings=settings, units=units,

@@ -76,6 +76,7 @@ __all__ = [
     "TrialHistory",
     "emulate_trials",
     "trial_rate_ratio",
+    "trial_unit_sums",
     "trial_event_study",
     "placebo_frame",
     "trial_checks",
@@ -682,6 +683,26 @@ def _z(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
+def trial_unit_sums(frame: TrialFrame, ix: EventIndex, *, per_protocol: bool = True,
+                    weighted: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Events and person-years of each person-trial over its follow-up.
+
+    ``Y_i = sum_j w_ij y_ij`` and ``T_i = sum_j w_ij (hi_ij - lo_ij) / 365.25`` over the month
+    pieces ``j`` of person-trial ``i``, with ``w_ij`` the sampling weight times (per protocol) the
+    censoring weight when ``weighted``, else the censoring weight alone (per protocol) or 1 (ITT).
+    The rates of :func:`trial_rate_ratio` are ``sum Y / sum T`` per arm.
+    """
+    u = frame.units
+    code = u["code"].to_numpy(np.int64)
+    hi = frame.hi_pp if per_protocol else frame.hi_itt
+    wp = np.broadcast_to(frame.ipcw if per_protocol else 1.0, frame.lo.shape)
+    if weighted:
+        wp = u["weight"].to_numpy(float)[:, None] * wp
+    P = frame.lo.shape[1]
+    y = ix.sum(np.repeat(code, P), frame.lo.ravel(), hi.ravel()).reshape(frame.lo.shape)
+    return (y * wp).sum(1), ((hi - frame.lo) / _YEAR * wp).sum(1)
+
+
 def trial_rate_ratio(frame: TrialFrame, ix: EventIndex, *, per_protocol: bool = True,
                      level: float = 0.95) -> dict[str, float]:
     """Rate ratio treated vs controls over the follow-up of :func:`emulate_trials`.
@@ -703,12 +724,7 @@ def trial_rate_ratio(frame: TrialFrame, ix: EventIndex, *, per_protocol: bool = 
     u = frame.units
     tr = u["treated"].to_numpy(bool)
     code = u["code"].to_numpy(np.int64)
-    hi = frame.hi_pp if per_protocol else frame.hi_itt
-    wp = u["weight"].to_numpy(float)[:, None] * (frame.ipcw if per_protocol else 1.0)
-    P = frame.lo.shape[1]
-    y = ix.sum(np.repeat(code, P), frame.lo.ravel(), hi.ravel()).reshape(frame.lo.shape)
-    Y = (y * wp).sum(1)
-    T = ((hi - frame.lo) / _YEAR * wp).sum(1)
+    Y, T = trial_unit_sums(frame, ix, per_protocol=per_protocol, weighted=True)
     out = {"n_treated": int(tr.sum()), "n_controls": int((~tr).sum())}
     nan = dict.fromkeys(["estimate", "lower", "upper", "p_value", "log_ratio", "se"], np.nan)
     if not tr.any() or tr.all():
