@@ -60,6 +60,29 @@ class CumulativeIncidence:
     curves: pd.DataFrame
     level: float
 
+    def summary(self) -> str:
+        """One line per horizon (and group): readmission and death incidence with limits."""
+        lines = [f"Cumulative incidence (Aalen–Johansen, death competing), {self.level:.0%} limits"]
+        known = {"horizon", "n", "n_readmissions", "n_deaths", "readmission", "readmission_lower",
+                 "readmission_upper", "death", "death_lower", "death_upper"}  # fmt: skip
+        groups = [c for c in self.at.columns if c not in known]
+        for _, r in self.at.iterrows():
+            where = "".join(f"{c} {r[c]}, " for c in groups)
+            lines.append(
+                f"{where}day {int(r['horizon'])}: readmission {r['readmission']:.4f} "
+                f"({r['readmission_lower']:.4f}–{r['readmission_upper']:.4f}), death {r['death']:.4f} "
+                f"({r['death_lower']:.4f}–{r['death_upper']:.4f}), n {int(r['n'])}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        horizons = sorted({int(h) for h in self.at["horizon"]}) if "horizon" in self.at else []
+        return f"<CumulativeIncidence horizons={horizons} days={len(self.curves)} level={self.level}>"
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(self.summary().split("\n")[:1])
+        return f"<p>{head}</p>" + self.at.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+
 
 def competing_risk_times(
     flags: pd.DataFrame, deaths: pd.DataFrame | None = None, *, max_days: int = 90

@@ -77,6 +77,29 @@ class RiskAdjustedResult:
     covariates: tuple[str, ...]
     settings: dict = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """A few lines: the model, its fit and the units outside the funnel limits."""
+        by = ", ".join(self.settings.get("by", ())) or "unit"
+        out95 = int(self.units["outside_95"].sum()) if "outside_95" in self.units else 0
+        out998 = int(self.units["outside_998"].sum()) if "outside_998" in self.units else 0
+        return "\n".join([
+            f"Risk-adjusted 30-day readmission by {by}: {len(self.units)} units, "
+            f"{self.n_used} index episodes ({self.n_dropped} dropped)",
+            f"logistic model of {', '.join(self.covariates)}; c statistic {self.c_statistic:.3f}; "
+            f"overall rate {self.overall_rate:.4f}",
+            f"outside the 95 % limits {out95}, outside the 99.8 % limits {out998}",
+        ])  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (f"<RiskAdjustedResult units={len(self.units)} n={self.n_used} "
+                f"c={self.c_statistic:.3f} rate={self.overall_rate:.4f}>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(self.summary().split("\n"))
+        cols = [c for c in self.units.columns if c not in ("lower_95", "upper_95", "lower_998", "upper_998")]
+        return f"<p>{head}</p>" + self.units[cols].head(30).to_html(
+            index=False, float_format=lambda v: f"{v:.4f}")  # fmt: skip
+
 
 def comorbidity_covariates(
     index: pd.DataFrame, admissions: pd.DataFrame, *, lookback_days: int = 365

@@ -50,7 +50,12 @@ __all__ = [
     "plot_forest",
     "plot_its",
     "write_csv",
+    "read_csv",
     "ensure_suppressed",
+    "funnel_data",
+    "plot_funnel",
+    "cumulative_incidence_data",
+    "plot_cumulative_incidence",
 ]
 
 #: Okabe–Ito colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design").
@@ -144,6 +149,25 @@ def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = "en") -> 
     return path
 
 
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_csv` (or :func:`save_figure`) in either flavour.
+
+    The Swedish flavour is recognised by its byte-order mark (``;`` and decimal comma); anything
+    else is read as plain ``,``/``.`` CSV.
+
+    >>> import pandas as pd
+    >>> p = write_csv(pd.DataFrame({"x": [1.5]}), "/tmp/naravard-doc/x.csv", language="sv")
+    >>> read_csv(p)["x"].tolist()
+    [1.5]
+    """
+    path = Path(path)
+    with path.open("rb") as fh:
+        swedish = fh.read(3) == b"\xef\xbb\xbf"
+    if swedish:
+        return pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig")
+    return pd.read_csv(path, encoding="utf-8")
+
+
 def save_figure(
     fig: plt.Figure,
     data: pd.DataFrame,
@@ -176,7 +200,8 @@ def save_figure(
     min_count
         Suppression threshold.
     language
-        ``"sv"`` or ``"en"``: CSV flavour (see :func:`write_csv`).
+        ``"sv"`` or ``"en"``: CSV flavour (see :func:`write_csv`; ``"sv"``: ``;`` separator and
+        decimal comma, as the figure's labels). Read either back with :func:`read_csv`.
     registry
         The report's disclosure registry: ``data`` must have been published through it.
     drawn_from
@@ -205,7 +230,7 @@ def save_figure(
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
         fig.savefig(p, format=fmt, metadata=metadata)
         paths[fmt] = p
-    paths["csv"] = write_csv(safe, out / f"{name}.csv", language="en")
+    paths["csv"] = write_csv(safe, out / f"{name}.csv", language=language)
     if close:
         plt.close(fig)
     return paths
@@ -272,7 +297,8 @@ def plot_lines(
 ) -> plt.Figure:
     """Line chart of ``y`` over ``x`` (one line per ``hue``), with an optional interval band
     (``lower``/``upper``) and a dashed target line; labels in ``language``; ``percent`` shows
-    shares (0–1) as per cent."""
+    shares (0–1) as per cent. A suppressed point leaves a gap, and a caption under the figure
+    says that missing points were suppressed."""
     check_language(language)
     if ax is None:
         fig, ax = plt.subplots()
@@ -290,6 +316,7 @@ def plot_lines(
     if hue is not None or target is not None:
         ax.legend(title=hue or "")
     _finish(ax, x, y, title, language, ylabel, percent=percent)
+    _caption_hidden(fig, int(_hidden_rows(data, [y]).sum()), data, language)
     return fig
 
 
@@ -425,4 +452,186 @@ def plot_its(
             ax.axvspan(t.iloc[run[0]], t.iloc[run[-1]], color="0.85", alpha=0.5, lw=0)
     ax.legend(fontsize=8, frameon=False)
     _finish(ax, time, observed, title, language, ylabel)
+    _caption_hidden(fig, int((~shown).sum()), data, language)
+    return fig
+
+
+# ------------------------------------------------------------------ readmission: funnel, incidence
+
+_FUNNEL_COUNTS = ("eligible", "observed")
+
+
+def _hidden_rows(data: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """Rows whose value in any of ``cols`` is hidden (suppression flag set, or missing)."""
+    from naravard_analysis.report.disclosure import FLAG_SUFFIX
+
+    hidden = np.zeros(len(data), dtype=bool)
+    for c in cols:
+        if c + FLAG_SUFFIX in data.columns:
+            hidden |= (data[c + FLAG_SUFFIX].astype(str) != "").to_numpy()
+        if c in data.columns:
+            hidden |= pd.to_numeric(data[c], errors="coerce").isna().to_numpy()
+    return hidden
+
+
+def _caption_hidden(fig: plt.Figure, n_hidden: int, data: pd.DataFrame, language: str) -> None:
+    """Say under the figure that suppression left points out (a gap is not a zero). The number
+    of hidden points is not printed: the output checker reads small numbers in figure text."""
+    if not n_hidden:
+        return
+    m = (data.attrs.get("disclosure") or {}).get("min_count", 5)
+    fig.text(0.01, -0.02, label("points_suppressed", language, min_count=m),
+             ha="left", va="top", fontsize=8, color="0.3")  # fmt: skip
+
+
+def funnel_data(result: object, *, min_count: int = 5) -> pd.DataFrame:
+    """The publishable table behind a funnel plot of a :class:`RiskAdjustedResult`.
+
+    One row per unit: the ``by`` columns, ``eligible``, ``observed``, ``expected``, ``oe_ratio``,
+    ``ci_lower``, ``ci_upper``, ``outside_95``, ``outside_998``, after small-cell suppression of
+    ``eligible`` and ``observed``; the ratio and its interval are hidden with the observed count
+    (O/E at a known E gives O back). A report with a registry publishes the same columns through
+    it instead.
+    """
+    from naravard_analysis.report.disclosure import suppress
+
+    units = result.units  # type: ignore[attr-defined]
+    by = list(result.settings.get("by", ())) or [  # type: ignore[attr-defined]
+        c for c in units.columns if c not in _RISK_COLUMNS
+    ]
+    cols = [*by, "eligible", "observed", "expected", "oe_ratio", "ci_lower", "ci_upper",
+            "outside_95", "outside_998"]  # fmt: skip
+    rate_cols = {c: ["observed", "eligible"] for c in ("oe_ratio", "ci_lower", "ci_upper", "outside_95",
+                                                     "outside_998")}  # fmt: skip
+    table = units[[c for c in cols if c in units.columns]].copy()
+    for c in ("outside_95", "outside_998"):
+        if c in table:
+            table[c] = table[c].astype(float)  # hideable like a rate
+    return suppress(table, list(_FUNNEL_COUNTS), min_count=min_count, secondary=False, rate_cols=rate_cols)
+
+
+_RISK_COLUMNS = {
+    "eligible", "observed", "expected", "oe_ratio", "ci_lower", "ci_upper", "z", "risk_adjusted_rate",
+    "lower_95", "upper_95", "lower_998", "upper_998", "outside_95", "outside_998",
+}  # fmt: skip
+
+
+def plot_funnel(
+    data: pd.DataFrame,
+    funnel: pd.DataFrame | object,
+    *,
+    label_col: str | None = None,
+    title: str | None = None,
+    language: str = "sv",
+    min_count: int = 5,
+) -> plt.Figure:
+    """Funnel plot of observed/expected readmission per unit, with 95 % and 99.8 % limits.
+
+    Spiegelhalter (2005), "Funnel plots for comparing institutional performance", *Statistics in
+    Medicine* 24:1185–1202: each unit at (expected count E, O/E), the target 1 and the exact
+    Poisson control limits as a function of E. Drawn from the published table only
+    (:func:`funnel_data`, i.e. after suppression): a unit whose ratio is hidden is not drawn and
+    the caption says how many; the limits depend on E alone.
+
+    Parameters
+    ----------
+    data
+        Output of :func:`funnel_data` (``expected``, ``oe_ratio``, ``eligible``, ``observed``).
+    funnel
+        ``RiskAdjustedResult`` or its ``funnel`` grid (``expected``, ``lower_95``, ``upper_95``,
+        ``lower_998``, ``upper_998``).
+    label_col
+        Column whose value labels the units outside the 99.8 % limits (e.g. ``"hospital_id"``).
+    min_count
+        Threshold the table must satisfy when it did not pass ``suppress`` (checked).
+
+    Examples
+    --------
+    >>> # risk = risk_adjusted_readmission(flags, adm, persons, by="hospital_id")
+    >>> # safe = funnel_data(risk, min_count=5)
+    >>> # fig = plot_funnel(safe, risk, label_col="hospital_id", language="en")
+    """
+    check_language(language)
+    ensure_suppressed(data, [c for c in _FUNNEL_COUNTS if c in data.columns], min_count, what="funnel plot")
+    grid = getattr(funnel, "funnel", funnel)
+    fig, ax = plt.subplots()
+    ax.plot(grid["expected"], grid["upper_95"], color="0.45", ls="--", lw=1, label=label("limit_95", language))
+    ax.plot(grid["expected"], grid["lower_95"], color="0.45", ls="--", lw=1)
+    ax.plot(grid["expected"], grid["upper_998"], color="0.2", ls=":", lw=1, label=label("limit_998", language))
+    ax.plot(grid["expected"], grid["lower_998"], color="0.2", ls=":", lw=1)
+    ax.axhline(1, color="0.5", lw=0.8)
+    hidden = _hidden_rows(data, ["oe_ratio", "expected"])
+    shown = data.loc[~hidden]
+    ax.scatter(shown["expected"], shown["oe_ratio"], color=PALETTE[0], zorder=3, s=18,
+               label=label("observed", language))  # fmt: skip
+    if label_col is not None and "outside_998" in shown:
+        out = shown[shown["outside_998"].fillna(0).astype(bool)]
+        for _, row in out.iterrows():
+            ax.annotate(str(row[label_col]), (row["expected"], row["oe_ratio"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
+    ax.legend(fontsize=8, frameon=False)
+    _finish(ax, "expected_readmissions", "oe_ratio", title or label("funnel_title", language), language, None)
+    _format_axis(ax.xaxis, language)
+    _caption_hidden(fig, int(hidden.sum()), data, language)
+    return fig
+
+
+_CIF_COUNTS = ("n_at_risk", "n_readmissions", "n_deaths")
+
+
+def cumulative_incidence_data(result: object, *, min_count: int = 5) -> pd.DataFrame:
+    """The publishable curves of a :class:`CumulativeIncidence`: counts suppressed, and a day's
+    readmission (death) incidence and limits hidden with its event count."""
+    from naravard_analysis.report.disclosure import suppress
+
+    curves = result.curves  # type: ignore[attr-defined]
+    rate_cols = {}
+    for event, count in (("readmission", "n_readmissions"), ("death", "n_deaths")):
+        for c in (event, f"{event}_lower", f"{event}_upper"):
+            if c in curves:
+                rate_cols[c] = [count]
+    counts = [c for c in _CIF_COUNTS if c in curves]
+    return suppress(curves, counts, min_count=min_count, secondary=False, rate_cols=rate_cols)
+
+
+def plot_cumulative_incidence(
+    data: pd.DataFrame,
+    *,
+    events: Sequence[str] = ("readmission", "death"),
+    title: str | None = None,
+    language: str = "sv",
+    min_count: int = 5,
+) -> plt.Figure:
+    """Cumulative incidence of readmission (and of death, the competing event) by day since
+    discharge, as steps with their interval band.
+
+    Aalen–Johansen estimates from :func:`readmission_cumulative_incidence` (Putter, Fiocco &
+    Geskus 2007, *Statistics in Medicine* 26:2389–2430), drawn from the published curves only
+    (:func:`cumulative_incidence_data`): days whose value is hidden break the step line and the
+    caption says how many.
+
+    Examples
+    --------
+    >>> # cif = readmission_cumulative_incidence(flags, persons, horizons=(30, 90))
+    >>> # fig = plot_cumulative_incidence(cumulative_incidence_data(cif), language="en")
+    """
+    check_language(language)
+    counts = [c for c in _CIF_COUNTS if c in data.columns]
+    ensure_suppressed(data, counts, min_count, what="cumulative-incidence plot")
+    df = data.sort_values("day")
+    fig, ax = plt.subplots()
+    hidden_days = np.zeros(len(df), dtype=bool)
+    for i, event in enumerate(events):
+        hidden = _hidden_rows(df, [event])
+        hidden_days |= hidden
+        y = pd.to_numeric(df[event], errors="coerce").where(~hidden)
+        ax.step(df["day"], y, where="post", color=PALETTE[i], label=label(event, language))
+        lo, hi = f"{event}_lower", f"{event}_upper"
+        if lo in df and hi in df:
+            ax.fill_between(df["day"], pd.to_numeric(df[lo], errors="coerce").where(~hidden),
+                            pd.to_numeric(df[hi], errors="coerce").where(~hidden), step="post",
+                            color=PALETTE[i], alpha=0.2, lw=0)  # fmt: skip
+    ax.legend(fontsize=8, frameon=False)
+    _finish(ax, "day", "cumulative_incidence", title, language, None, percent=True)
+    _caption_hidden(fig, int(hidden_days.sum()), df, language)
     return fig

@@ -94,6 +94,25 @@ LABELS: dict[str, tuple[str, str]] = {
     "event_month": ("Månader från inskrivning", "Months from enrolment"),
     "relative": ("Kvot mot perioden före", "Ratio to the period before"),
     "matched": ("Matchade kontroller", "Matched controls"),
+    "expected": ("Förväntat antal", "Expected number"),
+    "expected_readmissions": ("Förväntat antal återinskrivningar", "Expected readmissions"),
+    "oe_ratio": ("Observerat / förväntat", "Observed / expected"),
+    "funnel_title": ("Riskjusterad återinskrivning", "Risk-adjusted readmission"),
+    "limit_95": ("95 % kontrollgräns", "95% control limit"),
+    "limit_998": ("99,8 % kontrollgräns", "99.8% control limit"),
+    "day": ("Dagar efter utskrivning", "Days after discharge"),
+    "cumulative_incidence": ("Kumulativ incidens", "Cumulative incidence"),
+    "readmission": ("Återinskrivning", "Readmission"),
+    "death": ("Död", "Death"),
+    "eligible": ("Indexvårdtillfällen", "Index episodes"),
+    "readmitted": ("Återinskrivna", "Readmitted"),
+    "ci_lower": ("Nedre gräns (95 % KI)", "Lower limit (95% CI)"),
+    "ci_upper": ("Övre gräns (95 % KI)", "Upper limit (95% CI)"),
+    "points_suppressed": (
+        "Punkter som saknas bygger på färre än {min_count} personer eller händelser och visas inte.",
+        "Missing points are based on fewer than {min_count} persons or events and are not shown.",
+    ),
+    "suppression_mark": ("Markering", "Mark"),
 }
 
 

@@ -683,7 +683,8 @@ class RegionalReport:
             ),
         }
         return write_tables(self.tables, self.output_dir / "tables.xlsx", min_count=self.min_count,
-                            language=lang, about=about, registry=self.registry)
+                            language=lang, about=about, registry=self.registry,
+                            headers="names", marks=False)  # the report's output checks read codes
 
     def closing(self) -> str:
         """Where the outputs are."""

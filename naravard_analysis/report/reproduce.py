@@ -92,7 +92,9 @@ def _resolve(name: str, value: Any, worlds: dict[str, Path]) -> Any:
 
 
 def _max_abs_diff(new: Path, recorded: Path) -> tuple[float, str]:
-    a, b = pd.read_csv(new), pd.read_csv(recorded)
+    from naravard_analysis.report.figures import read_csv
+
+    a, b = read_csv(new), read_csv(recorded)  # either CSV flavour (sv: ';' and decimal comma)
     if a.shape != b.shape or list(a.columns) != list(b.columns):
         return float("nan"), f"shape {a.shape} vs recorded {b.shape}"
     num = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c])]

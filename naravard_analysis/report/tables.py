@@ -3,7 +3,9 @@
 Each table goes on its own sheet after small-cell suppression
 (:func:`naravard_analysis.report.disclosure.suppress`); a first sheet says where the data come from,
 which definitions were used and which suppression rule was applied, so a reader of the workbook alone
-knows what the numbers mean.
+knows what the numbers mean. Column headers are labels in the chosen language (``Kön``, not
+``sex``), and a hidden cell shows its mark (``<5``, or ``..`` for a cell hidden so that another
+cannot be worked out), explained on the about sheet, instead of a blank and a flag column.
 
 Examples
 --------
@@ -12,8 +14,8 @@ Examples
 >>> t = pd.DataFrame({"year": [2020, 2021], "admissions": [120, 3]})
 >>> path = write_tables({"admissions": t}, "/tmp/naravard-doc/tables.xlsx",
 ...                     count_cols=["admissions"], min_count=5, language="en")
->>> pd.read_excel(path, sheet_name="admissions")["admissions"].isna().tolist()
-[False, True]
+>>> pd.read_excel(path, sheet_name="admissions")["Admissions"].tolist()
+[120, '<5']
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from naravard_analysis.errors import ParameterError
 from naravard_analysis.report.labels import check_language, label
 
 if TYPE_CHECKING:
@@ -56,7 +59,9 @@ def about_table(
         rows.columns = [item, text]
     else:
         rows = pd.DataFrame(list((about or {}).items()), columns=[item, text])
-    rule = label("suppression_note", language, min_count=min_count)
+    from naravard_analysis.report.disclosure import suppression_note
+
+    rule = suppression_note(min_count, language)
     key = "Röjandeskydd" if language == "sv" else "Disclosure control"
     return pd.concat([rows, pd.DataFrame({item: [key], text: [rule]})], ignore_index=True)
 
@@ -70,6 +75,8 @@ def write_tables(
     language: str = "sv",
     about: Mapping[str, str] | pd.DataFrame | None = None,
     registry: DisclosureRegistry | None = None,
+    headers: str = "labels",
+    marks: bool = True,
 ) -> Path:
     """Write each table to its own sheet of an Excel workbook, after small-cell suppression.
 
@@ -91,6 +98,15 @@ def write_tables(
     registry
         The report's disclosure registry: every table must have been published through it
         (and be unchanged since), otherwise nothing is written.
+    headers
+        ``"labels"`` (default): column headers in ``language``
+        (:func:`~naravard_analysis.report.labels.label`; a column without a translation keeps
+        its name with spaces); ``"names"``: the column names as they are.
+    marks
+        ``True`` (default): hidden cells show ``<{min_count}`` or ``..``
+        (:func:`~naravard_analysis.report.disclosure.format_suppressed`) and the ``*_suppressed``
+        flag columns are left out; the about sheet explains the marks. ``False``: blanks and flag
+        columns (for machine reading).
 
     Returns
     -------
@@ -100,6 +116,8 @@ def write_tables(
     from naravard_analysis.report.disclosure import check_suppressed, suppress
 
     check_language(language)
+    if headers not in ("labels", "names"):
+        raise ParameterError(f"headers must be 'labels' or 'names', got {headers!r}")
     safe_tables = {}
     for name, df in tables.items():
         cols = count_cols.get(name, ()) if isinstance(count_cols, Mapping) else (count_cols or ())
@@ -122,13 +140,32 @@ def write_tables(
             writer, sheet_name=about_name, index=False
         )
         for name, safe in safe_tables.items():
-            safe.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
+            shown = _display(safe, language, min_count, headers=headers, marks=marks)
+            shown.to_excel(writer, sheet_name=_sheet_name(name, used), index=False)
         for ws in writer.book.worksheets:
             for column in ws.columns:
                 width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
                 ws.column_dimensions[column[0].column_letter].width = min(max(10, width + 2), 80)
     _make_reproducible(path)
     return path
+
+
+def _display(
+    table: pd.DataFrame, language: str, min_count: int, *, headers: str, marks: bool
+) -> pd.DataFrame:
+    """The sheet as a reader sees it: suppression marks and labelled headers."""
+    from naravard_analysis.report.disclosure import FLAG_SUFFIX, format_suppressed
+
+    out = table
+    flagged = any(isinstance(c, str) and c.endswith(FLAG_SUFFIX) for c in table.columns)
+    if marks and flagged:
+        m = (table.attrs.get("disclosure") or {}).get("min_count", min_count)
+        out = format_suppressed(table, language, min_count=m)
+    if headers == "labels":
+        names = [label(str(c), language) if isinstance(c, str) else c for c in out.columns]
+        if len(set(names)) == len(names):  # two columns with one label keep their names
+            out = out.set_axis(names, axis=1)
+    return out
 
 
 # openpyxl stamps the workbook with the time of writing (docProps/core.xml) and the zip entries

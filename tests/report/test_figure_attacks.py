@@ -21,6 +21,7 @@ from naravard_analysis.report.figures import (
     plot_forest,
     plot_its,
     plot_lines,
+    read_csv,
     save_figure,
     set_theme,
 )
@@ -78,7 +79,7 @@ def test_attack_recovers_hidden_months_from_a_figure_drawn_from_unsuppressed_dat
     fig = plot_its(raw, interruption="2023-01-01", language="en")  # drawn from the raw numbers
     paths = save_figure(fig, safe, "leaky", tmp_path, count_cols=["events", "population"])
     assert _recovered_counts(paths["svg"], 4321.0, 5) == {2, 3, 4}
-    assert unpublished_marks(paths["svg"], pd.read_csv(paths["csv"]))  # values not in the CSV
+    assert unpublished_marks(paths["svg"], read_csv(paths["csv"]))  # values not in the CSV
 
 
 def test_its_figure_from_the_suppressed_table_gives_no_hidden_month_back(tmp_path):
@@ -88,7 +89,7 @@ def test_its_figure_from_the_suppressed_table_gives_no_hidden_month_back(tmp_pat
     paths = save_figure(plot_its(safe, interruption="2023-01-01", language="sv"), safe, "its", tmp_path,
                         count_cols=["events", "population"])
     assert _recovered_counts(paths["svg"], 4321.0, 5) == set()
-    assert unpublished_marks(paths["svg"], pd.read_csv(paths["csv"])) == []
+    assert unpublished_marks(paths["svg"], read_csv(paths["csv"])) == []
     # visible months are still drawn and readable (the reader is not simply blind)
     ys = read_svg(paths["svg"])[0].values("y")
     assert np.isclose(ys[:, None], safe["rate"].dropna().to_numpy()[None, :], rtol=1e-3).any(axis=0).all()
@@ -111,7 +112,7 @@ def test_line_figures_with_bands_targets_and_groups_hold_only_published_values(t
     fig = plot_lines(safe, x="year", y="share", hue="group", lower="lower", upper="upper", target=0.05,
                      percent=True, language="sv")
     paths = save_figure(fig, safe.assign(), "lines", tmp_path, count_cols=["events", "population"])
-    csv = pd.read_csv(paths["csv"])
+    csv = read_csv(paths["csv"])
     assert unpublished_marks(paths["svg"], csv, constants=(5.0,)) == []  # the target, 5 %
     hidden_true = df.loc[[3, 8, 13], ["share", "lower", "upper"]].to_numpy().ravel()
     drawn = np.concatenate([ax.values("y") for ax in read_svg(paths["svg"])])
@@ -125,7 +126,7 @@ def test_bar_figure_holds_only_published_values(tmp_path):
                         count_cols=["visits"])
     drawn = np.concatenate([ax.values("y") for ax in read_svg(paths["svg"])])
     assert not np.isclose(drawn[:, None], [2.0, 3.0], atol=0.05).any()
-    assert unpublished_marks(paths["svg"], pd.read_csv(paths["csv"]), scales=(1.0,)) == []
+    assert unpublished_marks(paths["svg"], read_csv(paths["csv"]), scales=(1.0,)) == []
 
 
 def test_forest_figure_hides_the_naive_ratio_with_its_counts(tmp_path):
@@ -143,7 +144,7 @@ def test_forest_figure_hides_the_naive_ratio_with_its_counts(tmp_path):
     paths = save_figure(fig, safe, "forest", tmp_path, count_cols=["n_enrolled", "n_cases", "n_controls"])
     drawn = np.concatenate([ax.values("x") for ax in read_svg(paths["svg"])])
     assert not np.isclose(drawn[:, None], [1 / 16, 2 / 19, 0.5], rtol=1e-3).any()
-    assert unpublished_marks(paths["svg"], pd.read_csv(paths["csv"]), constants=(1.0,)) == []  # 1: reference
+    assert unpublished_marks(paths["svg"], read_csv(paths["csv"]), constants=(1.0,)) == []  # 1: reference
 
 
 def test_columns_added_after_suppress_are_refused_by_every_writer(tmp_path):
@@ -180,7 +181,7 @@ def test_total_figure_and_by_sex_figure_do_not_give_f_as_total_minus_m(tmp_path)
     for name, table, hue in (("total", t, None), ("by_sex", s, "sex")):
         paths = save_figure(plot_bars(table, x="year", y="admissions", hue=hue), table, name, tmp_path,
                             count_cols=["admissions"], registry=reg)
-        assert unpublished_marks(paths["svg"], pd.read_csv(paths["csv"]), scales=(1.0,)) == []
+        assert unpublished_marks(paths["svg"], read_csv(paths["csv"]), scales=(1.0,)) == []
     write_tables(reg.tables, tmp_path / "report.xlsx", registry=reg)
     # a table suppressed on its own, outside the report's registry, is refused
     alone = suppress(by_sex, "admissions", dims=["year", "sex"])

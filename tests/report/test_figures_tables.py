@@ -12,6 +12,7 @@ from naravard_analysis.report.figures import (
     plot_bars,
     plot_forest,
     plot_lines,
+    read_csv,
     save_figure,
     set_theme,
     write_csv,
@@ -31,7 +32,7 @@ def test_save_figure_writes_png_svg_and_the_csv_behind_it(yearly, tmp_path):
     fig = plot_lines(safe, x="year", y="admissions", language="en", target=50)
     paths = save_figure(fig, safe, "fig1", tmp_path, count_cols=["admissions"], language="en")
     assert sorted(p.name for p in paths.values()) == ["fig1.csv", "fig1.png", "fig1.svg"]
-    back = pd.read_csv(paths["csv"])
+    back = read_csv(paths["csv"])
     assert back["admissions"].isna().tolist() == [False, True, False, False]  # 3 < 5 hidden, 0 kept
     assert paths["png"].stat().st_size > 5_000
 
@@ -46,7 +47,7 @@ def test_unsuppressed_small_cells_are_refused(yearly, tmp_path):
 def test_data_without_small_cells_needs_no_prior_suppression(tmp_path):
     df = pd.DataFrame({"year": [2020, 2021], "admissions": [120, 40]})
     paths = save_figure(plot_bars(df, x="year", y="admissions"), df, "f", tmp_path, count_cols=["admissions"])
-    assert pd.read_csv(paths["csv"])["admissions"].tolist() == [120, 40]
+    assert read_csv(paths["csv"])["admissions"].tolist() == [120, 40]
 
 
 def test_svg_is_deterministic(yearly, tmp_path):
@@ -64,9 +65,12 @@ def test_write_tables_suppresses_and_adds_about_sheet(yearly, tmp_path):
     assert wb.sheetnames == ["Om data", "per year"]
     about = [[c.value for c in row] for row in wb["Om data"].iter_rows()]
     assert about[1] == ["Källa", "syntetiska data"]
-    assert about[2][1] == "Värden som bygger på färre än 5 personer eller händelser visas inte."
+    # the marks and their explanation (issue 19): '<5' for a small count, '..' for a secondary
+    assert about[2][1].startswith("Värden som bygger på färre än 5 personer eller händelser visas inte ('<5')")
     sheet = pd.read_excel(path, sheet_name="per year")
-    assert sheet["admissions"].isna().tolist() == [False, True, False, False]
+    # labelled headers in the chosen language, the mark instead of a blank, no flag column
+    assert sheet.columns.tolist() == ["År", "Vårdtillfällen"]
+    assert sheet["Vårdtillfällen"].tolist() == [120, "<5", 40, 0]
 
 
 def test_english_about_sheet_and_long_sheet_names(yearly, tmp_path):
@@ -103,4 +107,4 @@ def test_forest_plot_has_one_row_per_estimate(tmp_path):
     assert ax.get_xscale() == "log"
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["Before–after (naive)", "Matched controls"]
     paths = save_figure(fig, df, "forest", tmp_path, count_cols=["n_cases"])
-    assert pd.read_csv(paths["csv"])["estimate"].tolist() == [0.8, 1.1]
+    assert read_csv(paths["csv"])["estimate"].tolist() == [0.8, 1.1]

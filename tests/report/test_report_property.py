@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from naravard_analysis.data.synthetic import make_world
 from naravard_analysis.report import regional as rr
-from naravard_analysis.report.figures import set_theme
+from naravard_analysis.report.figures import read_csv, set_theme
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attack import (  # noqa: E402
@@ -45,7 +45,7 @@ def attack_report(out: Path, texts: list[str], min_count: int) -> list[str]:
     """Every way this test knows to read a small count out of a written report."""
     leaks: list[str] = []
     for csv_path in sorted((out / "figures").glob("*.csv")):
-        csv = pd.read_csv(csv_path)
+        csv = read_csv(csv_path)
         STATS["csv_cells"] += csv.size
         leaks += [f"{csv_path.name}: {x}" for x in small_counts_in_csv(csv, min_count)]
         leaks += [f"{csv_path.name}: product {x}" for x in products_giving_small_counts(csv, min_count)]
@@ -84,7 +84,7 @@ def nested_differences(out: Path, sheets: dict, min_count: int) -> list[str]:
         if not path.exists() or pd.isna(totals.get(row)):
             continue
         STATS["differences"] = STATS.get("differences", 0) + 1
-        values = pd.read_csv(path)[col]
+        values = read_csv(path)[col]
         if values.isna().any():
             continue  # a hidden cell in the sum: no exact difference
         rest = totals[row] - values.sum()
