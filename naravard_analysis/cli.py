@@ -43,11 +43,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from naravard_analysis.report.pipeline import notebook_parameters
+    from naravard_analysis.report.pipeline import _default_value, notebook_parameters
 
     for name, spec in notebook_parameters(args.notebook).items():
         help_text = f"  # {spec['help']}" if spec.get("help") else ""
-        print(f"{name}: {spec.get('inferred_type_name', '')} = {spec.get('default')}{help_text}")
+        kind = spec.get("inferred_type_name")
+        if kind in (None, "", "None"):  # papermill names only annotated types: the default's type
+            kind = type(_default_value(spec)).__name__
+        print(f"{name}: {kind} = {spec.get('default')}{help_text}")
     return 0
 
 

@@ -20,7 +20,12 @@ import enum
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-__all__ = ["DEFINITION_DEFAULT", "DefinitionDefault", "as_columns", "resolve"]
+__all__ = ["DEFAULT_LANGUAGE", "DEFINITION_DEFAULT", "DefinitionDefault", "as_columns", "resolve"]
+
+#: The one default language of every text, label, figure and table the package writes: Swedish,
+#: the language of the reports the package serves (regional FoU units, Socialstyrelsen's
+#: indicators). Every ``language=`` parameter defaults to it; pass ``language="en"`` for English.
+DEFAULT_LANGUAGE = "sv"
 
 T = TypeVar("T")
 

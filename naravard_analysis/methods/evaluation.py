@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
 from naravard_analysis.methods.listing_effect import (
@@ -214,7 +215,7 @@ class EvaluationResult:
         """Alias of :attr:`matching`."""
         return self.matching
 
-    def comparison(self, language: str = "en") -> pd.DataFrame:
+    def comparison(self, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
         """Naive vs matched side by side: per cent changes, by outcome (aggregate numbers only)."""
         from naravard_analysis.report.labels import label
 
@@ -232,7 +233,7 @@ class EvaluationResult:
         out.index = [label(o, language) for o in out.index]
         return out
 
-    def summary(self, language: str = "sv") -> str:
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """A short text summary in Swedish (``"sv"``) or English (``"en"``)."""
         from naravard_analysis.report.labels import format_number, label
 
@@ -278,7 +279,7 @@ class EvaluationResult:
         lines.append(_t("note_trial" if self.design == "trial" else "note", language))
         return "\n".join(lines)
 
-    def plot(self, language: str = "sv", *, column: str = "relative"):
+    def plot(self, language: str = DEFAULT_LANGUAGE, *, column: str = "relative"):
         """Event-study figure: one panel per outcome, monthly estimate with its 95 % interval.
 
         ``column`` = ``"relative"`` (ratio to the pre-window; the monthly DiD) or ``"ratio"``

@@ -47,6 +47,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.person_time import _SHIFT, days, outcome_events, person_frame
 
@@ -105,7 +106,7 @@ class ListingEffect:
     event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
 
-    def summary(self, language: str = "sv") -> str:
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """One-paragraph summary in Swedish or English."""
         from naravard_analysis.report.labels import format_number, label
 

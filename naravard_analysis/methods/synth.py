@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = [
@@ -627,7 +628,7 @@ class PlaceboResult:
     p_value: float
     p_value_ratio: float
 
-    def plot(self, ax: Any = None, *, language: str = "en") -> Any:
+    def plot(self, ax: Any = None, *, language: str = DEFAULT_LANGUAGE) -> Any:
         """Placebo estimates as a strip, the treated estimate marked."""
         import matplotlib.pyplot as plt
 
@@ -775,7 +776,7 @@ class SynthResult:
         rank_ratio = int((table["ratio"] >= t_ratio).sum())
         return PlaceboResult(table, rank, rank_ratio, rank / n, rank_ratio / n)
 
-    def plot(self, ax: Any = None, *, language: str = "en", cohort: Any = None) -> Any:
+    def plot(self, ax: Any = None, *, language: str = DEFAULT_LANGUAGE, cohort: Any = None) -> Any:
         """Treated units' mean and their synthetic counterfactual over time, start marked, and the
         time weights as bars along the bottom (one cohort: the first unless ``cohort`` is given)."""
         import matplotlib.pyplot as plt

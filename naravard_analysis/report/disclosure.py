@@ -67,6 +67,7 @@ from scipy import sparse
 from scipy.linalg import qr
 from scipy.sparse.csgraph import connected_components
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import DataWarning, DisclosureError, ParameterError, format_examples
 from naravard_analysis.report.scan import (
     DEFAULT_COUNT_PATTERNS,
@@ -589,7 +590,7 @@ def suppress(
     dims: Sequence[str] | None = None,
     total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS,
     suppress_zero: bool = False,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     max_block: int = 1500,
 ) -> pd.DataFrame:
     """Hide small counts, the rates computed from them, and the cells that would reveal them.
@@ -805,7 +806,7 @@ def _warn_non_additive(values: np.ndarray, cons: _Constraints) -> None:
         )
 
 
-def suppression_note(min_count: int = 5, language: str = "sv") -> str:
+def suppression_note(min_count: int = 5, language: str = DEFAULT_LANGUAGE) -> str:
     """Caption explaining the markers of :func:`format_suppressed`.
 
     >>> suppression_note(5, "en")
@@ -826,7 +827,7 @@ def suppression_note(min_count: int = 5, language: str = "sv") -> str:
 
 def format_suppressed(
     df: pd.DataFrame,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     *,
     min_count: int | None = None,
     keep_flags: bool = False,
@@ -1084,7 +1085,7 @@ class DisclosureRegistry:
         rate_cols: Mapping[str, str | Sequence[str]] | None = None,
         secondary: bool = True,
         suppress_zero: bool = False,
-        language: str = "sv",
+        language: str = DEFAULT_LANGUAGE,
     ) -> pd.DataFrame:
         """Suppress ``table`` jointly with everything published before and record it.
 

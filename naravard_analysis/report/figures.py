@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE  # noqa: E402
 from naravard_analysis.errors import DisclosureError, ParameterError  # noqa: E402
 from naravard_analysis.report.labels import check_language, format_number, label  # noqa: E402
 
@@ -133,7 +134,7 @@ def ensure_suppressed(
     return trial
 
 
-def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = "en") -> Path:
+def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = DEFAULT_LANGUAGE) -> Path:
     """Write a CSV: UTF-8 with ``,``/``.`` for machines (``en``) or Excel-Swedish (``sv``:
     ``;`` separator, decimal comma, UTF-8 with BOM) as DEFINITIONS.md 8.1 recommends."""
     path = Path(path)
@@ -176,7 +177,7 @@ def save_figure(
     *,
     count_cols: Sequence[str] = (),
     min_count: int = 5,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     formats: Sequence[str] = ("png", "svg"),
     close: bool = True,
     registry: DisclosureRegistry | None = None,
@@ -290,7 +291,7 @@ def plot_lines(
     upper: str | None = None,
     title: str | None = None,
     ylabel: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     target: float | None = None,
     percent: bool = False,
     ax: plt.Axes | None = None,
@@ -328,7 +329,7 @@ def plot_bars(
     hue: str | None = None,
     title: str | None = None,
     ylabel: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     horizontal: bool = False,
 ) -> plt.Figure:
     """Bar chart with bars ordered by the *displayed* value, so ordering cannot reveal a
@@ -361,7 +362,7 @@ def plot_forest(
     reference: float = 1.0,
     title: str | None = None,
     xlabel: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
 ) -> plt.Figure:
     """Forest plot: one row per ``label_col`` with the estimate and its interval, a reference line
     at ``reference`` (1 for ratios) and, when ``naive`` is given, the naive value as a hollow marker
@@ -409,7 +410,7 @@ def plot_its(
     interruption: object = None,
     title: str | None = None,
     ylabel: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
 ) -> plt.Figure:
     """Interrupted-time-series figure drawn from the published (suppressed) table only.
 
@@ -522,7 +523,7 @@ def plot_funnel(
     *,
     label_col: str | None = None,
     title: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     min_count: int = 5,
 ) -> plt.Figure:
     """Funnel plot of observed/expected readmission per unit, with 95 % and 99.8 % limits.
@@ -599,7 +600,7 @@ def plot_cumulative_incidence(
     *,
     events: Sequence[str] = ("readmission", "death"),
     title: str | None = None,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     min_count: int = 5,
 ) -> plt.Figure:
     """Cumulative incidence of readmission (and of death, the competing event) by day since

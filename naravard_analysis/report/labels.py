@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import ParameterError
 
-__all__ = ["LANGUAGES", "LABELS", "label", "format_number", "check_language"]
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LABELS", "label", "format_number", "check_language"]
 
 LANGUAGES = ("sv", "en")
 
@@ -123,7 +124,7 @@ def check_language(language: str) -> str:
     return language
 
 
-def label(key: str, language: str = "sv", **fmt: object) -> str:
+def label(key: str, language: str = DEFAULT_LANGUAGE, **fmt: object) -> str:
     """Label for ``key`` in ``language`` (``"sv"`` or ``"en"``), formatted with ``fmt``."""
     check_language(language)
     if key in LABELS:
@@ -134,7 +135,7 @@ def label(key: str, language: str = "sv", **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
-def format_number(value: float | int | None, language: str = "sv", *, decimals: int = 0) -> str:
+def format_number(value: float | int | None, language: str = DEFAULT_LANGUAGE, *, decimals: int = 0) -> str:
     """Format a number with the language's conventions.
 
     Swedish: decimal comma and a non-breaking space as thousands separator (Språkrådet);

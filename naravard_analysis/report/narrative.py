@@ -20,6 +20,7 @@ import re
 
 import pandas as pd
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.report.labels import check_language, format_number
 
 __all__ = [
@@ -36,7 +37,7 @@ def _missing(x: float | None) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def describe_count(n: object, min_count: int, *, language: str = "sv") -> str:
+def describe_count(n: object, min_count: int, *, language: str = DEFAULT_LANGUAGE) -> str:
     """A count for running text under the same rule as the tables' cells.
 
     A count ``1 <= n < min_count`` is never written: the text says "färre än 5" ("fewer than
@@ -66,7 +67,7 @@ def describe_change(
     last_period: object,
     last_value: float | None,
     *,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     decimals: int = 1,
     unit: str = "",
     points: bool = False,
@@ -114,7 +115,7 @@ def _when(period: object) -> str:
 
 
 def describe_target(
-    what: str, value: float | None, target: float, period: object, *, language: str = "sv",
+    what: str, value: float | None, target: float, period: object, *, language: str = DEFAULT_LANGUAGE,
     percent: bool = True,
 ) -> str:
     """Whether ``value`` in ``period`` reaches ``target`` (shares given as 0–1 when ``percent``)."""
@@ -133,7 +134,7 @@ def describe_target(
 
 def describe_ratio(
     what: str, estimate: float | None, lower: float | None, upper: float | None, *,
-    language: str = "sv", level: float = 0.95,
+    language: str = DEFAULT_LANGUAGE, level: float = 0.95,
 ) -> str:
     """A ratio with its interval, and whether the interval excludes 1."""
     check_language(language)
@@ -159,7 +160,7 @@ def describe_ratio(
 
 def describe_rate(
     what: str, rate: float | None, lower: float | None, upper: float | None, period: object, *,
-    language: str = "sv", per: str = "", decimals: int = 1,
+    language: str = DEFAULT_LANGUAGE, per: str = "", decimals: int = 1,
 ) -> str:
     """A rate with its interval for one period."""
     check_language(language)
@@ -184,7 +185,7 @@ def describe_series(
     x: str,
     y: str,
     what: str,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     lower: str | None = None,
     upper: str | None = None,
     target: float | None = None,

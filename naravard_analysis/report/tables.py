@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import ParameterError
 from naravard_analysis.report.labels import check_language, label
 
@@ -72,7 +73,7 @@ def write_tables(
     *,
     count_cols: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     min_count: int = 5,
-    language: str = "sv",
+    language: str = DEFAULT_LANGUAGE,
     about: Mapping[str, str] | pd.DataFrame | None = None,
     registry: DisclosureRegistry | None = None,
     headers: str = "labels",

@@ -107,3 +107,10 @@ def test_kernel_log_noise_is_filtered_and_other_lines_pass(tmp_path):
     sink = io.StringIO()
     _relay_stderr(read_fd, sink)
     assert sink.getvalue() == "[IPKernelApp] ERROR | Exception in message handler\n"
+
+
+def test_cli_params_prints_the_type_of_each_default(capsys):
+    assert main(["params", str(OVERVIEW)]) == 0
+    out = capsys.readouterr().out
+    assert 'region_code: str = "14"' in out and "min_count: int = 5" in out
+    assert ": None =" not in out

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.errors import ParameterError
 
 from ._time import TimeAxis
@@ -373,7 +374,7 @@ class ITSResult:
         return ax[0].figure
 
     # ------------------------------------------------------------------ display
-    def plot(self, ax: Any = None, *, language: str = "en", rate_per: float | None = None,
+    def plot(self, ax: Any = None, *, language: str = DEFAULT_LANGUAGE, rate_per: float | None = None,
              level: float = 0.95) -> Any:
         """Observed (hollow markers for excluded periods, which are also shaded), fitted line,
         counterfactual (dashed) with its interval band over the post period, interruptions marked.
