@@ -7,7 +7,12 @@ RegisterData
 validate_table, TABLES
     The canonical schema (:mod:`naravard_analysis.data.schema`).
 read_table
-    Readers for CSV/SAS/Stata/Parquet and Patientregistret names (:mod:`.readers`).
+    Readers for CSV/SAS/Stata/Parquet and Patientregistret names (:mod:`.readers`); an extract
+    with ALDER keeps it as ``age``, enough for :func:`~naravard_analysis.indicators.readmission.flag_readmissions`.
+official
+    Municipality and region codes, SCB population (:mod:`naravard_analysis.data.official`).
+make_world
+    Synthetic register worlds with known effects (:mod:`naravard_analysis.data.synthetic`).
 """
 
 from naravard_analysis.data.bundle import RegisterData
