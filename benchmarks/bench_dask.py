@@ -54,6 +54,7 @@ def _load(name: str):
 
 
 table = _load("_table")
+PeakRSS = _load("bench_continuity").PeakRSS  # resident-set sampler shared with that benchmark
 
 
 def load_line() -> str:
@@ -95,30 +96,6 @@ def quick_base(work: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------- measurement
-
-
-class PeakRSS:
-    """Peak resident set size of this process, sampled in a thread."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = self.proc.memory_info().rss
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.01)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
 
 
 def _worker_stats() -> tuple[int, float]:
@@ -166,7 +143,7 @@ class WorkerMonitor:
 
 def timed(fn):
     c0, t0 = time.process_time(), time.perf_counter()
-    with PeakRSS() as mem:
+    with PeakRSS(interval=0.01) as mem:
         out = fn()
     return out, time.perf_counter() - t0, time.process_time() - c0, mem.peak / GIB
 
@@ -185,7 +162,7 @@ def start_cluster(memory_limit: str):
 def run_duckdb(path: Path) -> pd.DataFrame:
     import duckdb
 
-    sql = _load("bench_continuity").DUCKDB_SQL
+    sql = _load("bench_continuity").DUCKDB_SQL  # the same query as the in-memory benchmark
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute(f"CREATE VIEW contacts AS SELECT * FROM read_parquet('{path}/contacts/*/*/*.parquet')")
@@ -255,44 +232,38 @@ def step_pair(pair: Path, memory_limit: str) -> None:
                  ratio=wall_rd / wall_rp, note=f"counts equal: {same_r}")
 
 
-def step_big(big: Path, memory_limit: str) -> None:
+def _measure_big(client, name: str, n_rows: int, unit: str, build) -> None:
+    """Run one lazy per-person result on the cluster down to a few sums; print and record it."""
     import dask
+
+    with WorkerMonitor(client) as mon:
+        t0 = time.perf_counter()
+        result = build()
+        n_out, n_eligible = dask.compute(result["eligible"].count(), result["eligible"].sum())
+        wall = time.perf_counter() - t0
+    print(f"{name} on Dask: {wall:.0f} s wall, {mon.cpu:.0f} s CPU, peak per worker "
+          f"{mon.peaks_gib()} GiB; {n_out:,} output rows, {n_eligible:,} eligible; "
+          f"{n_rows / wall:,.0f} {unit}/s wall, {n_rows / mon.cpu:,.0f} {unit}/CPU-s", flush=True)
+    table.record(f"dask: {name} Dask 2 workers (big)", wall_s=wall, cpu_s=mon.cpu,
+                 peak_gib=mon.peaks_gib(), reference="-",
+                 note=f"{n_rows / 1e6:.1f} M {unit}, {n_rows / wall / 1e6:.2f} M rows/s, "
+                      f"{n_rows / mon.cpu / 1e6:.2f} M rows/CPU-s")
+
+
+def step_big(big: Path, memory_limit: str) -> None:
+    import json
 
     print(f"== big: {big} ({load_line()})")
     lazy = RegisterData.from_dir(big, verify=False, engine="dask")
-    import json
-
     rows = {k: v["rows"] for k, v in json.loads((big / "manifest.json").read_text())["tables"].items()}
     print(f"  {rows['contacts']:,} contacts, {rows['admissions']:,} admissions, "
-          f"{rows['persons']:,} persons in {lazy.contacts.npartitions} partitions")
+          f"{rows['persons']:,} persons in {lazy.contacts.npartitions} partitions", flush=True)
     cluster, client = start_cluster(memory_limit)
     try:
-        with WorkerMonitor(client) as mon:
-            t0 = time.perf_counter()
-            ci = continuity_indices(lazy.contacts)
-            n_units, n_eligible, mean_coc = dask.compute(ci["n_visits"].count(), ci["eligible"].sum(),
-                                                         ci["coc"].mean())
-            wall_c = time.perf_counter() - t0
-        print(f"continuity on Dask: {wall_c:.0f} s wall, {mon.cpu:.0f} s CPU, peak per worker "
-              f"{mon.peaks_gib()} GiB; {n_units:,} persons, {n_eligible:,} eligible, mean COC "
-              f"{mean_coc:.4f}; {rows['contacts'] / wall_c:,.0f} contacts/s")
-        table.record("dask: continuity Dask 2 workers (big)", wall_s=wall_c, cpu_s=mon.cpu,
-                     peak_gib=mon.peaks_gib(), reference="-",
-                     note=f"{rows['contacts'] / 1e6:.0f} M contacts, "
-                          f"{rows['contacts'] / wall_c / 1e6:.2f} M rows/s")
-        with WorkerMonitor(client) as mon_r:
-            t0 = time.perf_counter()
-            fl = flag_readmissions(lazy.admissions, lazy.persons)
-            n_ep, n_elig, n_read = dask.compute(fl["readmitted"].count(), fl["eligible"].sum(),
-                                                fl["readmitted"].sum())
-            wall_r = time.perf_counter() - t0
-        print(f"readmission flags on Dask: {wall_r:.0f} s wall, {mon_r.cpu:.0f} s CPU, peak per "
-              f"worker {mon_r.peaks_gib()} GiB; {n_ep:,} episodes, {n_elig:,} eligible, "
-              f"{n_read:,} readmitted; {rows['admissions'] / wall_r:,.0f} admissions/s")
-        table.record("dask: readmission Dask 2 workers (big)", wall_s=wall_r, cpu_s=mon_r.cpu,
-                     peak_gib=mon_r.peaks_gib(), reference="-",
-                     note=f"{rows['admissions'] / 1e6:.1f} M admissions, "
-                          f"{rows['admissions'] / wall_r / 1e6:.2f} M rows/s")
+        _measure_big(client, "continuity", rows["contacts"], "contacts",
+                     lambda: continuity_indices(lazy.contacts))
+        _measure_big(client, "readmission", rows["admissions"], "admissions",
+                     lambda: flag_readmissions(lazy.admissions, lazy.persons))
     finally:
         client.close()
         cluster.close()

@@ -106,9 +106,10 @@ def _require_dask() -> Any:
 def person_bucket(person_id: pd.Series | np.ndarray, n: int) -> np.ndarray:
     """Stable bucket ``0 .. n-1`` of each person id.
 
-    The hash is pandas' SipHash of the value (fixed key, :func:`pandas.util.hash_array`), so the
-    same id lands in the same bucket on every machine, run and pandas version that keeps that
-    hash; integer and text ids are both supported. ``n`` buckets of about equal size.
+    The hash is pandas' stable 64-bit hash of the value (:func:`pandas.util.hash_array`: a fixed
+    bit mix for integers, SipHash with a fixed key for text), so the same id lands in the same
+    bucket on every machine and run (recorded values are tested, so a change of pandas' hash would
+    be noticed); integer and text ids are both supported. ``n`` buckets of about equal size.
 
     Examples
     --------

@@ -13,7 +13,7 @@ bucket.
 
 The partition key of a row is the person's home region (``persons.region_code``) and
 ``bucket = person_bucket(person_id, N)`` (:func:`naravard_analysis.engine.person_bucket`, a stable
-SipHash of the id), so all rows of a person -- in every table -- sit in the same
+hash of the id), so all rows of a person -- in every table -- sit in the same
 ``region=RR/bucket=BBB`` partition. That is what lets the Dask engine run the per-person pandas
 functions partition by partition. The manifest lists every file with its row count and sha256, as
 for the single-file layout; a world can be written region by region (``append=True``), which is how
