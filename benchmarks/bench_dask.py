@@ -4,7 +4,7 @@ Two datasets of hive-partitioned Parquet (``RegisterData.to_dir(partitions=N)``)
 *base* synthetic world by repeating it with person ids offset by ``k * 10**11`` per copy (the
 "scale preset repeated" of issue 17; each copy re-bucketed by the stable person hash):
 
-``pair``  the base twice (contacts, admissions, persons): a size pandas holds in memory. Continuity
+``pair``  the base itself (``--pair-copies`` > 1: repeated): a size pandas holds in memory. Continuity
           indices (all six, primary care) with pandas (read + compute), Dask on a 2-worker
           ``LocalCluster`` (results collected and checked equal) and DuckDB SQL on the same Parquet
           files (the SQL of ``bench_continuity.py``); readmission flags with pandas and Dask.
@@ -275,6 +275,7 @@ def main() -> None:
     ap.add_argument("--base", type=Path, help="partitioned base bundle (e.g. national at 5 %%)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/naravard_bench_dask"))
     ap.add_argument("--partitions", type=int, default=4, help="person buckets per region")
+    ap.add_argument("--pair-copies", type=int, default=1, help="copies of the base in 'pair'")
     ap.add_argument("--contact-copies", type=int, default=13)
     ap.add_argument("--admission-copies", type=int, default=36)
     ap.add_argument("--memory-limit", default="6GiB", help="per Dask worker")
@@ -293,8 +294,11 @@ def main() -> None:
         base = args.base
     steps = args.steps.split(",")
     if "pair" in steps:
-        pair = work / "pair"
-        repeat_bundle(base, pair, copies=2, contact_copies=2, partitions=args.partitions)
+        pair = base
+        if args.pair_copies > 1:
+            pair = work / "pair"
+            repeat_bundle(base, pair, copies=args.pair_copies, contact_copies=args.pair_copies,
+                          partitions=args.partitions)
         step_pair(pair, args.memory_limit)
     if "big" in steps:
         big = work / "big"
