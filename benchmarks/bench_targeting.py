@@ -74,8 +74,8 @@ def team_designs() -> tuple[dict[str, tuple[str, Callable]], str]:
                         e.loc[TEAM_OUTCOME, "upper"])
         return run
 
-    out = {n: (n, design(n)) for n in dict.fromkeys((default, "matched_did", "pre_post"))}
-    out["default"] = out[default]
+    out = {"default": (default, design(default))}
+    out.update({n: (n, design(n)) for n in ("matched_did", "pre_post") if n != default})
     return out, default
 
 
@@ -213,6 +213,9 @@ def coverage_study(n_seeds: int = 100, *, cells: Sequence[tuple[str, str]] = CEL
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Coverage, mean log bias (with Monte Carlo SE), median log width and failures per cell."""
     r = rows.copy()
+    # a design run by name that is also the default (older result files) is shown once, as default
+    dup = r["design"].isin(set(r.loc[r["design"] == "default", "default_is"]))
+    r = r[~dup | (r["design"] == "default")]
     r["ok"] = np.isfinite(r["estimate"]) & np.isfinite(r["lower"]) & np.isfinite(r["upper"])
     r["covers"] = (r["lower"] <= r["truth"]) & (r["truth"] <= r["upper"])
     r["log_bias"] = np.log(r["estimate"]) - np.log(r["truth"])
@@ -244,13 +247,18 @@ def markdown(summary: pd.DataFrame) -> str:
     head = ("| scenario | effect (truth) | design | worlds (failed) | coverage | mean log bias (MC SE) "
             "| median estimate | median log width | accepted |\n|---|---|---|---|---|---|---|---|---|")
     lines = [head]
+    rank = {"default": 0, "matched_did": 1, "poisson": 1, "pre_post": 2, "naive": 2}
+    summary = summary.assign(_r=summary["design"].map(rank).fillna(3)).sort_values(
+        ["scenario", "effect", "_r"], kind="stable",
+        key=lambda c: c.map({s: i for i, (s, _) in enumerate(CELLS)}) if c.name == "scenario"
+        else c.map({"none": 0, "known": 1}) if c.name == "effect" else c)
     for _, r in summary.iterrows():
         design = r["design"] if r["design"] != "default" else f"default ({r['default_is']})"
         lines.append(
             f"| {r['scenario']} | {r['effect']} ({r['truth']:.2f}) | {design} | {int(r['worlds'])} "
             f"({int(r['failed'])}) | {100 * r['coverage']:.0f} % | {r['mean_log_bias']:+.3f} "
             f"({r['mc_se']:.3f}) | {r['median_estimate']:.3f} | {r['median_log_width']:.2f} | "
-            f"{'yes' if r['accepted'] else 'no'} |")
+            f"{('yes' if r['accepted'] else 'no') if r['design'] == 'default' else '—'} |")
     return "\n".join(lines)
 
 
