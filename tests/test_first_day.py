@@ -115,6 +115,9 @@ def test_6_mobile_teams_naive_and_adjusted_side_by_side(data):
     assert {"naive_change_pct", "effect_pct", "n_cases"} <= set(comp.columns)
     assert len(comp) == len(res.estimates) == 3
     assert np.isfinite(comp["naive_change_pct"]).all()
+    # both naive numbers, labelled: all analysable enrolled, and the same people as the effect
+    e = res.estimates
+    assert (e["n_cases"] <= e["n_naive"]).all() and e["naive_change_analysed"].notna().all()
 
 
 def _patientregistret_csv(data: RegisterData, path) -> pd.DataFrame:

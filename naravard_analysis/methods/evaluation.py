@@ -163,8 +163,11 @@ class EvaluationResult:
     Attributes
     ----------
     estimates
-        Indexed by outcome: ``naive_change`` (relative before/after change among the enrolled,
-        ``post / pre - 1`` on the rate scale), ``estimate`` (rate ratio: ratio of rate ratios for
+        Indexed by outcome: ``naive_change`` (relative before/after change, ``post / pre - 1`` on
+        the rate scale, among *all* analysable enrolled: ``n_naive`` persons, the figure the
+        before/after reports quote), ``naive_change_analysed`` (the same change among the cases
+        the ``estimate`` is computed on: ``n_cases``, so the two describe the same people),
+        ``n_naive``, ``estimate`` (rate ratio: ratio of rate ratios for
         ``matched_did``, post/pre for ``pre_post``), ``lower``, ``upper`` (95 %), ``p_value``,
         ``n_cases``, ``n_controls`` (control windows), then the rates per person-year before and
         after for cases and (weighted) controls, the case event counts and person-years.
@@ -210,24 +213,37 @@ class EvaluationResult:
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
     negative_control: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    def __repr__(self) -> str:
+        e = self.estimates
+        n = int(e["n_cases"].max()) if len(e) else 0
+        return (f"<EvaluationResult {self.intervention} design={self.design} outcomes={len(e)} "
+                f"cases={n} enrolled={self.settings.get('n_enrolled', '?')}>")
+
     @property
     def matching_report(self) -> pd.DataFrame:
         """Alias of :attr:`matching`."""
         return self.matching
 
     def comparison(self, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
-        """Naive vs matched side by side: per cent changes, by outcome (aggregate numbers only)."""
+        """Naive vs adjusted side by side: per cent changes, by outcome (aggregate numbers only).
+
+        ``naive_change_pct`` is the before/after change among all analysable enrolled
+        (``n_naive``), ``naive_change_analysed_pct`` the same change among the ``n_cases`` the
+        effect is estimated on; ``rtm_share_of_naive`` (the part of the naive change that the
+        effect does not explain) compares the effect with the latter, on the same people.
+        """
         from naravard_analysis.report.labels import label
 
         e = self.estimates
+        same = e["naive_change_analysed"] if "naive_change_analysed" in e else e["naive_change"]
         out = pd.DataFrame({
             "naive_change_pct": 100 * e["naive_change"],
+            "naive_change_analysed_pct": 100 * same,
             "effect_pct": 100 * (e["estimate"] - 1),
             "effect_lower_pct": 100 * (e["lower"] - 1),
             "effect_upper_pct": 100 * (e["upper"] - 1),
-            "rtm_share_of_naive": np.where(e["naive_change"] != 0,
-                                           1 - np.log(e["estimate"]) / np.log1p(e["naive_change"]),
-                                           np.nan),
+            "rtm_share_of_naive": np.where(same != 0, 1 - np.log(e["estimate"]) / np.log1p(same), np.nan),
+            "n_naive": e["n_naive"] if "n_naive" in e else e["n_cases"],
             "n_cases": e["n_cases"],
         }, index=e.index)
         out.index = [label(o, language) for o in out.index]
@@ -465,8 +481,10 @@ def evaluate_enrolments(
     -----
     Inclusion: a person's first enrolment in ``intervention``; cases need 12 months (or the window,
     if longer) of residence and data before the enrolment month, else they are counted as
-    ``short_history`` in :attr:`EvaluationResult.matching` and left out of both designs (so the
-    naive and matched numbers describe the same people). Cases are followed to death, moving out
+    ``short_history`` in :attr:`EvaluationResult.matching` and left out of every design. The naive
+    ``naive_change`` covers all of these analysable enrolled (``n_naive``); cases without a control
+    (or trial) drop out of the estimate, so ``naive_change_analysed`` repeats the before/after
+    change on exactly the ``n_cases`` behind ``estimate``. Cases are followed to death, moving out
     or the end of the data (intention to treat: leaving the team does not end follow-up).
     """
     outcomes = _check(data, intervention, outcomes, window_months, design, controls_per_case,
@@ -630,14 +648,22 @@ def _evaluate_trial(data, pf, ix, *, intervention, case_code, case_day, outcomes
     w = _windows(naive_units, pf, W, np.full(len(naive_units), _BIG, np.int64))
     naive_units["py_pre"] = (w["idx"] - w["pre_lo"]) / _YEAR
     naive_units["py_post"] = (w["post_hi"] - w["idx"]) / _YEAR
+    # the same change among the persons the trial analyses as treated (same people as the estimate)
+    analysed = np.isin(naive_units["code"].to_numpy(), u.loc[u["treated"].to_numpy(bool), "code"].to_numpy())
+
+    def change(o: str, keep: np.ndarray) -> float:
+        pre = ix[o].sum(w["code"][keep], w["pre_lo"][keep], w["idx"][keep]).sum()
+        post = ix[o].sum(w["code"][keep], w["idx"][keep], w["post_hi"][keep]).sum()
+        py_pre, py_post = naive_units["py_pre"][keep].sum(), naive_units["py_post"][keep].sum()
+        return (post / py_post) / (pre / py_pre) - 1 if pre > 0 and py_post > 0 else np.nan
+
     est = {}
+    everyone = np.ones(len(naive_units), dtype=bool)
     for o in outcomes:
-        pre = ix[o].sum(w["code"], w["pre_lo"], w["idx"]).sum()
-        post = ix[o].sum(w["code"], w["idx"], w["post_hi"]).sum()
-        py_pre, py_post = naive_units["py_pre"].sum(), naive_units["py_post"].sum()
         r, ri = rows[o], itt[o]
         est[o] = {
-            "naive_change": (post / py_post) / (pre / py_pre) - 1 if pre > 0 and py_post > 0 else np.nan,
+            "naive_change": change(o, everyone), "naive_change_analysed": change(o, analysed),
+            "n_naive": len(naive_units),
             "estimate": r["estimate"], "lower": r["lower"], "upper": r["upper"], "p_value": r["p_value"],
             "n_cases": r["n_treated"], "n_controls": r["n_controls"],
             "rate_post_cases": r.get("events_treated", np.nan) / r.get("person_years_treated", np.nan),
@@ -724,6 +750,9 @@ def _estimate_row(units: pd.DataFrame, naive_units: pd.DataFrame, o: str, family
 
     return {
         "naive_change": naive,
+        # the same before/after change among the cases the estimate uses (same people)
+        "naive_change_analysed": rate(e_post, py_post) / rate(e_pre, py_pre) - 1 if e_pre > 0 else np.nan,
+        "n_naive": int(naive_units["treated"].to_numpy(bool).sum()),
         "estimate": fit["estimate"], "lower": fit["lower"], "upper": fit["upper"],
         "p_value": fit["p_value"],
         "n_cases": int(treated.sum()), "n_controls": int((~treated).sum()),

@@ -308,8 +308,11 @@ def test_summary_plot_and_comparison(results):
     fig = res.plot("en")
     assert len(fig.axes) == 3
     comp = res.comparison("en")
-    assert comp.shape == (3, 6)
+    assert comp.shape == (3, 8)
     assert comp["naive_change_pct"].iloc[0] == pytest.approx(100 * res.estimates["naive_change"].iloc[0])
+    assert comp["naive_change_analysed_pct"].iloc[0] == pytest.approx(
+        100 * res.estimates["naive_change_analysed"].iloc[0])
+    assert repr(res).startswith("<EvaluationResult mobile_team design=matched_did") and len(repr(res)) < 200
     with pytest.raises(ParameterError):
         res.summary("de")
 
@@ -409,3 +412,30 @@ def test_coverage_over_100_seeds():
     table = coverage_study(n_seeds=100, n_persons=8000, effects="none")
     cover = table.dropna(subset=["covers"]).groupby("outcome")["covers"].mean()
     assert (cover >= 0.90).all() and (cover <= 0.98).all(), cover
+
+
+# ------------------------------------------------------------------------------------------------
+# naive numbers on the same people as the estimate (issue 19)
+def test_naive_change_on_the_analysed_cases_beside_all_enrolled(results, trial_results):
+    res = results["none"]
+    e, u = res.estimates, res.units
+    cases = u[u["treated"].to_numpy(bool)]
+    for o in ("unplanned_admissions", "ed_visits"):
+        # by hand: post rate / pre rate - 1 over exactly the matched cases
+        by_hand = (cases[f"post_{o}"].sum() / cases["py_post"].sum()) / (
+            cases[f"pre_{o}"].sum() / cases["py_pre"].sum()) - 1
+        assert e.loc[o, "naive_change_analysed"] == pytest.approx(by_hand, rel=1e-9)
+    # all analysable enrolled = enrolled minus those with too short a history
+    short = int(res.matching.loc["short_history", "n_cases"])
+    assert (e["n_naive"] == res.settings["n_enrolled"] - short).all()
+    assert (e["n_cases"] < e["n_naive"]).all()
+    # the trial (the default design) reports both as well, on its own treated persons
+    t = trial_results["none"].estimates
+    assert (t["n_cases"] <= t["n_naive"]).all() and t["naive_change_analysed"].notna().all()
+
+
+def test_pre_post_naive_is_already_on_the_analysed():
+    res = evaluate_enrolments(_hand_bundle(), design="pre_post", outcomes=("unplanned_admissions",))
+    e = res.estimates.loc["unplanned_admissions"]
+    assert e["naive_change_analysed"] == pytest.approx(e["naive_change"], rel=1e-12)
+    assert e["n_naive"] == e["n_cases"] == 2
