@@ -74,6 +74,9 @@ class AggregatedEffect:
                 f"{self.level:.0%} CI {self.lower:.4g} to {self.upper:.4g})</p>")
         return head + ("" if self.table is None else self.table.to_html(index=False))
 
+    def __repr__(self) -> str:
+        return f"<AggregatedEffect {self.kind} ATT={self.att:.4g} se={self.se:.4g}>"
+
 
 @dataclass(frozen=True)
 class StaggeredDiDResult:
@@ -254,6 +257,10 @@ class StaggeredDiDResult:
                 f"{self.estimator!r}, comparison {self.control_group!r}, base period "
                 f"{self.base_period!r}, anticipation {self.anticipation}</p>")
         return head + self.att_gt.to_html(index=False)
+
+    def __repr__(self) -> str:
+        return (f"<StaggeredDiDResult units={self.n_units} ATT(g,t) cells={len(self.att_gt)} "
+                f"control={self.control_group} estimator={self.estimator}>")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -106,6 +106,13 @@ class ListingEffect:
     event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (f"<ListingEffect {self.outcome} design={self.design} rate_ratio={self.estimate:.3f} "
+                f"[{self.lower:.3f}, {self.upper:.3f}]>")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.summary()}</p>" + self.totals.to_html()
+
     def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """One-paragraph summary in Swedish or English."""
         from naravard_analysis.report.labels import format_number, label

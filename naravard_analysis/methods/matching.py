@@ -160,6 +160,12 @@ class MatchResult:
     balance: pd.DataFrame
     caliper: float
 
+    def __repr__(self) -> str:
+        return f"<MatchResult cases={len(self.cases)} pairs={len(self.pairs)} caliper={self.caliper:.3g}>"
+
+    def _repr_html_(self) -> str:
+        return "<p>Matched sets by reason</p>" + self.report.to_html()
+
 
 def match_controls(
     case_code: np.ndarray,

@@ -650,6 +650,9 @@ class PlaceboResult:
                 f"(p = {self.p_value:.3f}), {self.rank_ratio} by post/pre RMSPE (p = "
                 f"{self.p_value_ratio:.3f})</p>" + self.table.to_html(index=False, float_format="%.4f"))
 
+    def __repr__(self) -> str:
+        return f"<PlaceboResult units={len(self.table)} rank={self.rank} p={self.p_value:.3f}>"
+
 
 @dataclass(frozen=True, eq=False)
 class SynthResult:

@@ -48,3 +48,27 @@ def test_one_default_language_everywhere():
 def test_no_anonymous_object_defaults_in_signatures():
     bad = [name for name, f in _public_callables() if "object object at 0x" in str(inspect.signature(f))]
     assert bad == []
+
+
+def test_every_result_object_has_a_short_repr_and_an_html_view():
+    import dataclasses
+
+    classes = {
+        name: obj for name, obj in _public_classes() if dataclasses.is_dataclass(obj)
+        and (name.endswith(("Result", "Effect", "Incidence")) or name == "RegisterData")
+    }
+    assert {"RiskAdjustedResult", "CumulativeIncidence", "EvaluationResult", "ITSResult"} <= set(classes)
+    no_repr = [n for n, c in classes.items() if "__repr__" not in vars(c)]
+    no_html = [n for n, c in classes.items() if "_repr_html_" not in vars(c)]
+    assert no_repr == [] and no_html == []
+
+
+def _public_classes():
+    for mod in pkgutil.walk_packages(naravard_analysis.__path__, "naravard_analysis."):
+        if ".synthetic" in mod.name:
+            continue
+        m = importlib.import_module(mod.name)
+        for name in getattr(m, "__all__", []):
+            obj = getattr(m, name, None)
+            if inspect.isclass(obj) and obj.__module__ == mod.name:
+                yield name, obj
