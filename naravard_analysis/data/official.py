@@ -853,8 +853,9 @@ def _oj_cached(p: Path, encoding: str) -> pd.DataFrame:
             "sex": sex.astype(str),
             "value": _parse_numbers(p, df["value"], "value"),
             "n": _parse_numbers(p, df["n"], "n"),
-            "ci_low": _parse_numbers(p, df["ci_low"], "ci_low"),
-            "ci_high": _parse_numbers(p, df["ci_high"], "ci_high"),
+            # the file's ci_low/ci_high, renamed to the package's interval columns
+            "lower": _parse_numbers(p, df["ci_low"], "ci_low"),
+            "upper": _parse_numbers(p, df["ci_high"], "ci_high"),
             "comment": df["comment"].str.strip(),
         }
     )
@@ -876,7 +877,7 @@ def oppna_jamforelser(
     Source: Öppna jämförelser "En god vård" data list (about the 2018/19 edition), as kept in a
     public student repository where names were transliterated (reference/oppna-jamforelser/
     PROVENANCE.md). The file is Windows-1252, ``;``-separated; ``value`` uses a decimal point and
-    ``n``/``ci_*`` a decimal comma -- both are parsed. Region names come from the code list via
+    ``n``/``ci_low``/``ci_high`` a decimal comma -- both are parsed. Region names come from the code list via
     ``cat_code`` (the published transliterated name is checked against it). Indicator names and
     units are as published (transliterated). Among them 330 (unplanned readmission within 30 days,
     65+, per cent), 526 (påverkbar slutenvård, per 100 000 aged 20+, age-standardised), 567, 31, 501.
@@ -896,8 +897,8 @@ def oppna_jamforelser(
         (``"00"`` for the country and education rows), ``region_name`` (``"Västra Götaland"``,
         ``"Riket"``), ``group``, ``period`` (``"2017"``, ``"2015-2017"``), ``period_start``,
         ``period_end``, ``sex`` (``"F"``, ``"M"``, ``"all"``), ``value``, ``n`` (number of cases
-        or, for rates, the person-years at risk), ``ci_low``, ``ci_high`` (float64, NaN when not
-        published), ``comment``.
+        or, for rates, the person-years at risk), ``lower``, ``upper`` (the published 95 % interval,
+        float64, NaN when not published; the file calls them ``ci_low``/``ci_high``), ``comment``.
 
     Examples
     --------
@@ -952,7 +953,7 @@ def rest_of_country(
     -------
     DataFrame
         The pooled rows with the columns of :func:`oppna_jamforelser` (``region_code`` = ``code``,
-        ``level`` = ``"pooled"``, ``events`` added, ``ci_*`` missing).
+        ``level`` = ``"pooled"``, ``events`` added, ``lower``/``upper`` missing).
     """
     ex = [str(c).zfill(2) for c in exclude]
     if data["indicator_id"].nunique() != 1:
@@ -975,8 +976,8 @@ def rest_of_country(
         region_code=code,
         region_name=name,
         group=np.nan,
-        ci_low=np.nan,
-        ci_high=np.nan,
+        lower=np.nan,
+        upper=np.nan,
         comment=f"country minus {', '.join(ex)}",
     )
     cols = [c for c in data.columns if c in out.columns] + ["events"]

@@ -129,9 +129,10 @@ def summarise_continuity(
     -------
     DataFrame
         One row per group and index: the ``by`` columns, ``index``, ``method``, ``n_persons`` (rows
-        in the group), ``n_eligible`` (P), ``value``, ``ci_low``, ``ci_high``, ``share_above``,
-        ``share_ci_low``, ``share_ci_high``, ``threshold``.  A group with P = 0 gets NaN values and a
-        :class:`DataWarning`, never 0 (§1.5).
+        in the group), ``n_eligible`` (P), ``value``, ``lower``, ``upper`` (interval of ``value``
+        at ``level``), ``share_above``, ``share_above_lower``, ``share_above_upper``,
+        ``threshold``.  A group with P = 0 gets NaN values and a :class:`DataWarning`, never 0
+        (§1.5).
 
     Examples
     --------
@@ -224,11 +225,11 @@ def summarise_continuity(
         "n_persons",
         "n_eligible",
         "value",
-        "ci_low",
-        "ci_high",
+        "lower",
+        "upper",
         "share_above",
-        "share_ci_low",
-        "share_ci_high",
+        "share_above_lower",
+        "share_above_upper",
         "threshold",
     ]
     out = pd.DataFrame(rows, columns=cols)

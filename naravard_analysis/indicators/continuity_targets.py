@@ -77,8 +77,8 @@ def kontinuitetsindex(
     Returns
     -------
     DataFrame
-        ``staff``, the ``by`` columns, ``year``, ``n_persons``, ``n_eligible``, ``coc``, ``ci_low``,
-        ``ci_high``, ``baseline_coc``, ``relative_change``, ``target``, ``target_met`` (nullable
+        ``staff``, the ``by`` columns, ``year``, ``n_persons``, ``n_eligible``, ``coc``, ``lower``,
+        ``upper`` (interval of ``coc`` at ``level``), ``baseline_coc``, ``relative_change``, ``target``, ``target_met`` (nullable
         boolean; NA when the baseline is missing), ``target_verified``.
 
     Examples
@@ -116,7 +116,7 @@ def kontinuitetsindex(
         summ.insert(0, "staff", s)
         parts.append(summ)
     out = pd.concat(parts, ignore_index=True).rename(columns={"value": "coc"})
-    out = out.drop(columns=["index", "share_above", "share_ci_low", "share_ci_high", "threshold"])
+    out = out.drop(columns=["index", "share_above", "share_above_lower", "share_above_upper", "threshold"])
     base = out.loc[out["year"] == baseline_year, ["staff", *by_t, "coc"]].rename(
         columns={"coc": "baseline_coc"}
     )

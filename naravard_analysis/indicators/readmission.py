@@ -107,7 +107,7 @@ def readmission_rates(
     -------
     DataFrame
         One row per group (one row in total when ``by`` is None): ``n_index`` (all index episodes),
-        ``eligible``, ``readmitted``, ``rate``, ``ci_lower``, ``ci_upper``, then
+        ``eligible``, ``readmitted``, ``rate``, ``lower``, ``upper`` (Wilson interval at ``level``), then
         ``excluded_<reason>`` for every reason of :data:`EXCLUSION_REASONS` and
         ``died_in_window`` (eligible indexes followed by death in the window, counted as not
         readmitted, §4.2). ``rate`` is NaN when ``eligible`` is 0.
@@ -165,6 +165,6 @@ def readmission_rates(
     lower, upper = wilson_interval(out["readmitted"].to_numpy(), out["eligible"].to_numpy(), level)
     cols = [*by_cols, "n_index", "eligible", "readmitted"]
     rest = [c for c in out.columns if c not in cols]
-    out = out[cols].assign(rate=rate.astype("float64"), ci_lower=lower, ci_upper=upper).join(out[rest])
+    out = out[cols].assign(rate=rate.astype("float64"), lower=lower, upper=upper).join(out[rest])
     out.attrs.update({k: v for k, v in flags.attrs.items()} | {"level": level})
     return out

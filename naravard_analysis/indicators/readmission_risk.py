@@ -55,14 +55,14 @@ class RiskAdjustedResult:
     ----------
     units : DataFrame
         One row per unit: the ``by`` columns, ``eligible``, ``observed``, ``expected``,
-        ``oe_ratio``, ``ci_lower``, ``ci_upper`` (exact Poisson on O, over E), ``z``,
+        ``oe_ratio``, ``lower``, ``upper`` (exact Poisson on O at ``level``, over E), ``z``,
         ``risk_adjusted_rate`` (O/E × overall rate), ``lower_95``/``upper_95``/``lower_998``/
         ``upper_998`` (funnel limits at the unit's E) and ``outside_95``/``outside_998``.
     funnel : DataFrame
         Control limits over a grid of expected counts: ``expected``, ``lower_95``, ``upper_95``,
         ``lower_998``, ``upper_998`` (ratio scale, target 1).
     coefficients : DataFrame
-        ``term``, ``odds_ratio``, ``ci_lower``, ``ci_upper``, ``p_value``.
+        ``term``, ``odds_ratio``, ``lower``, ``upper`` (at ``level``), ``p_value``.
     model : statsmodels GLM results (binomial, logit link).
     """
 
@@ -309,8 +309,8 @@ def risk_adjusted_readmission(
             {
                 "term": list(xm.columns),
                 "odds_ratio": np.exp(np.asarray(model.params)),
-                "ci_lower": np.exp(ci[:, 0]),
-                "ci_upper": np.exp(ci[:, 1]),
+                "lower": np.exp(ci[:, 0]),
+                "upper": np.exp(ci[:, 1]),
                 "p_value": np.asarray(model.pvalues),
             }
         )
@@ -328,8 +328,8 @@ def risk_adjusted_readmission(
     lo, hi = garwood_limits(o, level)
     overall = float(y.mean())
     units["oe_ratio"] = o / e
-    units["ci_lower"] = lo / e
-    units["ci_upper"] = hi / e
+    units["lower"] = lo / e
+    units["upper"] = hi / e
     with np.errstate(divide="ignore", invalid="ignore"):
         units["z"] = (o - e) / np.sqrt(v)
     units["risk_adjusted_rate"] = units["oe_ratio"] * overall

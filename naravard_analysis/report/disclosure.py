@@ -101,47 +101,16 @@ PRIMARY, SECONDARY = "primary", "secondary"
 DEFAULT_TOTAL_LABELS = ("Total", "Totalt", "Alla", "Riket", "Båda könen", "all", "All")
 SECONDARY_MARKER = ".."
 _LANGUAGES = ("sv", "en")
-# Suffixes/prefixes that tie a confidence-interval column to its rate (``rate_lower``, ``lcl_rate``).
-_CI_AFFIXES = (
-    "lower",
-    "upper",
-    "lo",
-    "hi",
-    "low",
-    "high",
-    "lcl",
-    "ucl",
-    "ll",
-    "ul",
-    "l95",
-    "u95",
-    "ci_lower",
-    "ci_upper",
-    "ci_low",
-    "ci_high",
-    "ci_lo",
-    "ci_hi",
-    "lower_ci",
-    "upper_ci",
-    "lower95",
-    "upper95",
-    "se",
-    "ci",
-)
-# Confidence-interval columns without a rate name; attached only when the table has one rate.
-_CI_GENERIC = (
-    "ci_lower",
-    "ci_upper",
-    "ci_low",
-    "ci_high",
-    "lower",
-    "upper",
-    "lcl",
-    "ucl",
-    "lower_ci",
-    "upper_ci",
-    "nedre",
-    "övre",
+# The package's output contract: an interval of ``rate`` is ``rate_lower``/``rate_upper`` (its
+# standard error ``rate_se``), or ``lower``/``upper`` when the table has no other name for it.
+_CI_SUFFIXES = ("lower", "upper", "se")
+_CI_GENERIC = ("lower", "upper")
+# Interval names outside the contract. They are never guessed: a float column with one of these
+# names that no rate claims is refused, so an interval of a hidden rate cannot slip out unnoticed.
+_FOREIGN_INTERVAL_NAMES = frozenset(
+    ("ci_lower", "ci_upper", "ci_low", "ci_high", "ci_lo", "ci_hi", "lower_ci", "upper_ci",
+     "lower95", "upper95", "lcl", "ucl", "ll", "ul", "l95", "u95", "lo", "hi", "low", "high",
+     "nedre", "övre")
 )
 
 
@@ -218,10 +187,24 @@ def _is_float_col(s: pd.Series) -> bool:
 
 
 def _ci_columns(rate: str, columns: Sequence[str]) -> list[str]:
-    """Confidence-interval / standard-error columns named after ``rate`` (``rate_lower``)."""
-    r = rate.casefold()
-    names = {f"{r}_{a}" for a in _CI_AFFIXES} | {f"{a}_{r}" for a in _CI_AFFIXES}
+    """Interval / standard-error columns named after ``rate`` (``rate_lower``, ``rate_se``)."""
+    names = {f"{rate.casefold()}_{a}" for a in _CI_SUFFIXES}
     return [c for c in columns if isinstance(c, str) and c != rate and c.casefold() in names]
+
+
+def _foreign_interval(col: object, rates: Iterable[str]) -> bool:
+    """A column named like an interval outside the contract (``ci_low``, ``rate_lcl``, ``ucl_rate``)."""
+    if not isinstance(col, str):
+        return False
+    name = col.casefold()
+    if name in _FOREIGN_INTERVAL_NAMES:
+        return True
+    for r in rates:
+        r = r.casefold()
+        for affix in _FOREIGN_INTERVAL_NAMES:
+            if name in (f"{r}_{affix}", f"{affix}_{r}"):
+                return True
+    return False
 
 
 def _rate_sources(
@@ -229,6 +212,7 @@ def _rate_sources(
     counts: list[str],
     rate_cols: Mapping[str, str | Sequence[str]] | None,
     dims: list[str] | None,
+    interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Rate column -> source columns, and CI column -> the rate(s) it goes with."""
     flags = {c for c in df.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
@@ -262,11 +246,43 @@ def _rate_sources(
         for c in _ci_columns(r, list(df.columns)):
             if c not in taken:
                 ci_of.setdefault(c, []).append(r)
+    for c, rates in _interval_sources(df, interval_cols, sources).items():
+        if c in taken:
+            raise ParameterError(f"interval_cols: {c!r} is already a count or rate column")
+        ci_of[c] = rates
     for c in df.columns:
-        # an interval without a rate name (ci_low, upper ...) goes with every rate of its row
+        # an interval without a rate name (lower, upper) goes with every rate of its row
         if isinstance(c, str) and c.casefold() in _CI_GENERIC and c not in taken | set(ci_of):
             ci_of[c] = list(sources)
+    foreign = [c for c in df.columns if c not in taken | set(ci_of) and _is_float_col(df[c])
+               and _foreign_interval(c, sources)]
+    if foreign:
+        raise ParameterError(
+            f"table: column(s) {foreign} look like confidence limits but are not named "
+            "lower/upper or <rate>_lower/<rate>_upper (rule: an interval is hidden with its rate); "
+            f"{len(df)} rows. Rename them or pass interval_cols={{column: rate}}"
+        )
     return sources, ci_of
+
+
+def _interval_sources(
+    df: pd.DataFrame,
+    interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None,
+    sources: Mapping[str, list[str]],
+) -> dict[str, list[str]]:
+    """User-named interval column -> the rate(s) it goes with (every rate when not mapped)."""
+    if interval_cols is None:
+        return {}
+    if isinstance(interval_cols, Mapping):
+        out = {c: _as_names(r, f"interval_cols[{c!r}]") for c, r in interval_cols.items()}
+    else:
+        out = {c: list(sources) for c in _as_names(interval_cols, "interval_cols")}
+    _require_columns(df, out, "interval_cols")
+    for c, rates in out.items():
+        unknown = [r for r in rates if r not in sources]
+        if unknown:
+            raise ParameterError(f"interval_cols[{c!r}] names {unknown}, which are not rate columns")
+    return out
 
 
 def _rate_named_number(df: pd.DataFrame, col: object) -> bool:
@@ -587,6 +603,7 @@ def suppress(
     secondary: bool = True,
     *,
     rate_cols: Mapping[str, str | Sequence[str]] | None = None,
+    interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
     dims: Sequence[str] | None = None,
     total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS,
     suppress_zero: bool = False,
@@ -618,14 +635,20 @@ def suppress(
     rate_cols
         Mapping rate column -> the column(s) it is computed from, e.g.
         ``{"rate": ["events", "population"]}``; sources that are not count columns are still
-        checked against ``min_count``. CI columns named after the rate (``rate_lower``,
-        ``rate_upper``, ``rate_ci_low``, ``lcl_rate``, ``rate_se`` ...) are hidden with it;
-        intervals without a rate name (``ci_low``, ``ci_high``, ``lower``, ``upper`` ...) are
-        hidden wherever any rate of the row is hidden. When ``None``: every
+        checked against ``min_count``. Interval columns named after the rate by the package's
+        contract (``rate_lower``, ``rate_upper``, and the standard error ``rate_se``) are hidden
+        with it; ``lower``/``upper`` without a rate name are hidden wherever any rate of the row
+        is hidden. Other names are not guessed: a float column named like an interval
+        (``ci_low``, ``rate_lcl`` ...) that no rate claims is an error -- name it in
+        ``interval_cols``. When ``None``: every
         **float** column that is not a count, a dimension or a flag, and every numeric column
         whose name holds a rate word (an integer ``pct`` or ``andel``), is hidden in each row where
         a count is hidden or below ``min_count`` (other integer columns such as year or age are
         taken as dimensions).
+    interval_cols
+        Interval (or other precision) columns under names of your own when ``rate_cols`` is
+        given: a list (each goes with every rate of its row) or a mapping column -> rate(s),
+        e.g. ``{"ci_low": "rate", "ci_high": "rate"}``.
     dims
         Dimension columns of a long table. A row is a total of dimension ``d`` when its value of
         ``d`` (or of a column that is a 1:1 relabelling of ``d``, such as a name next to a code)
@@ -686,7 +709,7 @@ def suppress(
     out.attrs = dict(table.attrs)
     n, k = len(out), len(counts)
     values = _count_matrix(out, counts)
-    sources, ci_of = _rate_sources(out, counts, rate_cols, dim_list)
+    sources, ci_of = _rate_sources(out, counts, rate_cols, dim_list, interval_cols)
 
     # Earlier flags (suppress applied twice) stay.
     reason = np.zeros((n, k), dtype=np.int8)

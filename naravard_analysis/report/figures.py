@@ -489,7 +489,7 @@ def funnel_data(result: object, *, min_count: int = 5) -> pd.DataFrame:
     """The publishable table behind a funnel plot of a :class:`RiskAdjustedResult`.
 
     One row per unit: the ``by`` columns, ``eligible``, ``observed``, ``expected``, ``oe_ratio``,
-    ``ci_lower``, ``ci_upper``, ``outside_95``, ``outside_998``, after small-cell suppression of
+    ``lower``, ``upper``, ``outside_95``, ``outside_998``, after small-cell suppression of
     ``eligible`` and ``observed``; the ratio and its interval are hidden with the observed count
     (O/E at a known E gives O back). A report with a registry publishes the same columns through
     it instead.
@@ -500,9 +500,9 @@ def funnel_data(result: object, *, min_count: int = 5) -> pd.DataFrame:
     by = list(result.settings.get("by", ())) or [  # type: ignore[attr-defined]
         c for c in units.columns if c not in _RISK_COLUMNS
     ]
-    cols = [*by, "eligible", "observed", "expected", "oe_ratio", "ci_lower", "ci_upper",
+    cols = [*by, "eligible", "observed", "expected", "oe_ratio", "lower", "upper",
             "outside_95", "outside_998"]  # fmt: skip
-    rate_cols = {c: ["observed", "eligible"] for c in ("oe_ratio", "ci_lower", "ci_upper", "outside_95",
+    rate_cols = {c: ["observed", "eligible"] for c in ("oe_ratio", "lower", "upper", "outside_95",
                                                      "outside_998")}  # fmt: skip
     table = units[[c for c in cols if c in units.columns]].copy()
     for c in ("outside_95", "outside_998"):
@@ -512,7 +512,7 @@ def funnel_data(result: object, *, min_count: int = 5) -> pd.DataFrame:
 
 
 _RISK_COLUMNS = {
-    "eligible", "observed", "expected", "oe_ratio", "ci_lower", "ci_upper", "z", "risk_adjusted_rate",
+    "eligible", "observed", "expected", "oe_ratio", "lower", "upper", "z", "risk_adjusted_rate",
     "lower_95", "upper_95", "lower_998", "upper_998", "outside_95", "outside_998",
 }  # fmt: skip
 

@@ -107,8 +107,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "death": ("Död", "Death"),
     "eligible": ("Indexvårdtillfällen", "Index episodes"),
     "readmitted": ("Återinskrivna", "Readmitted"),
-    "ci_lower": ("Nedre gräns (95 % KI)", "Lower limit (95% CI)"),
-    "ci_upper": ("Övre gräns (95 % KI)", "Upper limit (95% CI)"),
     "points_suppressed": (
         "Punkter som saknas bygger på färre än {min_count} personer eller händelser och visas inte.",
         "Missing points are based on fewer than {min_count} persons or events and are not shown.",

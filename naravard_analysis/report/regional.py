@@ -342,9 +342,9 @@ class RegionalReport:
         contacts = contacts[contacts["contact_date"].dt.year.isin(years)]
         k = kontinuitetsindex(contacts, baseline_year=base)
         k = k[k["year"].isin(years)]
-        cols = ["staff", "year", "n_persons", "n_eligible", "coc", "ci_low", "ci_high", "relative_change", "target_met"]
+        cols = ["staff", "year", "n_persons", "n_eligible", "coc", "lower", "upper", "relative_change", "target_met"]
         table = self._publish("continuity", k[cols], ["n_persons", "n_eligible"])
-        fig = plot_lines(table, x="year", y="coc", hue="staff", lower="ci_low", upper="ci_high",
+        fig = plot_lines(table, x="year", y="coc", hue="staff", lower="lower", upper="upper",
                          language=lang, title=label("coc", lang))
         files = self._save("continuity", fig, table, ["n_persons", "n_eligible"])
         who = {"physician": ("läkare", "physicians"), "all": ("alla personalkategorier", "all staff")}
@@ -353,7 +353,7 @@ class RegionalReport:
             name = who.get(staff, (staff, staff))[0 if lang == "sv" else 1]
             what = f"COC ({name})"
             sentences.append(nar.describe_series(part, x="year", y="coc", what=what, language=lang,
-                                                 lower="ci_low", upper="ci_high", decimals=3))
+                                                 lower="lower", upper="upper", decimals=3))
         goal = (f"Målet är en ökning med 20 % jämfört med {base}." if lang == "sv"
                 else f"The target is a 20 % increase over {base}.")
         text = f"## {_t('continuity', lang)}\n\n{goal} " + " ".join(sentences)
@@ -437,10 +437,10 @@ class RegionalReport:
         flags = flags.assign(year=flags["discharge_date"].dt.year)
         rates = readmission_rates(flags, by="year")
         rates = rates[rates["year"].isin(self._years())].reset_index(drop=True)
-        cols = ["year", "n_index", "eligible", "readmitted", "rate", "ci_lower", "ci_upper"]
+        cols = ["year", "n_index", "eligible", "readmitted", "rate", "lower", "upper"]
         counts = ["n_index", "eligible", "readmitted"]
         table = self._publish("readmission", rates[cols], counts, rate_cols={"rate": ["readmitted", "eligible"]})
-        fig = plot_lines(table, x="year", y="rate", lower="ci_lower", upper="ci_upper", language=lang,
+        fig = plot_lines(table, x="year", y="rate", lower="lower", upper="upper", language=lang,
                          percent=True, title=_t("readmission", lang), ylabel=label("readmission_rate", lang))
         files = self._save("readmission", fig, table, counts)
         what = ("Andel oplanerade återinskrivningar inom 1–30 dagar (65 år och äldre)" if lang == "sv"
@@ -453,8 +453,8 @@ class RegionalReport:
                 f"Linked stays (transfers, same-day returns) form one care episode; {n_excl} index episodes "
                 f"were excluded (age, death at discharge or incomplete follow-up).")
         text = (f"## {_t('readmission', lang)}\n\n"
-                + nar.describe_series(table, x="year", y="rate", what=what, language=lang, lower="ci_lower",
-                                      upper="ci_upper", percent=True) + f" {note}")
+                + nar.describe_series(table, x="year", y="rate", what=what, language=lang, lower="lower",
+                                      upper="upper", percent=True) + f" {note}")
         return Section("readmission", _t("readmission", lang), text, table, files)
 
     def _build_ed_visits(self) -> Section:

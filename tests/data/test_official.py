@@ -291,8 +291,8 @@ def test_oj_readmission_2017_national():
     # value 9.753844553 (point), n 230586, ci 9,633174276 - 9,875372361 (comma).
     assert nat.loc["all", "value"] == pytest.approx(9.753844553, abs=1e-9)
     assert nat.loc["all", "n"] == 230_586
-    assert nat.loc["all", "ci_low"] == pytest.approx(9.633174276, abs=1e-9)
-    assert nat.loc["all", "ci_high"] == pytest.approx(9.875372361, abs=1e-9)
+    assert nat.loc["all", "lower"] == pytest.approx(9.633174276, abs=1e-9)
+    assert nat.loc["all", "upper"] == pytest.approx(9.875372361, abs=1e-9)
     assert nat.loc["F", "n"] + nat.loc["M", "n"] == nat.loc["all", "n"]  # 120472 + 110114
     assert sorted(oj.period.unique()) == [str(y) for y in range(2012, 2018)]
 

@@ -60,8 +60,8 @@ def test_analytic_ci_of_mean_is_t_free_normal_interval():
     vals = np.array([1, 0, 1 / 3])
     se = vals.std(ddof=1) / np.sqrt(3)  # independent: sample sd / sqrt(P)
     z = stats.norm.ppf(0.975)
-    assert m["ci_low"] == pytest.approx(vals.mean() - z * se)
-    assert m["ci_high"] == pytest.approx(vals.mean() + z * se)
+    assert m["lower"] == pytest.approx(vals.mean() - z * se)
+    assert m["upper"] == pytest.approx(vals.mean() + z * se)
 
 
 def test_share_above_threshold():
@@ -85,11 +85,11 @@ def test_bootstrap_is_seeded_and_brackets_value():
     ind = continuity_indices(c)
     a = summarise_continuity(ind, index="coc", ci="bootstrap", n_boot=200, seed=7).iloc[0]
     b = summarise_continuity(ind, index="coc", ci="bootstrap", n_boot=200, seed=7).iloc[0]
-    assert a["ci_low"] == b["ci_low"] and a["ci_high"] == b["ci_high"]
-    assert a["ci_low"] < a["value"] < a["ci_high"]
+    assert a["lower"] == b["lower"] and a["upper"] == b["upper"]
+    assert a["lower"] < a["value"] < a["upper"]
     an = summarise_continuity(ind, index="coc").iloc[0]
     # bootstrap and analytic widths agree within 30 % on 300 persons
-    w_boot, w_an = a["ci_high"] - a["ci_low"], an["ci_high"] - an["ci_low"]
+    w_boot, w_an = a["upper"] - a["lower"], an["upper"] - an["lower"]
     assert 0.7 < w_boot / w_an < 1.3
 
 
@@ -119,7 +119,7 @@ def test_person_in_several_years_is_one_cluster():
     # clusters: resid totals (1.8 - 1.0, 0.2 - 1.0) = (0.8, -0.8); se = sqrt(2/1 * 1.28)/4 = 0.4
     assert out["value"] == pytest.approx(0.5)
     z = stats.norm.ppf(0.975)
-    assert out["ci_high"] - out["value"] == pytest.approx(z * 0.4)
+    assert out["upper"] - out["value"] == pytest.approx(z * 0.4)
 
 
 def test_parameter_errors():

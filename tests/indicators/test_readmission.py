@@ -367,7 +367,7 @@ def test_invariant_to_row_order_and_every_stay_in_one_episode(stays, rnd):
         r = readmission_rates(a, by="person_id")
         ok = r.rate.dropna()
         assert ((ok >= 0) & (ok <= 1)).all()
-        assert ((r.ci_lower.dropna() <= ok) & (ok <= r.ci_upper.dropna())).all()
+        assert ((r.lower.dropna() <= ok) & (ok <= r.upper.dropna())).all()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -552,7 +552,7 @@ def test_risk_adjusted_expected_sums_to_observed_and_exact_poisson():
     assert u.eligible.sum() == res.n_used == f.eligible.sum()
     o, e = u.observed.to_numpy(), u.expected.to_numpy()
     np.testing.assert_allclose(u.oe_ratio, o / e)
-    assert (u.ci_lower < u.oe_ratio).all() and (u.oe_ratio < u.ci_upper).all()
+    assert (u.lower < u.oe_ratio).all() and (u.oe_ratio < u.upper).all()
     assert set(res.coefficients.term) >= {"const", "age10", "female", "prior_admissions"}
     assert 0.5 < res.c_statistic < 1
     # Funnel limits: 1 ± z·sqrt(E(1 − p̄))/E at the grid points.

@@ -692,29 +692,45 @@ def test_excel_workbook_from_openpyxl_numbers_as_identifiers(tmp_path):
     ]
 
 
-def test_unnamed_interval_goes_with_every_rate_of_its_row():
-    # two rates and a ci_low/ci_high pair that names neither: hidden when either rate is
-    t = pd.DataFrame(
+def _two_rates(lower: str = "lower", upper: str = "upper") -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "year": [2023, 2024, 2025],
             "n_eligible": [3, 50, 60],
             "n_meeting": [40, 2, 30],
             "coc": [0.3, 0.4, 0.5],
             "share": [0.2, 0.1, 0.6],
-            "ci_low": [0.1, 0.2, 0.3],
-            "ci_high": [0.5, 0.6, 0.7],
+            lower: [0.1, 0.2, 0.3],
+            upper: [0.5, 0.6, 0.7],
         }
     )
-    s = suppress(
-        t,
-        ["n_eligible", "n_meeting"],
-        rate_cols={"coc": "n_eligible", "share": ["n_meeting", "n_eligible"]},
-        secondary=False,
-    )
+
+
+_TWO_RATES = {"coc": "n_eligible", "share": ["n_meeting", "n_eligible"]}
+
+
+def test_unnamed_interval_goes_with_every_rate_of_its_row():
+    # two rates and a lower/upper pair that names neither: hidden when either rate is
+    s = suppress(_two_rates(), ["n_eligible", "n_meeting"], rate_cols=_TWO_RATES, secondary=False)
     assert s["coc"].isna().tolist() == [True, False, False]
     assert s["share"].isna().tolist() == [True, True, False]
+    assert s["lower"].isna().tolist() == [True, True, False]
+    assert s["upper_suppressed"].tolist() == ["primary", "primary", ""]
+
+
+def test_interval_names_outside_the_contract_are_refused_not_guessed():
+    t = _two_rates("ci_low", "ci_high")
+    with pytest.raises(ParameterError, match=r"ci_low.*interval_cols"):
+        suppress(t, ["n_eligible", "n_meeting"], rate_cols=_TWO_RATES, secondary=False)
+    # named explicitly: a list goes with every rate, a mapping with the rates it names
+    s = suppress(t, ["n_eligible", "n_meeting"], rate_cols=_TWO_RATES, secondary=False,
+                 interval_cols=["ci_low", "ci_high"])
     assert s["ci_low"].isna().tolist() == [True, True, False]
-    assert s["ci_high_suppressed"].tolist() == ["primary", "primary", ""]
+    m = suppress(t, ["n_eligible", "n_meeting"], rate_cols=_TWO_RATES, secondary=False,
+                 interval_cols={"ci_low": "coc", "ci_high": "coc"})
+    assert m["ci_high_suppressed"].tolist() == ["primary", "", ""]
+    with pytest.raises(ParameterError, match="not rate columns"):
+        suppress(t, ["n_eligible", "n_meeting"], rate_cols=_TWO_RATES, interval_cols={"ci_low": "x"})
 
 
 def test_iterative_audit_agrees_with_the_rank_test_on_random_hidden_patterns():

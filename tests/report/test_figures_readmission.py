@@ -29,7 +29,7 @@ def _risk() -> RiskAdjustedResult:
          "expected": [45.0, 30.0, 2.5]}
     )  # fmt: skip
     units["oe_ratio"] = units["observed"] / units["expected"]
-    units["ci_lower"], units["ci_upper"] = units["oe_ratio"] * 0.8, units["oe_ratio"] * 1.2
+    units["lower"], units["upper"] = units["oe_ratio"] * 0.8, units["oe_ratio"] * 1.2
     units["outside_95"] = [True, False, False]
     units["outside_998"] = [True, False, False]
     e = np.linspace(1, 60, 30)
