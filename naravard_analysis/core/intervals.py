@@ -4,7 +4,8 @@
 * :func:`garwood_limits` -- exact Poisson limits of a count (Garwood 1936, Biometrika 28:437);
 * :func:`byar_limits` -- Byar's approximation to them (Breslow & Day 1987, vol. II, p. 69);
 * :func:`fay_feuer_limits` -- gamma limits of a directly standardised rate (Fay & Feuer 1997,
-  Stat Med 16:791).
+  Stat Med 16:791);
+* :func:`normal_quantile` -- the two-sided normal critical value of a Wald interval.
 
 Every function takes the confidence ``level`` (default 0.95) and returns ``(lower, upper)``.
 """
@@ -16,7 +17,20 @@ from scipy import stats
 
 from naravard_analysis.errors import ParameterError
 
-__all__ = ["byar_limits", "fay_feuer_limits", "garwood_limits", "wilson_interval"]
+__all__ = ["byar_limits", "fay_feuer_limits", "garwood_limits", "normal_quantile", "wilson_interval"]
+
+
+def normal_quantile(level: float = 0.95) -> float:
+    """Two-sided normal critical value z = Φ⁻¹((1 + level)/2) of a Wald interval estimate ± z·se.
+
+    Examples
+    --------
+    >>> round(normal_quantile(0.95), 6), round(normal_quantile(0.9), 6)
+    (1.959964, 1.644854)
+    """
+    if not isinstance(level, float | int) or not 0 < level < 1:
+        raise ParameterError(f"level must lie strictly between 0 and 1, got {level!r}")
+    return float(stats.norm.ppf(0.5 + level / 2))
 
 
 def wilson_interval(

@@ -28,21 +28,32 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
+from naravard_analysis.core.results import ResultDisplay, check_language
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = ["CumulativeIncidence", "competing_risk_times", "readmission_cumulative_incidence"]
 
 _OFFSET = {0: 0.5, 1: 0.0, 2: 0.25}  # censored, readmission, death
+# Text of CumulativeIncidence.summary (this module's own words).
+_SUMMARY = {
+    "en": {"title": "Cumulative incidence (Aalen–Johansen, death competing), {level}% limits",
+           "row": "day {h}: readmission {r:.4f} ({rl:.4f}–{ru:.4f}), death {d:.4f} ({dl:.4f}–{du:.4f}), "
+                  "n {n}"},
+    "sv": {"title": "Kumulativ incidens (Aalen–Johansen, död som konkurrerande händelse), {level} % gränser",
+           "row": "dag {h}: återinskrivning {r:.4f} ({rl:.4f}–{ru:.4f}), död {d:.4f} ({dl:.4f}–{du:.4f}), "
+                  "n {n}"},
+}
 
 
-@dataclass
-class CumulativeIncidence:
-    """Result of :func:`readmission_cumulative_incidence`.
+@dataclass(repr=False)
+class CumulativeIncidence(ResultDisplay):
+    """Result of :func:`readmission_cumulative_incidence` (the package's result protocol).
 
     Attributes
     ----------
@@ -54,25 +65,42 @@ class CumulativeIncidence:
         Step functions at every whole day 0 … max(horizons): ``day``, ``readmission`` (+ limits),
         ``death`` (+ limits), ``n_at_risk`` (at the start of the day), ``n_readmissions`` and
         ``n_deaths`` (events up to and including the day; the counts to suppress on).
+    table : DataFrame
+        ``at`` (the protocol's estimates table).
+    settings : dict
+        ``level``, ``by``, ``horizons``.
     """
 
     at: pd.DataFrame
     curves: pd.DataFrame
     level: float
+    by: tuple[str, ...] = ()
+    horizons: tuple[int, ...] = field(default=())
 
-    def summary(self) -> str:
+    _TITLE = {"en": "Cumulative incidence of readmission, death as a competing risk (Aalen-Johansen)",
+              "sv": "Kumulativ incidens av återinskrivning, död som konkurrerande risk (Aalen-Johansen)"}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.at
+
+    @property
+    def settings(self) -> dict:
+        return {"level": self.level, "by": list(self.by), "horizons": list(self.horizons)}
+
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """One line per horizon (and group): readmission and death incidence with limits."""
-        lines = [f"Cumulative incidence (Aalen–Johansen, death competing), {self.level:.0%} limits"]
+        w = _SUMMARY[check_language(language)]
+        lines = [w["title"].format(level=f"{100 * self.level:g}")]
         known = {"horizon", "n", "n_readmissions", "n_deaths", "readmission", "readmission_lower",
                  "readmission_upper", "death", "death_lower", "death_upper"}  # fmt: skip
         groups = [c for c in self.at.columns if c not in known]
         for _, r in self.at.iterrows():
             where = "".join(f"{c} {r[c]}, " for c in groups)
-            lines.append(
-                f"{where}day {int(r['horizon'])}: readmission {r['readmission']:.4f} "
-                f"({r['readmission_lower']:.4f}–{r['readmission_upper']:.4f}), death {r['death']:.4f} "
-                f"({r['death_lower']:.4f}–{r['death_upper']:.4f}), n {int(r['n'])}"
-            )
+            lines.append(where + w["row"].format(
+                h=int(r["horizon"]), r=r["readmission"], rl=r["readmission_lower"],
+                ru=r["readmission_upper"], d=r["death"], dl=r["death_lower"], du=r["death_upper"],
+                n=int(r["n"])))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -264,4 +292,4 @@ def readmission_cumulative_incidence(
             at_rows.append(row)
     at = pd.DataFrame(at_rows)
     curves = pd.concat(curve_parts, ignore_index=True) if curve_parts else pd.DataFrame()
-    return CumulativeIncidence(at=at, curves=curves, level=level)
+    return CumulativeIncidence(at=at, curves=curves, level=level, by=tuple(by_cols), horizons=tuple(hz))

@@ -36,7 +36,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.core.intervals import garwood_limits
+from naravard_analysis.core.results import ResultDisplay, check_language
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.indicators.charlson import (
     charlson_flags,
@@ -47,9 +49,21 @@ from naravard_analysis.indicators.charlson import (
 __all__ = ["RiskAdjustedResult", "comorbidity_covariates", "risk_adjusted_readmission"]
 
 
-@dataclass
-class RiskAdjustedResult:
-    """Result of :func:`risk_adjusted_readmission`.
+# Text of RiskAdjustedResult.summary (this module's own words).
+_SUMMARY = {
+    "en": {"unit": "unit", "head": "Risk-adjusted 30-day readmission by {by}: {k} units, {n} index episodes ({d} dropped)",
+           "model": "logistic model of {cov}; c statistic {c:.3f}; overall rate {r:.4f}",
+           "outside": "outside the 95 % limits {a}, outside the 99.8 % limits {b}"},
+    "sv": {"unit": "enhet", "head": "Riskjusterad återinskrivning inom 30 dagar per {by}: {k} enheter, "
+                                    "{n} indexvårdtillfällen ({d} uteslutna)",
+           "model": "logistisk modell med {cov}; c-statistik {c:.3f}; total andel {r:.4f}",
+           "outside": "utanför 95 %-gränserna {a}, utanför 99,8 %-gränserna {b}"},
+}
+
+
+@dataclass(repr=False)
+class RiskAdjustedResult(ResultDisplay):
+    """Result of :func:`risk_adjusted_readmission` (the package's result protocol).
 
     Attributes
     ----------
@@ -64,6 +78,10 @@ class RiskAdjustedResult:
     coefficients : DataFrame
         ``term``, ``odds_ratio``, ``lower``, ``upper`` (at ``level``), ``p_value``.
     model : statsmodels GLM results (binomial, logit link).
+    table : DataFrame
+        ``units`` (the protocol's estimates table).
+    settings : dict
+        ``by``, ``covariates``, ``level``, ``lookback_days`` and the comorbidity code list.
     """
 
     units: pd.DataFrame
@@ -77,17 +95,23 @@ class RiskAdjustedResult:
     covariates: tuple[str, ...]
     settings: dict = field(default_factory=dict)
 
-    def summary(self) -> str:
+    _TITLE = {"en": "Risk-adjusted readmission: observed/expected per unit (logistic case mix)",
+              "sv": "Riskjusterad återinskrivning: observerat/förväntat per enhet (logistisk casemix)"}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.units
+
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """A few lines: the model, its fit and the units outside the funnel limits."""
-        by = ", ".join(self.settings.get("by", ())) or "unit"
+        w = _SUMMARY[check_language(language)]
+        by = ", ".join(self.settings.get("by", ())) or w["unit"]
         out95 = int(self.units["outside_95"].sum()) if "outside_95" in self.units else 0
         out998 = int(self.units["outside_998"].sum()) if "outside_998" in self.units else 0
         return "\n".join([
-            f"Risk-adjusted 30-day readmission by {by}: {len(self.units)} units, "
-            f"{self.n_used} index episodes ({self.n_dropped} dropped)",
-            f"logistic model of {', '.join(self.covariates)}; c statistic {self.c_statistic:.3f}; "
-            f"overall rate {self.overall_rate:.4f}",
-            f"outside the 95 % limits {out95}, outside the 99.8 % limits {out998}",
+            w["head"].format(by=by, k=len(self.units), n=self.n_used, d=self.n_dropped),
+            w["model"].format(cov=", ".join(self.covariates), c=self.c_statistic, r=self.overall_rate),
+            w["outside"].format(a=out95, b=out998),
         ])  # fmt: skip
 
     def __repr__(self) -> str:
@@ -355,6 +379,6 @@ def risk_adjusted_readmission(
         n_used=int(len(df)),
         n_dropped=n_dropped,
         covariates=covariates,
-        settings={"by": by_cols, "level": level, "lookback_days": lookback_days,
+        settings={"by": by_cols, "covariates": list(covariates), "level": level, "lookback_days": lookback_days,
                   "charlson_codelist": "charlson_ludvigsson2021 (unverified)"},
     )

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = ["staggered_did", "StaggeredDiDResult", "AggregatedEffect"]
@@ -43,9 +44,9 @@ _CONTROL_ALIASES = {"never": "never", "nevertreated": "never", "notyet": "notyet
 # ------------------------------------------------------------------------------------------------
 # Results
 # ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AggregatedEffect:
-    """One aggregation of the ATT(g, t) (see :meth:`StaggeredDiDResult.aggregate`).
+@dataclass(frozen=True, repr=False)
+class AggregatedEffect(ResultDisplay):
+    """One aggregation of the ATT(g, t) (see :meth:`StaggeredDiDResult.aggregate`; result protocol).
 
     Attributes
     ----------
@@ -55,9 +56,12 @@ class AggregatedEffect:
         Overall effect, its analytic standard error and pointwise ``level`` interval.
     table
         Per-period effects for the non-simple kinds: first column ``event_time`` (dynamic), ``group``
-        (group) or ``time`` (calendar), then ``att``, ``se``, ``lower``, ``upper``. ``None`` for simple.
+        (group) or ``time`` (calendar), then ``att``, ``se``, ``lower``, ``upper``; for simple one
+        row ``att``, ``se``, ``lower``, ``upper``.
     level
         Confidence level of the intervals.
+    settings
+        ``kind`` and ``level``.
     """
 
     kind: str
@@ -65,9 +69,16 @@ class AggregatedEffect:
     se: float
     lower: float
     upper: float
-    table: pd.DataFrame | None
+    table: pd.DataFrame
     level: float
     influence: np.ndarray = field(repr=False, compare=False)
+
+    _TITLE = {"en": "Aggregated ATT(g, t) (Callaway & Sant'Anna 2021)",
+              "sv": "Aggregerad ATT(g, t) (Callaway & Sant'Anna 2021)"}
+
+    @property
+    def settings(self) -> dict:
+        return {"kind": self.kind, "level": self.level}
 
     def _repr_html_(self) -> str:  # pragma: no cover - JupyterLab display
         head = (f"<p><b>{self.kind}</b> ATT = {self.att:.4g} (SE {self.se:.4g}; "
@@ -78,9 +89,9 @@ class AggregatedEffect:
         return f"<AggregatedEffect {self.kind} ATT={self.att:.4g} se={self.se:.4g}>"
 
 
-@dataclass(frozen=True)
-class StaggeredDiDResult:
-    """Group-time average treatment effects with their influence functions.
+@dataclass(frozen=True, repr=False)
+class StaggeredDiDResult(ResultDisplay):
+    """Group-time average treatment effects with their influence functions (result protocol).
 
     Attributes
     ----------
@@ -95,6 +106,11 @@ class StaggeredDiDResult:
     influence
         ``n_units × len(att_gt)`` matrix of the cells' influence functions (rows in the order of
         ``unit_ids``); ``se = sqrt(mean(IF²) / n)``.
+    table
+        ``att_gt`` (the protocol's estimates table).
+    settings
+        ``control_group``, ``estimator``, ``base_period``, ``anticipation``, ``level``, ``n_units``
+        and the ``excluded`` counts.
     """
 
     att_gt: pd.DataFrame
@@ -109,6 +125,19 @@ class StaggeredDiDResult:
     unit_ids: np.ndarray = field(repr=False)
     unit_group: np.ndarray = field(repr=False)
     influence: np.ndarray = field(repr=False, compare=False)
+
+    _TITLE = {"en": "Group-time average treatment effects ATT(g, t) (Callaway & Sant'Anna 2021)",
+              "sv": "Genomsnittliga behandlingseffekter per grupp och tid ATT(g, t) (Callaway & Sant'Anna 2021)"}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.att_gt
+
+    @property
+    def settings(self) -> dict:
+        return {"control_group": self.control_group, "estimator": self.estimator,
+                "base_period": self.base_period, "anticipation": self.anticipation,
+                "level": self.level, "n_units": self.n_units, "excluded": dict(self.excluded)}
 
     # -- aggregation --------------------------------------------------------------------------
     def aggregate(
@@ -184,7 +213,7 @@ class StaggeredDiDResult:
         if kind == "simple":
             w = pg[post] / pg[post].sum()
             est, infl = combine(post, w, with_wif=True)
-            table = None
+            table = None  # the one-row table is built below, once the standard error is known
         elif kind == "group":
             keys = np.array([g for g in glist if np.any(post & (group == g))])
             parts = []
@@ -221,6 +250,9 @@ class StaggeredDiDResult:
         if table is not None:
             table = _as_int_column(table, table.columns[0])
         se = float(_se(infl[:, None], n)[0])
+        if table is None:
+            table = pd.DataFrame({"att": [est], "se": [se], "lower": [est - z * se],
+                                  "upper": [est + z * se]})
         return AggregatedEffect(kind=kind, att=est, se=se, lower=est - z * se, upper=est + z * se,
                                 table=table, level=self.level, influence=infl)
 

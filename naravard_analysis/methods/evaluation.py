@@ -62,6 +62,8 @@ import numpy as np
 import pandas as pd
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
+from naravard_analysis.core.intervals import normal_quantile
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
 from naravard_analysis.methods.listing_effect import (
@@ -78,7 +80,7 @@ from naravard_analysis.methods.person_time import (
     outcome_events,
     person_frame,
 )
-from naravard_analysis.methods.rate_models import Z95, log_ratio_influence, poisson_did
+from naravard_analysis.methods.rate_models import log_ratio_influence, poisson_did
 from naravard_analysis.methods.sensitivity import e_value, e_value_limit
 from naravard_analysis.methods.trial import (
     TrialHistory,
@@ -126,26 +128,26 @@ _TEXT = {
               "{n} enrolled analysed, {k} control windows."),
     "unmatched": ("{n} inskrivna utan kontroll eller med för kort historik (se matchningsrapporten).",
                   "{n} enrolled without a control or with too short a history (see the matching report)."),
-    "row": ("{o}: naiv förändring {naive}, skattad effekt {est} (95 % KI {lo} till {hi})",
-            "{o}: naive change {naive}, estimated effect {est} (95% CI {lo} to {hi})"),
+    "row": ("{o}: naiv förändring {naive}, skattad effekt {est} ({lv} KI {lo} till {hi})",
+            "{o}: naive change {naive}, estimated effect {est} ({lv} CI {lo} to {hi})"),
     "note_trial": ("Effekten är en kvot av händelsetakter efter inskrivning: 0,80 betyder 20 % färre "
                    "händelser än utan insatsen.",
                    "The effect is a ratio of event rates after enrolment: 0.80 means 20% fewer events "
                    "than without the intervention."),
     "evalue": ("{o}: E-värde {e} (för konfidensgränsen {l}).", "{o}: E-value {e} ({l} for the confidence limit)."),
-    "negctrl": ("Negativ kontroll ({o}): kvot {est} (95 % KI {lo} till {hi}).",
-                "Negative control ({o}): ratio {est} (95% CI {lo} to {hi})."),
-    "placebo": ("{o}: placebo-indexdatum {m} månader tidigare, kvot {est} (95 % KI {lo} till {hi}); "
+    "negctrl": ("Negativ kontroll ({o}): kvot {est} ({lv} KI {lo} till {hi}).",
+                "Negative control ({o}): ratio {est} ({lv} CI {lo} to {hi})."),
+    "placebo": ("{o}: placebo-indexdatum {m} månader tidigare, kvot {est} ({lv} KI {lo} till {hi}); "
                 "förtrendtest p = {p}.",
-                "{o}: placebo index dates {m} months earlier, ratio {est} (95% CI {lo} to {hi}); "
+                "{o}: placebo index dates {m} months earlier, ratio {est} ({lv} CI {lo} to {hi}); "
                 "pre-trend test p = {p}."),
     "note": ("Effekten är en kvot av kvoter: 0,80 betyder 20 % färre händelser än utan insatsen.",
              "The effect is a ratio of rate ratios: 0.80 means 20% fewer events than without the "
              "intervention."),
     "balance": ("Största absoluta standardiserade skillnad efter matchning: {v}.",
                 "Largest absolute standardised mean difference after matching: {v}."),
-    "deaths": ("Döda under uppföljningen: kvot {est} (95 % KI {lo} till {hi}).",
-               "Deaths during follow-up: rate ratio {est} (95% CI {lo} to {hi})."),
+    "deaths": ("Döda under uppföljningen: kvot {est} ({lv} KI {lo} till {hi}).",
+               "Deaths during follow-up: rate ratio {est} ({lv} CI {lo} to {hi})."),
 }
 
 
@@ -156,9 +158,9 @@ def _t(key: str, language: str, **fmt: Any) -> str:
     return _TEXT[key][0 if language == "sv" else 1].format(**fmt)
 
 
-@dataclass
-class EvaluationResult:
-    """Estimates of an intervention's effect (see :func:`evaluate_enrolments`).
+@dataclass(repr=False)
+class EvaluationResult(ResultDisplay):
+    """Estimates of an intervention's effect (see :func:`evaluate_enrolments`; result protocol).
 
     Attributes
     ----------
@@ -168,7 +170,7 @@ class EvaluationResult:
         before/after reports quote), ``naive_change_analysed`` (the same change among the cases
         the ``estimate`` is computed on: ``n_cases``, so the two describe the same people),
         ``n_naive``, ``estimate`` (rate ratio: ratio of rate ratios for
-        ``matched_did``, post/pre for ``pre_post``), ``lower``, ``upper`` (95 %), ``p_value``,
+        ``matched_did``, post/pre for ``pre_post``), ``lower``, ``upper`` (at ``settings["level"]``), ``p_value``,
         ``n_cases``, ``n_controls`` (control windows), then the rates per person-year before and
         after for cases and (weighted) controls, the case event counts and person-years.
     balance
@@ -177,7 +179,7 @@ class EvaluationResult:
     event_study
         One row per outcome and event month −12..+12: case and control rates per person-year,
         ``ratio`` (case/control) and ``relative`` (ratio divided by the pre-window ratio: the
-        monthly version of the DiD estimate) with 95 % intervals, and event counts.
+        monthly version of the DiD estimate) with intervals at the level, and event counts.
     matching
         How many cases found controls and why the others did not (one row per reason).
     deaths
@@ -224,6 +226,11 @@ class EvaluationResult:
         """Alias of :attr:`matching`."""
         return self.matching
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """The protocol's estimates table: :attr:`estimates`."""
+        return self.estimates
+
     def comparison(self, language: str = DEFAULT_LANGUAGE) -> pd.DataFrame:
         """Naive vs adjusted side by side: per cent changes, by outcome (aggregate numbers only).
 
@@ -259,6 +266,8 @@ class EvaluationResult:
         def pct(v: float) -> str:
             return f"{format_number(100 * v, language, decimals=0)} %"
 
+        level = 100 * self.settings.get("level", 0.95)
+        lv = f"{level:g} %".replace(".", ",") if language == "sv" else f"{level:g}%"
         lines = [_t("title", language, intervention=self.intervention),
                  _t("design_" + self.design, language),
                  _t("window", language, m=self.window_months)]
@@ -271,14 +280,14 @@ class EvaluationResult:
             lines.append(_t("unmatched", language, n=lost))
         for o, r in e.iterrows():
             lines.append(_t("row", language, o=label(o, language), naive=pct(r["naive_change"]),
-                            est=f(r["estimate"]), lo=f(r["lower"]), hi=f(r["upper"])))
+                            est=f(r["estimate"]), lo=f(r["lower"]), hi=f(r["upper"]), lv=lv))
         if self.design in ("matched_did", "trial"):
             smd = self.balance["smd_after"].abs().max()
             lines.append(_t("balance", language, v=f(smd)))
             d = self.deaths.iloc[0]
             if np.isfinite(d.get("rate_ratio", np.nan)):
                 lines.append(_t("deaths", language, est=f(d["rate_ratio"]), lo=f(d["lower"]),
-                                hi=f(d["upper"])))
+                                hi=f(d["upper"]), lv=lv))
         sens = self.sensitivity
         for o, r in sens.iterrows():
             if np.isfinite(r.get("e_value", np.nan)):
@@ -287,16 +296,16 @@ class EvaluationResult:
             if np.isfinite(r.get("placebo_estimate", np.nan)):
                 lines.append(_t("placebo", language, o=label(o, language), m=self.settings.get("placebo_months"),
                                 est=f(r["placebo_estimate"]), lo=f(r["placebo_lower"]),
-                                hi=f(r["placebo_upper"]), p=f(r["pretrend_p_value"], 3)))
+                                hi=f(r["placebo_upper"]), p=f(r["pretrend_p_value"], 3), lv=lv))
         for o, r in self.negative_control.iterrows():
             if np.isfinite(r["estimate"]):
                 lines.append(_t("negctrl", language, o=label(o, language), est=f(r["estimate"]),
-                                lo=f(r["lower"]), hi=f(r["upper"])))
+                                lo=f(r["lower"]), hi=f(r["upper"]), lv=lv))
         lines.append(_t("note_trial" if self.design == "trial" else "note", language))
         return "\n".join(lines)
 
     def plot(self, language: str = DEFAULT_LANGUAGE, *, column: str = "relative"):
-        """Event-study figure: one panel per outcome, monthly estimate with its 95 % interval.
+        """Event-study figure: one panel per outcome, monthly estimate with its interval (at the level used).
 
         ``column`` = ``"relative"`` (ratio to the pre-window; the monthly DiD) or ``"ratio"``
         (case/control rate ratio) or ``"rate_cases"`` (case rates only, the naive picture).
@@ -460,7 +469,7 @@ def evaluate_enrolments(
         area and balances the area's baseline rate by weighting instead (more controls in small
         data, but it relies on the weighting model for the area).
     level
-        Confidence level of the ``trial`` intervals (the older designs report 95 %).
+        Confidence level of every interval (estimates, event study, deaths; default 0.95).
     negative_control
         Outcome for the negative-control check (default hip fractures); ``None`` = none.
     placebo_months
@@ -577,21 +586,21 @@ def evaluate_enrolments(
 
     rows = {}
     for o in outcomes:
-        rows[o] = _estimate_row(units, naive_units, o, family)
+        rows[o] = _estimate_row(units, naive_units, o, family, level)
     estimates = pd.DataFrame.from_dict(rows, orient="index")
     estimates.index.name = "outcome"
 
-    event_study = _event_study(units, pf, ix, outcomes, W, censor_for(units))
-    deaths = _deaths(units, design)
+    event_study = _event_study(units, pf, ix, outcomes, W, censor_for(units), level)
+    deaths = _deaths(units, design, level)
     nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value"], dtype=float)
     if negative_control:
-        r = _estimate_row(units, naive_units, negative_control, family)
+        r = _estimate_row(units, naive_units, negative_control, family, level)
         nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"]]
     nc.index.name = "outcome"
     sensitivity = _sensitivity(estimates, None, None)
     settings = {"window_days": W, "history_days": history_days, "controls_per_case": int(controls_per_case),
                 "controls_from": controls_from, "caliper_sd": caliper, "caliper_logit": caliper_used,
-                "family": family, "seed": seed, "match_on": list(match_on or COVARIATES),
+                "family": family, "seed": seed, "match_on": list(match_on or COVARIATES), "level": level,
                 "n_enrolled": int(case_code.size)}
     return EvaluationResult(estimates=estimates, balance=balance, event_study=event_study,
                             matching=matching, deaths=deaths, design=design, intervention=intervention,
@@ -737,10 +746,11 @@ def _rates(u: pd.DataFrame, o: str, treated: bool) -> tuple[float, float, float,
     return e_pre, e_post, py_pre, py_post
 
 
-def _estimate_row(units: pd.DataFrame, naive_units: pd.DataFrame, o: str, family: str) -> dict[str, float]:
+def _estimate_row(units: pd.DataFrame, naive_units: pd.DataFrame, o: str, family: str,
+                  level: float = 0.95) -> dict[str, float]:
     ne_pre, ne_post, npy_pre, npy_post = _rates(naive_units, o, True)
     naive = (ne_post / npy_post) / (ne_pre / npy_pre) - 1 if ne_pre > 0 and npy_post > 0 else np.nan
-    fit = poisson_did(*_stack(units, o), family=family)
+    fit = poisson_did(*_stack(units, o), family=family, level=level)
     e_pre, e_post, py_pre, py_post = _rates(units, o, True)
     c_pre, c_post, cpy_pre, cpy_post = _rates(units, o, False)
     treated = units["treated"].to_numpy(bool)
@@ -765,8 +775,9 @@ def _estimate_row(units: pd.DataFrame, naive_units: pd.DataFrame, o: str, family
 
 
 def _event_study(units: pd.DataFrame, pf, ix: dict[str, EventIndex], outcomes: Sequence[str], W: int,
-                 censor: np.ndarray) -> pd.DataFrame:
+                 censor: np.ndarray, level: float = 0.95) -> pd.DataFrame:
     """Monthly rates by event month −12..+12 with the closed-form clustered intervals."""
+    z = normal_quantile(level)
     code = units["code"].to_numpy(np.int64)
     idx = units["index_day"].to_numpy(np.int64)
     w = units["weight"].to_numpy(float)
@@ -809,16 +820,16 @@ def _event_study(units: pd.DataFrame, pf, ix: dict[str, EventIndex], outcomes: S
         res.update({
             "rate_controls": np.exp(lr_k[:-1]), "events_controls": Yk[:-1],
             "ratio": np.exp(d[:-1]) if (~treated).any() else np.nan,
-            "ratio_lower": np.exp(d[:-1] - Z95 * se_d) if (~treated).any() else np.nan,
-            "ratio_upper": np.exp(d[:-1] + Z95 * se_d) if (~treated).any() else np.nan,
-            "relative": np.exp(rel), "relative_lower": np.exp(rel - Z95 * se_rel),
-            "relative_upper": np.exp(rel + Z95 * se_rel),
+            "ratio_lower": np.exp(d[:-1] - z * se_d) if (~treated).any() else np.nan,
+            "ratio_upper": np.exp(d[:-1] + z * se_d) if (~treated).any() else np.nan,
+            "relative": np.exp(rel), "relative_lower": np.exp(rel - z * se_rel),
+            "relative_upper": np.exp(rel + z * se_rel),
         })
         frames.append(pd.DataFrame(res))
     return pd.concat(frames, ignore_index=True)
 
 
-def _deaths(units: pd.DataFrame, design: str) -> pd.DataFrame:
+def _deaths(units: pd.DataFrame, design: str, level: float = 0.95) -> pd.DataFrame:
     treated = units["treated"].to_numpy(bool)
     w = units["weight"].to_numpy(float)
     y = units["post_deaths"].to_numpy(float) * w
@@ -834,5 +845,6 @@ def _deaths(units: pd.DataFrame, design: str) -> pd.DataFrame:
         se = np.sqrt(len(uniq) / max(len(uniq) - 1, 1) * ((infl[:, 0] - infl[:, 1]) ** 2).sum())
         out.update({"deaths_controls": Y[1], "person_years_controls": times[:, 1].sum(),
                     "rate_controls": np.exp(lr[1]), "rate_ratio": np.exp(d),
-                    "lower": np.exp(d - Z95 * se), "upper": np.exp(d + Z95 * se)})
+                    "lower": np.exp(d - normal_quantile(level) * se),
+                    "upper": np.exp(d + normal_quantile(level) * se)})
     return pd.DataFrame([out], index=pd.Index(["deaths"], name="outcome"))

@@ -48,6 +48,8 @@ import statsmodels.api as sm
 from scipy import stats
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
+from naravard_analysis.core.intervals import normal_quantile
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.person_time import _SHIFT, days, outcome_events, person_frame
 
@@ -58,17 +60,16 @@ LISTING_DESIGNS = ("trial", "poisson")
 _YEAR = 365.25
 _AGE_EDGES = np.array([20, 65, 70, 75, 80, 85, 90])
 _AGE_LABELS = np.array(["0-19", "20-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+"])
-_Z = float(stats.norm.ppf(0.975))
 
 
-@dataclass
-class ListingEffect:
-    """Result of :func:`listing_effect`.
+@dataclass(repr=False)
+class ListingEffect(ResultDisplay):
+    """Result of :func:`listing_effect` (the package's result protocol).
 
     Attributes
     ----------
     estimate, lower, upper, p_value
-        Adjusted rate ratio (with vs without a named doctor) and its 95 % interval.
+        Adjusted rate ratio (with vs without a named doctor) and its interval at ``settings["level"]``.
     crude
         Unadjusted rate ratio.
     cells
@@ -84,6 +85,9 @@ class ListingEffect:
         Intention-to-treat rate ratio (trial design; NaN otherwise).
     balance, matching, sensitivity, negative_control, event_study, settings
         As in :class:`~naravard_analysis.methods.evaluation.EvaluationResult` (trial design).
+    table
+        One row per estimate: ``term`` (``rate_ratio``; ``rate_ratio_itt`` for the trial design),
+        ``estimate``, ``lower``, ``upper``, ``p_value``, ``crude``.
     """
 
     estimate: float
@@ -106,6 +110,16 @@ class ListingEffect:
     event_study: pd.DataFrame = field(default_factory=pd.DataFrame)
     settings: dict = field(default_factory=dict)
 
+    @property
+    def table(self) -> pd.DataFrame:
+        rows = [{"term": "rate_ratio", "estimate": self.estimate, "lower": self.lower,
+                 "upper": self.upper, "p_value": self.p_value, "crude": self.crude}]
+        if self.design == "trial":
+            rows.append({"term": "rate_ratio_itt", "estimate": self.estimate_itt,
+                         "lower": self.lower_itt, "upper": self.upper_itt, "p_value": np.nan,
+                         "crude": np.nan})
+        return pd.DataFrame(rows)
+
     def __repr__(self) -> str:
         return (f"<ListingEffect {self.outcome} design={self.design} rate_ratio={self.estimate:.3f} "
                 f"[{self.lower:.3f}, {self.upper:.3f}]>")
@@ -115,7 +129,11 @@ class ListingEffect:
 
     def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """One-paragraph summary in Swedish or English."""
-        from naravard_analysis.report.labels import format_number, label
+        from naravard_analysis.report.labels import check_language, format_number, label
+
+        check_language(language)
+        level = 100 * self.settings.get("level", 0.95)
+        lv_sv, lv_en = f"{level:g} %".replace(".", ","), f"{level:g}%"
 
         def f(v: float) -> str:
             return format_number(v, language, decimals=2)
@@ -125,17 +143,17 @@ class ListingEffect:
             if language == "sv":
                 return (f"{label(self.outcome, 'sv')} under {w} månader efter att en fast läkarkontakt "
                         f"getts, jämfört med ännu inte (samma vårdcentral och månad, samma tidigare "
-                        f"vårdkonsumtion): kvot {f(self.estimate)} (95 % KI {f(self.lower)}–{f(self.upper)}; "
+                        f"vårdkonsumtion): kvot {f(self.estimate)} ({lv_sv} KI {f(self.lower)}–{f(self.upper)}; "
                         f"avsikt att behandla {f(self.estimate_itt)}).")
             return (f"{label(self.outcome, 'en')} over {w} months after getting a named doctor vs not yet "
                     f"(same unit and month, same earlier use of care): rate ratio {f(self.estimate)} "
-                    f"(95% CI {f(self.lower)}-{f(self.upper)}; intention to treat {f(self.estimate_itt)}).")
+                    f"({lv_en} CI {f(self.lower)}-{f(self.upper)}; intention to treat {f(self.estimate_itt)}).")
         if language == "sv":
             return (f"{label(self.outcome, 'sv')}: kvot med/utan fast läkarkontakt {f(self.estimate)} "
-                    f"(95 % KI {f(self.lower)}–{f(self.upper)}; ojusterad {f(self.crude)}), justerat för "
+                    f"({lv_sv} KI {f(self.lower)}–{f(self.upper)}; ojusterad {f(self.crude)}), justerat för "
                     f"år och {', '.join(self.adjust) or 'inget annat'}. Ett samband, inte en bevisad effekt.")
         return (f"{label(self.outcome, 'en')}: rate ratio with/without a named doctor {f(self.estimate)} "
-                f"(95% CI {f(self.lower)}-{f(self.upper)}; crude {f(self.crude)}), adjusted for year and "
+                f"({lv_en} CI {f(self.lower)}-{f(self.upper)}; crude {f(self.crude)}), adjusted for year and "
                 f"{', '.join(self.adjust) or 'nothing else'}. An association, not a proven effect.")
 
 
@@ -301,7 +319,7 @@ def listing_effect(
     if design not in LISTING_DESIGNS:
         raise ParameterError(f"design must be one of {LISTING_DESIGNS}, got {design!r}")
     if design == "poisson":
-        return _listing_poisson(data, outcome=outcome, adjust=adjust)
+        return _listing_poisson(data, outcome=outcome, adjust=adjust, level=level)
     return _listing_trial(data, outcome=outcome, window_months=window_months,
                           controls_per_case=controls_per_case, seed=seed, level=level,
                           negative_control=negative_control, placebo_months=placebo_months)
@@ -372,6 +390,7 @@ def _listing_poisson(
     *,
     outcome: str = "avoidable_admissions",
     adjust: Sequence[str] = ADJUST,
+    level: float = 0.95,
 ) -> ListingEffect:
     """Rate ratio of an outcome with vs without a named doctor (time-varying exposure): the adjusted
     association of ``design="poisson"``.
@@ -386,6 +405,8 @@ def _listing_poisson(
         admissions (Socialstyrelsen's chronic list, unplanned, transfers in excluded).
     adjust
         Any of ``"age"``, ``"sex"``, ``"conditions"`` (module docstring); the year is always in.
+    level
+        Confidence level of the quasi-Poisson Wald interval (default 0.95).
 
     Returns
     -------
@@ -482,7 +503,9 @@ def _listing_poisson(
         cells["age_band"] = _AGE_LABELS[cells["age_band"].to_numpy()]
     if "sex" in cells:
         cells["sex"] = np.where(cells["sex"].to_numpy() == 1, "M", "F")
-    return ListingEffect(estimate=float(np.exp(b)), lower=float(np.exp(b - _Z * se)),
-                         upper=float(np.exp(b + _Z * se)), p_value=float(2 * stats.norm.sf(abs(b / se))),
+    z = normal_quantile(level)
+    return ListingEffect(estimate=float(np.exp(b)), lower=float(np.exp(b - z * se)),
+                         upper=float(np.exp(b + z * se)), p_value=float(2 * stats.norm.sf(abs(b / se))),
                          crude=crude, cells=cells, totals=tot, outcome=outcome, adjust=adjust,
-                         design="poisson")
+                         design="poisson", settings={"outcome": outcome, "adjust": list(adjust),
+                                                     "design": "poisson", "level": level})

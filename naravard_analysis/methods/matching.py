@@ -42,7 +42,7 @@ The only Python loop is over calendar months; within a month every step works on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.methods.person_time import EventIndex, PersonFrame
 
 __all__ = ["COVARIATES", "MatchResult", "match_controls", "month_start", "standardised_differences"]
@@ -132,9 +133,9 @@ def standardised_differences(x_t: np.ndarray, x_c: np.ndarray, w_c: np.ndarray |
     return smd, sd_pooled
 
 
-@dataclass
-class MatchResult:
-    """Output of :func:`match_controls`.
+@dataclass(repr=False)
+class MatchResult(ResultDisplay):
+    """Output of :func:`match_controls` (the package's result protocol).
 
     Attributes
     ----------
@@ -152,6 +153,11 @@ class MatchResult:
         ``after`` (cases vs their weighted matched controls), plus the three means.
     caliper
         The caliper used, in logit-score units.
+    table
+        ``balance`` (a matching estimates no effect; its table is the covariate balance).
+    settings
+        ``controls_per_case``, ``caliper_sd``, ``caliper``, ``history_days``, ``horizon_days``,
+        ``seed``.
     """
 
     pairs: pd.DataFrame
@@ -159,6 +165,14 @@ class MatchResult:
     report: pd.DataFrame
     balance: pd.DataFrame
     caliper: float
+    settings: dict = field(default_factory=dict)
+
+    _TITLE = {"en": "Risk-set matching: covariate balance (standardised mean differences)",
+              "sv": "Matchning i riskmängden: balans (standardiserade medelvärdesskillnader)"}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return self.balance
 
     def __repr__(self) -> str:
         return f"<MatchResult cases={len(self.cases)} pairs={len(self.pairs)} caliper={self.caliper:.3g}>"
@@ -255,9 +269,13 @@ def match_controls(
         rows_case_pos += [in_m, np.full(int(keep.sum()), -1)]
 
     cols = ["set_id", "code", "treated", "index_day", "weight"]
+    used = {"caliper_sd": caliper_sd, "history_days": history_days, "horizon_days": horizon_days,
+            "seed": seed}
     if not rows_code:
-        return _finish(case_code, case_day, reason, np.zeros(n_case, int), pd.DataFrame(columns=cols),
-                       case_x, None, None, controls_per_case, np.nan)
+        res = _finish(case_code, case_day, reason, np.zeros(n_case, int), pd.DataFrame(columns=cols),
+                      case_x, None, None, controls_per_case, np.nan)
+        res.settings.update(used)
+        return res
     code = np.concatenate(rows_code)
     month = np.concatenate(rows_month)
     is_case = np.concatenate(rows_case)
@@ -327,7 +345,9 @@ def match_controls(
     pairs = (pd.concat(set_rows, ignore_index=True) if set_rows
              else pd.DataFrame(columns=[*cols, "_row"]))
     before = (before_sum, before_sq, before_n)
-    return _finish(case_code, case_day, reason, n_ctrl, pairs, case_x, x, before, k, caliper)
+    res = _finish(case_code, case_day, reason, n_ctrl, pairs, case_x, x, before, k, caliper)
+    res.settings.update(used)
+    return res
 
 
 def _finish(case_code, case_day, reason, n_ctrl, pairs, case_x, x, before, k, caliper) -> MatchResult:
@@ -368,4 +388,5 @@ def _finish(case_code, case_day, reason, n_ctrl, pairs, case_x, x, before, k, ca
                                                           weights=pairs["weight"].to_numpy()[~t])
     if "_row" in pairs:
         pairs = pairs.drop(columns="_row")
-    return MatchResult(pairs=pairs, cases=cases, report=report, balance=balance, caliper=float(caliper))
+    return MatchResult(pairs=pairs, cases=cases, report=report, balance=balance, caliper=float(caliper),
+                       settings={"controls_per_case": k, "caliper": float(caliper)})

@@ -27,13 +27,14 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-__all__ = ["poisson_did", "log_ratio_influence", "Z95"]
+from naravard_analysis.core.intervals import normal_quantile
 
-Z95 = float(stats.norm.ppf(0.975))
+__all__ = ["poisson_did", "log_ratio_influence"]
 
 
 def poisson_did(y: np.ndarray, t: np.ndarray, treated: np.ndarray, post: np.ndarray,
-                weight: np.ndarray, groups: np.ndarray, *, family: str = "poisson") -> dict[str, float]:
+                weight: np.ndarray, groups: np.ndarray, *, family: str = "poisson",
+                level: float = 0.95) -> dict[str, float]:
     """Ratio of rate ratios by a weighted Poisson (or negative binomial) GLM with clustered errors.
 
     Parameters
@@ -50,6 +51,8 @@ def poisson_did(y: np.ndarray, t: np.ndarray, treated: np.ndarray, post: np.ndar
     family
         ``"poisson"`` (default) or ``"negbin"`` (NB2 with alpha 1, a working variance; the
         clustered covariance keeps the inference valid either way).
+    level
+        Confidence level of the Wald interval ``exp(b ± z·se)`` (default 0.95).
 
     Returns
     -------
@@ -75,8 +78,9 @@ def poisson_did(y: np.ndarray, t: np.ndarray, treated: np.ndarray, post: np.ndar
             cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
     b = float(res.params[-1])
     se = float(res.bse[-1])
-    return {"log_ratio": b, "se": se, "estimate": float(np.exp(b)), "lower": float(np.exp(b - Z95 * se)),
-            "upper": float(np.exp(b + Z95 * se)), "p_value": float(2 * stats.norm.sf(abs(b / se)))}
+    z = normal_quantile(level)
+    return {"log_ratio": b, "se": se, "estimate": float(np.exp(b)), "lower": float(np.exp(b - z * se)),
+            "upper": float(np.exp(b + z * se)), "p_value": float(2 * stats.norm.sf(abs(b / se)))}
 
 
 def log_ratio_influence(y: np.ndarray, t: np.ndarray, groups: np.ndarray,

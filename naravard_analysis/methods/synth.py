@@ -82,6 +82,7 @@ import pandas as pd
 from scipy import stats
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 
 __all__ = [
@@ -598,14 +599,34 @@ _METHOD_NAMES_SV = {"sdid": "syntetisk skillnad-i-skillnader", "sc": "syntetisk 
                     "did": "skillnad-i-skillnader"}
 
 
+# Text of SynthResult.summary (kept beside _LABELS, the words of this module's plots).
+_SUMMARY = {
+    "en": {"cite": "(Arkhangelsky et al. 2021; weights as R synthdid)",
+           "att": "ATT {e:.4f}, se {se:.4f} ({m}{reps}), {lv} CI {lo:.4f} to {hi:.4f}",
+           "reps": ", {r} replications, seed {s}",
+           "units": "treated units: {t} in {k} cohort(s); controls: {c}",
+           "weights": "largest unit weights: "},
+    "sv": {"cite": "(Arkhangelsky m.fl. 2021; vikter som R synthdid)",
+           "att": "ATT {e:.4f}, medelfel {se:.4f} ({m}{reps}), {lv} KI {lo:.4f} till {hi:.4f}",
+           "reps": ", {r} replikat, frö {s}",
+           "units": "enheter med insats: {t} i {k} kohort(er); kontroller: {c}",
+           "weights": "största enhetsvikter: "},
+}
+
+
+def _labels_language(language: str) -> str:
+    _labels(language)
+    return language
+
+
 def _labels(language: str) -> dict[str, str]:
     if language not in _LABELS:
         raise ParameterError(f"language must be one of {tuple(_LABELS)}, got {language!r}")
     return _LABELS[language]
 
 
-@dataclass(frozen=True)
-class PlaceboResult:
+@dataclass(frozen=True, repr=False)
+class PlaceboResult(ResultDisplay):
     """In-space placebo (Abadie, Diamond & Hainmueller 2010): every control in turn as the treated unit.
 
     Attributes
@@ -620,6 +641,8 @@ class PlaceboResult:
         (1 = most extreme).
     p_value, p_value_ratio
         ``rank / number of units``: the share of units with an effect at least as extreme.
+    settings
+        ``method`` of the estimate the placebo repeats.
     """
 
     table: pd.DataFrame
@@ -627,6 +650,10 @@ class PlaceboResult:
     rank_ratio: int
     p_value: float
     p_value_ratio: float
+    settings: dict = field(default_factory=dict)
+
+    _TITLE = {"en": "In-space placebo (Abadie, Diamond & Hainmueller 2010)",
+              "sv": "Placebo i rummet (Abadie, Diamond & Hainmueller 2010)"}
 
     def plot(self, ax: Any = None, *, language: str = DEFAULT_LANGUAGE) -> Any:
         """Placebo estimates as a strip, the treated estimate marked."""
@@ -654,9 +681,12 @@ class PlaceboResult:
         return f"<PlaceboResult units={len(self.table)} rank={self.rank} p={self.p_value:.3f}>"
 
 
-@dataclass(frozen=True, eq=False)
-class SynthResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SynthResult(ResultDisplay):
     """Synthetic control / synthetic difference-in-differences estimate (see :func:`synth_did`).
+
+    Follows the package's result protocol (``table``, ``settings``, ``summary(language)``, HTML
+    view, short repr).
 
     Attributes
     ----------
@@ -680,6 +710,8 @@ class SynthResult:
         ``n_post``.
     notes
         Why a standard error is missing, and similar.
+    settings
+        ``method``, ``se_method``, ``replications``, ``seed``, ``level``.
     """
 
     estimate: float
@@ -721,6 +753,11 @@ class SynthResult:
             "upper": self.upper, "level": self.level, "method": self.method,
             "se_method": self.se_method, "before_after": self.before_after, "n_treated": n_tr,
             "n_control": int(self.cohorts["n_control"].iloc[0]), "n_cohorts": len(self.cohorts)}])
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"method": self.method, "se_method": self.se_method,
+                "replications": self.replications, "seed": self.seed, "level": self.level}
 
     def placebo(self) -> PlaceboResult:
         """In-space placebo: each control as the treated unit (same method, same adoption periods).
@@ -777,7 +814,8 @@ class SynthResult:
         n = len(table)
         rank = int((table["estimate"].abs() >= abs(self.estimate)).sum())
         rank_ratio = int((table["ratio"] >= t_ratio).sum())
-        return PlaceboResult(table, rank, rank_ratio, rank / n, rank_ratio / n)
+        return PlaceboResult(table, rank, rank_ratio, rank / n, rank_ratio / n,
+                             settings={"method": self.method})
 
     def plot(self, ax: Any = None, *, language: str = DEFAULT_LANGUAGE, cohort: Any = None) -> Any:
         """Treated units' mean and their synthetic counterfactual over time, start marked, and the
@@ -811,18 +849,21 @@ class SynthResult:
         ax.legend(fontsize=8, frameon=False)
         return ax.figure
 
-    def summary(self) -> str:
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """Plain-text summary of the estimate, its inference and the largest weights."""
+        w = _SUMMARY[_labels_language(language)]
+        names = _METHOD_NAMES_SV if language == "sv" else _METHOD_NAMES
         top = self.unit_weights.sort_values("weight", ascending=False).head(5)
+        reps = (w["reps"].format(r=self.replications, s=self.seed)
+                if self.se_method != "jackknife" else "")
         lines = [
-            f"{_METHOD_NAMES[self.method]} (Arkhangelsky et al. 2021; weights as R synthdid)",
-            f"ATT {self.estimate:.4f}, se {self.se:.4f} ({self.se_method}"
-            + (f", {self.replications} replications, seed {self.seed}" if self.se_method != "jackknife"
-               else "") + f"), {self.level:.0%} CI {self.lower:.4f} to {self.upper:.4f}",
-            f"treated units: {int(self.cohorts['n_treated'].sum())} in {len(self.cohorts)} cohort(s); "
-            f"controls: {int(self.cohorts['n_control'].iloc[0])}",
-            "largest unit weights: " + ", ".join(f"{u} {w:.3f}" for u, w in
-                                                 zip(top["unit"], top["weight"], strict=True)),
+            f"{names[self.method]} {w['cite']}",
+            w["att"].format(e=self.estimate, se=self.se, m=self.se_method, reps=reps,
+                            lv=f"{self.level:.0%}", lo=self.lower, hi=self.upper),
+            w["units"].format(t=int(self.cohorts["n_treated"].sum()), k=len(self.cohorts),
+                              c=int(self.cohorts["n_control"].iloc[0])),
+            w["weights"] + ", ".join(f"{u} {x:.3f}" for u, x in
+                                     zip(top["unit"], top["weight"], strict=True)),
         ]
         lines += list(self.notes)
         return "\n".join(lines)

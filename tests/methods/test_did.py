@@ -83,7 +83,8 @@ def test_aggregate_reproduces_r_did(scenario, kind, fits, ref_aggte):
     assert agg.att == pytest.approx(ref["overall_att"].iloc[0], abs=TOL)
     assert agg.se == pytest.approx(ref["overall_se"].iloc[0], abs=TOL)
     if kind == "simple":
-        assert agg.table is None
+        assert agg.table[["att", "se", "lower", "upper"]].iloc[0].tolist() == [
+            agg.att, agg.se, agg.lower, agg.upper]
         return
     key = {"group": "group", "dynamic": "event_time", "calendar": "time"}[kind]
     assert agg.table.columns[0] == key

@@ -83,7 +83,7 @@ def test_newey_west_equals_hand_sandwich(sicily):
     # point estimates are OLS
     b_ols = np.linalg.lstsq(X, sicily["rate"].to_numpy(), rcond=None)[0]
     np.testing.assert_allclose(res.fit.params, b_ols, rtol=1e-10)
-    assert "Newey-West (Bartlett, 3 lags" in res.summary()
+    assert "Newey-West (Bartlett, 3 lags" in res.summary("en")
 
 
 def test_hac_needs_lags(sicily):
@@ -155,7 +155,7 @@ def test_prais_winsten_fixed_point_and_first_observation():
     np.testing.assert_allclose(b, np.linalg.lstsq(Xs, ys, rcond=None)[0], rtol=1e-6)  # GLS equation
     assert res.fit.model.nobs == 200  # first observation kept (not Cochrane-Orcutt)
     assert 0.45 < rho < 0.75
-    assert res.fit.use_t and "rho" in res.summary()
+    assert res.fit.use_t and "rho" in res.summary("en")
     pw = prais_winsten(y, X)
     np.testing.assert_allclose(pw.params, b)
 
@@ -215,7 +215,7 @@ def test_forecast_mode_fits_pre_period_only():
     assert "level_change" not in res.effects.index
     e = res.effect_at(0).iloc[0]
     np.testing.assert_allclose(e["difference"], e["observed"] - (b[1] + b[0] * 48))
-    assert "pre-period fit projected forward" in res.summary()
+    assert "pre-period fit projected forward" in res.summary("en")
 
 
 def test_poisson_and_negbin_on_simulated_counts():
@@ -275,7 +275,7 @@ def test_plot_summary_and_repr(sicily):
     assert {"Observerat", "Anpassat", "Kontrafaktiskt", "Exkluderat ur skattningen"} <= set(labels)
     fig2 = res.plot_acf(lags=12)
     assert len(fig2.axes) == 2
-    s = res.summary()
+    s = res.summary("en")
     assert "quasi-Poisson" in s and "offset log(stdpop)" in s and "excluded 3" in s
     assert "<table" in res._repr_html_()
     assert isinstance(res, ITSResult)

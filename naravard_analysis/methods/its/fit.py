@@ -42,6 +42,7 @@ def fit_its(
     errors: str = "iid",
     arima_order: tuple[int, int, int] = (1, 0, 0),
     mode: str = "segmented",
+    level: float = 0.95,
 ) -> ITSResult:
     """Fit an interrupted time series by segmented regression (or a pre-period forecast).
 
@@ -115,6 +116,9 @@ def fit_its(
         ``"segmented"`` (default; estimand (a) of §6.7: segmented regression on the full series) or
         ``"forecast"`` (estimand (b): fit trend/season on the pre-period only and project forward, as
         CausalPy ``InterruptedTimeSeries``; effects are observed minus projection).
+    level
+        Confidence level of the intervals of ``effects`` (``table``); ``predict``, ``effect_at``
+        and ``cumulative_effect`` take their own ``level`` (default 0.95).
 
     Returns
     -------
@@ -146,6 +150,8 @@ def fit_its(
         raise ParameterError(f"family must be one of {FAMILIES}, not {family!r}")
     if mode not in ("segmented", "forecast"):
         raise ParameterError(f"mode must be 'segmented' or 'forecast', not {mode!r}")
+    if not isinstance(level, float | int) or not 0 < level < 1:
+        raise ParameterError(f"level must lie strictly between 0 and 1, got {level!r}")
     if exposure is not None and family == "gaussian":
         raise ParameterError("exposure (offset) is for count families; for a Gaussian model pass a rate "
                              "column as the outcome")
@@ -226,10 +232,17 @@ def fit_its(
         cov_type=cov_type, hac_lags=hac_lags, groups=groups, errors=errors, arima_order=tuple(arima_order),
         y_full=np.where(fitmask, y, np.nan), X_full=design.X,
     )
+    settings = {"outcome": outcome, "time": time, "interruption": interruption, "family": family,
+                "exposure": exposure, "harmonics": harmonics, "period": period, "season": season,
+                "slope_change": slope_change, "cov_type": cov_type, "hac_lags": hac_lags,
+                "group": group, "treated": treated, "interruptions": interruptions,
+                "excluded_periods": int(frame["excluded"].sum()), "errors": errors,
+                "arima_order": tuple(arima_order), "mode": mode, "level": float(level)}
     return ITSResult(
         frame=frame, design=design, fit=fit, family=family, axis=axis, interruption=interruption,
         interruption_index=t_int, outcome=outcome, time=time, exposure=exposure, cov_type=cov_type,
         hac_lags=hac_lags, errors=errors, mode=mode, group=group, extra_interruptions=extra,
+        level=float(level), settings=settings,
     )
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
+from naravard_analysis.core.results import ResultDisplay, check_language
 from naravard_analysis.errors import ParameterError
 
 from ._time import TimeAxis
@@ -35,10 +36,39 @@ _LABELS = {
            "control": "kontroll"},
 }
 
+# Text of ITSResult.summary (this module keeps its own words, like _LABELS for the plots).
+_SUMMARY = {
+    "en": {"title": "Interrupted time series: {outcome} ~ segmented regression",
+           "offset": ", offset log({exposure})",
+           "model": "family {fam}, link {link}; errors {errors}; covariance {cov}; inference {inference}",
+           "estimand": "estimand: {what}", "segmented": "segmented regression on the full series",
+           "forecast": "pre-period fit projected forward",
+           "interruption": "interruption at {at} (first post period); periods fitted {n}, "
+                           "excluded {excluded}; dispersion {dispersion:.4g}",
+           "model_based": "model-based", "hc1": "HC1 robust",
+           "hac": "Newey-West (Bartlett, {lags} lags, n/(n-k))",
+           "family_names": {"gaussian": "Gaussian (OLS)", "poisson": "Poisson",
+                            "quasipoisson": "quasi-Poisson", "negbin": "negative binomial (NB2)"}},
+    "sv": {"title": "Avbruten tidsserie: {outcome} ~ segmenterad regression",
+           "offset": ", offset log({exposure})",
+           "model": "familj {fam}, länk {link}; fel {errors}; kovarians {cov}; inferens {inference}",
+           "estimand": "skattat mått: {what}", "segmented": "segmenterad regression på hela serien",
+           "forecast": "anpassning på perioden före, framskriven",
+           "interruption": "intervention vid {at} (första perioden efter); anpassade perioder {n}, "
+                           "uteslutna {excluded}; dispersion {dispersion:.4g}",
+           "model_based": "modellbaserad", "hc1": "HC1 robust",
+           "hac": "Newey-West (Bartlett, {lags} laggar, n/(n-k))",
+           "family_names": {"gaussian": "normalfördelning (OLS)", "poisson": "Poisson",
+                            "quasipoisson": "kvasi-Poisson", "negbin": "negativ binomial (NB2)"}},
+}
 
-@dataclass
-class ITSResult:
+
+@dataclass(repr=False)
+class ITSResult(ResultDisplay):
     """Fitted interrupted time series (see :func:`fit_its` for the model and its conventions).
+
+    Follows the package's result protocol: ``table`` (= ``effects``), ``settings`` (the arguments
+    of :func:`fit_its`), ``summary(language)``, an HTML view and a short repr.
 
     Attributes
     ----------
@@ -56,6 +86,8 @@ class ITSResult:
     frame : DataFrame
         One row per period (and group): time, index, observed, exposure, excluded, post, treated.
     model : statsmodels results object of the underlying fit.
+    level : float
+        Confidence level of ``effects``.
     """
 
     frame: pd.DataFrame
@@ -74,6 +106,8 @@ class ITSResult:
     mode: str
     group: str | None
     extra_interruptions: list[tuple[str, int]] = field(default_factory=list)
+    level: float = 0.95
+    settings: dict[str, Any] = field(default_factory=dict)
     _effects: pd.DataFrame | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ basics
@@ -164,8 +198,13 @@ class ITSResult:
             rows = [np.eye(len(names))]
             for w in self._derived().values():
                 rows.append(self._weights(w)[None, :])
-            self._effects = self._table(names + list(self._derived()), np.vstack(rows), 0.95)
+            self._effects = self._table(names + list(self._derived()), np.vstack(rows), self.level)
         return self._effects
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The protocol's estimates table: :attr:`effects`."""
+        return self.effects
 
     def lincom(self, weights: dict[str, float], *, name: str = "lincom", level: float = 0.95) -> pd.DataFrame:
         """Linear combination of coefficients, e.g. the annual trend of monthly data
@@ -424,20 +463,21 @@ class ITSResult:
         ax.legend(fontsize=8, frameon=False)
         return ax.figure
 
-    def summary(self) -> str:
+    def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """Plain-text summary: model, estimand, inference settings and the effects table."""
-        fam = {"gaussian": "Gaussian (OLS)", "poisson": "Poisson", "quasipoisson": "quasi-Poisson",
-               "negbin": "negative binomial (NB2)"}[self.family]
-        cov = {"nonrobust": "model-based", "robust": "HC1 robust",
-               "hac": f"Newey-West (Bartlett, {self.hac_lags} lags, n/(n-k))"}[self.cov_type]
+        w = _SUMMARY[check_language(language)]
+        fam = w["family_names"][self.family]
+        cov = {"nonrobust": w["model_based"], "robust": w["hc1"],
+               "hac": w["hac"].format(lags=self.hac_lags)}[self.cov_type]
+        inference = "t(" + format(self.df_resid, "g") + ")" if self.fit.use_t else "z (Wald)"
         lines = [
-            f"Interrupted time series: {self.outcome} ~ segmented regression"
-            + (f", offset log({self.exposure})" if self.exposure else ""),
-            f"family {fam}, link {self.link}; errors {self.errors}; covariance {cov}; "
-            f"inference {'t(' + format(self.df_resid, 'g') + ')' if self.fit.use_t else 'z (Wald)'}",
-            f"estimand: {'segmented regression on the full series' if self.mode == 'segmented' else 'pre-period fit projected forward'}",
-            f"interruption at {self.interruption} (first post period); periods fitted {self.n_obs}, "
-            f"excluded {int(self.frame['excluded'].sum())}; dispersion {self.dispersion:.4g}",
+            w["title"].format(outcome=self.outcome)
+            + (w["offset"].format(exposure=self.exposure) if self.exposure else ""),
+            w["model"].format(fam=fam, link=self.link, errors=self.errors, cov=cov, inference=inference),
+            w["estimand"].format(what=w[self.mode]),
+            w["interruption"].format(at=self.interruption, n=self.n_obs,
+                                     excluded=int(self.frame["excluded"].sum()),
+                                     dispersion=self.dispersion),
         ]
         if self.fit.extra_params:
             lines.append("; ".join(f"{k} = {v:.4g}" for k, v in self.fit.extra_params.items()))
