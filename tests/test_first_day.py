@@ -159,7 +159,7 @@ def test_8_a_suppressed_figure_and_excel(data, tmp_path):
     table = readmission_rates(flags, by=["year", "municipality_code"])
     counts = [c for c in ("n_index", "eligible", "readmitted") if c in table.columns]
     safe = suppress(table, counts, min_count=5, rate_cols={"rate": ["readmitted", "eligible"]})
-    fig = plot_lines(safe, x="year", y="rate", hue="municipality_code", lower="ci_lower", upper="ci_upper",
+    fig = plot_lines(safe, x="year", y="rate", hue="municipality_code", lower="lower", upper="upper",
                      percent=True, language="sv")
     paths = save_figure(fig, safe, "readmission", tmp_path, count_cols=counts, language="sv")
     head = paths["csv"].read_bytes().decode("utf-8-sig").splitlines()[0]
