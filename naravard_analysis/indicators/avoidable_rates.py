@@ -100,7 +100,7 @@ def _definition_window(
 ) -> tuple[int | None, int | None]:
     """Resolve ``DEFINITION_DEFAULT`` limits from the flags' recorded definition."""
     recorded = "min_age" in flags.attrs
-    if DEFINITION_DEFAULT in (min_age, max_age) and not recorded:
+    if min_age is DEFINITION_DEFAULT and not recorded:  # (max_age: none recorded = no limit)
         warnings.warn(
             "flags carry no recorded definition (attrs lost, e.g. after concat); avoidable_rates "
             "uses ages 20+ (Swedish chronic indicator): pass min_age= to choose",
