@@ -37,7 +37,10 @@ Control sampling
 Follow-up and censoring
     ``window_days`` from the index day, split into calendar-month pieces, ended at death or moving
     out (non-informative censoring of person-time). Per protocol, a control who starts during
-    follow-up is censored on that day; because starting depends on events during follow-up
+    follow-up is censored on the first day of the calendar month of the start (the month's trigger
+    window and chance decide the start, the day within the month is chance; censoring on the start
+    day would count the start month twice, once as the starter's days before the start and once
+    as the weight 1/(1 - h) of the others); because starting depends on events during follow-up
     (a new spike), the remaining control time is weighted by the inverse probability of remaining
     uncensored (IPCW; Robins & Finkelstein, *Biometrics* 2000;56:779), estimated without a
     parametric model as the weighted share starting in each cell of calendar month × area × age
@@ -88,6 +91,7 @@ __all__ = [
 ]
 
 _BIG = np.int64(2**40)
+_BIG_DAY = np.int64(2_000_000)  # a day number beyond any register date (year 7445), for month maths
 _YEAR = 365.25
 _MONTH = _YEAR / 12
 #: Age bands of the exact match (five-year bands from 60, wider below).
@@ -567,7 +571,13 @@ def _pieces(units: pd.DataFrame, pf: PersonFrame, start_day: np.ndarray,
     end = np.minimum(idx + window_days, pf.exit[code])
     lo = np.maximum(edges[:, :-1], idx[:, None])
     hi_itt = np.maximum(np.minimum(edges[:, 1:], end[:, None]), lo)
+    # a control who starts in calendar month c deviates from "not starting" at the beginning of
+    # c: whether they start in c is decided by what is known on c's first day (the trigger window)
+    # plus chance, the day within c is chance alone. Censoring them on their start day instead
+    # would keep the start month's high-risk days before the start *and* give the same month
+    # to the uncensored with weight 1/(1 - h): the start month counted twice (bias away from 1).
     own = np.where(units["treated"].to_numpy(bool), _BIG, start_day[code])
+    own = np.where(own < _BIG, month_first_day(month_index(np.minimum(own, _BIG_DAY))), _BIG)
     hi_pp = np.maximum(np.minimum(hi_itt, own[:, None]), lo)
     return lo, hi_itt, hi_pp
 
@@ -578,10 +588,11 @@ def _ipcw(units: pd.DataFrame, lo: np.ndarray, hi_itt: np.ndarray, pf: PersonFra
 
     Piece 0 is the rest of the trial month, in which a control cannot start by definition. For
     piece ``j ≥ 1`` (calendar month ``c = trial + j``), the hazard of starting in ``c`` is the
-    weighted share who start among the controls at risk on its first day, within cells of ``c`` ×
-    area × age band × trigger counts on that day (× conditions). A control uncensored at the end of
-    piece ``j`` carries ``prod_{i<=j} 1 / (1 - h_i)``; a control censored during piece ``j`` keeps
-    the weight of piece ``j - 1`` for its time before the start.
+    weighted share who start (on any day of ``c``) among the controls at risk on its first day,
+    within cells of ``c`` × area × age band × trigger counts on that day (× conditions). A control
+    who starts in ``c`` is censored on ``c``'s first day (discrete-time censoring: the decision
+    belongs to the month, the day within it is chance); one uncensored through piece ``j`` carries
+    ``prod_{i<=j} 1 / (1 - h_i)``.
     """
     n, P = lo.shape
     out = np.ones((n, P))
@@ -596,9 +607,10 @@ def _ipcw(units: pd.DataFrame, lo: np.ndarray, hi_itt: np.ndarray, pf: PersonFra
     c_first = month_first_day(trial[:, None] + j[None, :])  # first day of calendar month trial + j
     hi_c = hi_itt[ctrl][:, 1:]
     own = start_day[code][:, None]
-    # at risk on the first day of calendar month trial + j: still followed and not started
+    # at risk on the first day of calendar month trial + j: still followed and not started;
+    # censored (on that first day, :func:`_pieces`) when starting at any day of the month
     at_risk = (hi_c > c_first) & (own >= c_first)
-    cens = at_risk & (own < hi_c)
+    cens = at_risk & (own < month_first_day(trial[:, None] + j[None, :] + 1))
     r, q = np.nonzero(at_risk)
     if r.size == 0:
         return out

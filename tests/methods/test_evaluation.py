@@ -228,8 +228,10 @@ def test_default_trial_design_on_the_demo_world(worlds, trial_results):
     for o in ("unplanned_admissions", "ed_visits"):
         oracle = truth[o]["oracle_rate_ratio"]
         assert strong.estimates.loc[o, "lower"] < oracle < strong.estimates.loc[o, "upper"]
-    # per protocol and intention to treat side by side; ITT is diluted towards 1
-    assert (strong.estimates["estimate_itt"] > strong.estimates["estimate"] - 0.1).all()
+    # per protocol and intention to treat side by side; ITT is diluted towards 1 (the count
+    # outcomes, for the reason above)
+    s = strong.estimates.loc[["unplanned_admissions", "ed_visits"]]
+    assert (s["estimate_itt"] > s["estimate"] - 0.1).all()
     # every result carries the falsification and sensitivity checks
     sens = none.sensitivity
     assert list(sens.index) == list(e.index)

@@ -72,7 +72,9 @@ def test_trial_by_hand():
     w = u["weight"].to_numpy()
     assert [w[rows[k]] for k in sorted(rows)] == pytest.approx([1.0, 0.5, 0.5, 1.0, 1.0])
     # censoring: in May, B and C of the March trial (same cell) are at risk and C starts: hazard
-    # 1/2, so B's time from May on carries 1 / (1 - 1/2) = 2; C's time before its start keeps 1
+    # 1/2, so B's time from May on carries 1 / (1 - 1/2) = 2; C is censored on 1 May, the first
+    # day of its start month (its May days before the start are not counted: B's weight 2 already
+    # stands for them)
     assert frame.ipcw[rows[(march, 1)]].tolist() == pytest.approx([1, 1, 2, 2, 2, 2, 2, 2])
     assert frame.ipcw[rows[(march, 2)], :3].tolist() == pytest.approx([1, 1, 1])
     assert frame.ipcw[rows[(may, 1)]].tolist() == pytest.approx([1] * 8)
@@ -80,9 +82,9 @@ def test_trial_by_hand():
     # follow-up 183 days: March trial to 2019-09-09 (exclusive), May trial to 2019-11-14.
     # Treated: A 1 admission in 183 days, C none in 183 days.
     # Controls: March B: 22 + 30 days at 0.5, 31 + 30 + 31 + 31 + 8 days at 0.5 × 2, its two
-    # July admissions at 0.5 × 2; March C: 22 + 30 + 14 days at 0.5 until its start, no admission;
+    # July admissions at 0.5 × 2; March C: 22 + 30 days at 0.5 until 1 May, no admission;
     # May B: 183 days at 1, the same two July admissions.
-    t_ctrl = (0.5 * (22 + 30) + 1.0 * (31 + 30 + 31 + 31 + 8) + 0.5 * (22 + 30 + 14) + 183) / YEAR
+    t_ctrl = (0.5 * (22 + 30) + 1.0 * (31 + 30 + 31 + 31 + 8) + 0.5 * (22 + 30) + 183) / YEAR
     expected = (1 / (366 / YEAR)) / (4.0 / t_ctrl)
     assert res["estimate"] == pytest.approx(expected, rel=1e-9)
     assert res["person_years_controls"] == pytest.approx(t_ctrl, rel=1e-9)
