@@ -85,9 +85,14 @@ def test_truth_recorded_and_json(teams, named) -> None:
     w, none = teams
     t = w.meta["truth"]["scenario"]
     assert w.meta["scenario"] == "teams_targeted" and t["name"] == "teams_targeted"
-    assert t["true_rate_ratio"]["unplanned_admissions"] == 0.70
-    assert t["true_rate_ratio"]["ed_visits"] == 0.70
-    assert abs(t["true_rate_ratio"]["bed_days"] - 0.70) < 1e-12
+    # hip fractures (the negative control) are spared: the ratio on all admissions mixes 0.70 with
+    # their share of the enrolled persons' counterfactual admissions
+    share = t["hip_fracture_share"]
+    assert 0.0 < share < 0.25
+    assert t["true_rate_ratio"]["unplanned_admissions"] == pytest.approx(0.70 + 0.30 * share)
+    assert 0.70 < t["true_rate_ratio"]["ed_visits"] < t["true_rate_ratio"]["unplanned_admissions"]
+    assert 0.70 < t["true_rate_ratio"]["bed_days"] < 1.0
+    assert t["true_rate_ratio"]["hip_fractures"] == 1.0
     assert none.meta["truth"]["scenario"]["true_rate_ratio"]["unplanned_admissions"] == 1.0
     assert named.meta["truth"]["scenario"]["true_rate_ratio"] == {"avoidable_admissions": 1.0}
     json.dumps(w.meta)
@@ -268,3 +273,25 @@ def test_named_doctor_world_has_trend_and_unit_baselines(named_random) -> None:
     rate = _unplanned_rate_by(named_random, key)
     lr = pd.Series(t["area_log_rate"])
     assert np.corrcoef(lr[rate.index], np.log(rate))[0, 1] > 0.5
+
+
+def _enrolled_admissions(world: RegisterData, hip: bool) -> int:
+    """Unplanned admissions (not transferred in) during enrolment, hip fractures (S72) or the rest."""
+    a = world.admissions
+    a = a[~a["planned"].to_numpy(bool) & (a["admitted_from"] != "hospital").to_numpy(bool)]
+    a = a[a["main_diagnosis"].str.startswith("S72").to_numpy(bool) == hip]
+    e = world.enrolments[["person_id", "start_date", "end_date"]]
+    j = a.merge(e, on="person_id")
+    end = j["end_date"].fillna(pd.Timestamp("2100-01-01"))
+    return int(((j["admission_date"] >= j["start_date"]) & (j["admission_date"] < end)).sum())
+
+
+def test_team_effect_spares_hip_fractures(teams) -> None:
+    # coupled worlds (same seed, same enrolments): during enrolment the other admissions fall to
+    # about 0.70 of the no-effect world's, hip fractures do not fall (a valid negative control)
+    w, none = teams
+    other = _enrolled_admissions(w, False) / _enrolled_admissions(none, False)
+    n_hip = _enrolled_admissions(none, True)
+    assert n_hip >= 10
+    assert 0.6 < other < 0.8
+    assert _enrolled_admissions(w, True) / n_hip > 0.9

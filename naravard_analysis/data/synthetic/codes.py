@@ -102,6 +102,12 @@ def condition_arrays() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, l
     return names, pmax, a50, scale, codes
 
 
+#: Causes the mobile team cannot plausibly change: hip fractures (ICD-10 S72), the negative-control
+#: outcome of the evaluations (Lipsitch, Tchetgen Tchetgen & Cohen, *Epidemiology* 2010;21:383).
+#: The team's effect on unplanned admissions leaves them out.
+TEAM_UNAFFECTED = ("hip_fracture",)
+
+
 def cause_table() -> dict[str, np.ndarray | list]:
     """The unplanned causes as parallel arrays (index = cause number)."""
     names = list(CAUSES)
@@ -117,4 +123,5 @@ def cause_table() -> dict[str, np.ndarray | list]:
         "avoidable": np.array([CAUSES[c]["avoidable"] for c in names]),
         "los": np.array([CAUSES[c]["los"] for c in names]),
         "dept": [CAUSES[c]["dept"] for c in names],
+        "team_unaffected": np.array([c in TEAM_UNAFFECTED for c in names]),
     }

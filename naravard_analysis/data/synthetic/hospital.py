@@ -129,7 +129,7 @@ def build_stays(seed: int, persons: dict, sim: dict, grid: MonthGrid, effects: d
         rc = np.where(same, p_cause[rd], np.minimum(other, len(w) - 1))
         rpid = p_pid[rd]
         enr = (es[rpid] <= day) & (day < ee[rpid])
-        r_mt = np.where(enr, mt_u, 1.0)
+        r_mt = np.where(enr & ~ct["team_unaffected"][rc], mt_u, 1.0)  # hip fractures: none
         thin = u_thin[rd]
         new.append(pd.DataFrame({
             "pid": rpid, "adm": day,

@@ -40,7 +40,10 @@ treated is decided on the tables of a first pass of the world without treatment
 start these are the tables of the final world (tested).
 
 Known effects (``effects=None``): mobile teams 0.70 on unplanned admissions and on ED visits while
-enrolled (length of stay unchanged, so bed days also ≈ 0.70); named doctor 0.85 on the chronic
+enrolled (length of stay unchanged), except hip fractures (S72), the negative-control outcome that a
+team cannot plausibly change (every world); the truth on all unplanned admissions is therefore
+``0.70 + 0.30 s`` with ``s`` the hip fractures' share of the enrolled persons' counterfactual
+admissions, and likewise for bed days and ED visits (:func:`.truth.team_rate_ratios`); named doctor 0.85 on the chronic
 avoidable admissions while a named doctor is assigned. The other intervention has no effect in
 the scenario (rate ratios 1). ``effects="none"`` is the no-effect world; a dict overrides keys of
 the scenario's known effects. The truth is written to ``meta["truth"]["scenario"]``.

@@ -181,6 +181,7 @@ def simulate(
     C = len(ct["names"])
     covid_c = ct["names"].index("covid")
     avoid = ct["avoidable"]
+    team_off = ct["team_unaffected"]  # the negative control (hip fractures): no team effect
     hp = HEALTH_PARAMS
     sex = persons["sex"]
     birth = persons["birth_day"]
@@ -337,7 +338,7 @@ def simulate(
         pid = idx[pos]
         enr = (enrol_start[pid] <= day) & (day < enrol_end[pid])
         nmd = avoid[cause] & named_at(pid, day)
-        r_mt = np.where(enr, mt_u, 1.0)
+        r_mt = np.where(enr & ~team_off[cause], mt_u, 1.0)
         r_nd = np.where(nmd, nd_rr, 1.0)
         act = uu < r_mt * r_nd / m_u
         for key, val in (("u_pid", pid), ("u_day", day), ("u_cause", cause), ("u_act", act),
@@ -432,7 +433,7 @@ def simulate(
             ev["t_pid"].append(tpid)
             ev["t_day"].append(xd[tp])
             ev["t_cause"].append(tc)
-            ev["t_act"].append(ut < np.where(enr_t, mt_u, 1.0) / m_u)
+            ev["t_act"].append(ut < np.where(enr_t & ~team_off[tc], mt_u, 1.0) / m_u)
             ev["t_cf"].append(ut < 1.0 / m_u)
         # --- mobile-team enrolment
         # six-month window: drop the month leaving it (for everyone), add this month

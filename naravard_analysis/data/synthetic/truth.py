@@ -66,3 +66,47 @@ def mobile_team_oracle(enrolled: np.ndarray, enrol_start: np.ndarray, stays_act:
             "naive_change": post_a / pre_a - 1 if pre_a > 0 else None,
         }
     return res
+
+
+def team_rate_ratios(rr: float, ed_rr: float, los_rr: float, enrolled: np.ndarray, enrol_start: np.ndarray,
+                     stays_cf: pd.DataFrame, ed_only_cf: tuple, P: int, window: int = 182) -> dict:
+    """Expected rate ratios of the enrolled when the team effect spares the negative control.
+
+    The team multiplies unplanned admissions by ``rr`` except hip fractures
+    (:data:`~.codes.TEAM_UNAFFECTED`), ED visits without admission by ``ed_rr`` and lengths of stay by
+    ``los_rr``, so on all unplanned admissions the ratio is ``rr + (1 - rr) s`` with ``s`` the hip
+    fractures' share of the enrolled persons' counterfactual admissions (not transferred in) in
+    the ``window`` days after enrolment; bed days ``los_rr (rr + (1 - rr) s_bed)`` with ``s_bed`` their
+    share of counterfactual bed days; all ED visits the mix of ED visits without admission
+    (``ed_rr``) and ED visits with an admission (as the admissions). The shares come from the
+    counterfactual (untreated) stays, so they are expected values given the world, not a realised
+    ratio of thinned events.
+    """
+    from naravard_analysis.data.synthetic.codes import cause_table
+
+    off = cause_table()["team_unaffected"]
+    big = np.iinfo(np.int64).max // 4
+    start = np.full(P, big // 2, np.int64)
+    start[enrolled] = enrol_start[enrolled]
+    s = stays_cf.loc[~stays_cf["planned"].to_numpy(bool)]
+    pid, adm = s["pid"].to_numpy(), s["adm"].to_numpy()
+    rel = adm - start[pid]
+    inw = (rel >= 0) & (rel < window)
+    cause = s["cause"].to_numpy()
+    hip = (cause >= 0) & off[np.maximum(cause, 0)]
+    not_tr = s["kind"].to_numpy() != 1
+    bed = (s["dis"] - s["adm"]).to_numpy().astype(float)
+    n_adm = float((inw & not_tr).sum())
+    share = float((inw & not_tr & hip).sum()) / n_adm if n_adm else 0.0
+    b_all = float(bed[inw].sum())
+    share_bed = float(bed[inw & hip].sum()) / b_all if b_all else 0.0
+    r_adm = rr + (1 - rr) * share
+    ed_adm = s["ed"].to_numpy(bool) & inw
+    n_ed_hip, n_ed_other = float((ed_adm & hip).sum()), float((ed_adm & ~hip).sum())
+    e_rel = ed_only_cf[1] - start[ed_only_cf[0]]
+    n_only = float(((e_rel >= 0) & (e_rel < window)).sum())
+    n_ed = n_only + n_ed_hip + n_ed_other
+    r_ed = (ed_rr * n_only + rr * n_ed_other + n_ed_hip) / n_ed if n_ed else ed_rr
+    return {"unplanned_admissions": r_adm, "ed_visits": r_ed, "ed_visits_without_admission": ed_rr,
+            "bed_days": los_rr * (rr + (1 - rr) * share_bed),
+            "hip_fracture_share": share, "hip_fracture_bed_share": share_bed}

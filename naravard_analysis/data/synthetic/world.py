@@ -39,7 +39,7 @@ from naravard_analysis.data.synthetic.simulate import (
     simulate,
 )
 from naravard_analysis.data.synthetic.staff import build_clinicians, build_units
-from naravard_analysis.data.synthetic.truth import mobile_team_oracle
+from naravard_analysis.data.synthetic.truth import mobile_team_oracle, team_rate_ratios
 from naravard_analysis.errors import ParameterError
 
 __all__ = ["make_world"]
@@ -322,6 +322,15 @@ def make_world(
     ed_cf = (np.concatenate([sim["e_pid"][cf_ed_only], cf.loc[cf["ed"], "pid"].to_numpy()]),
              np.concatenate([sim["e_day"][cf_ed_only], cf.loc[cf["ed"], "adm"].to_numpy()]))
     oracle = mobile_team_oracle(enrolled, es, act, cf, ed_act, ed_cf, P, ORACLE_WINDOW_DAYS)
+    if scn_truth is not None and "enrolment_rule" in scn_truth:
+        # the team spares hip fractures (the negative control): the ratios on all admissions, bed
+        # days and ED visits mix the effect with the hip fractures' share (expected, not realised)
+        ratios = team_rate_ratios(eff["mobile_team_unplanned_rr"], eff["mobile_team_ed_rr"],
+                                  eff["mobile_team_los_rr"], enrolled, es, cf,
+                                  (sim["e_pid"][cf_ed_only], sim["e_day"][cf_ed_only]), P, ORACLE_WINDOW_DAYS)
+        scn_truth["true_rate_ratio"] = {k: ratios[k] for k in scn_truth["true_rate_ratio"]}
+        scn_truth["true_rate_ratio"]["hip_fractures"] = 1.0
+        scn_truth["hip_fracture_share"] = ratios["hip_fracture_share"]
     resident_end = {}
     for y in np.unique(grid.year):
         d = int(np.datetime64(f"{int(y)}-12-31", "D").astype(np.int64))
@@ -339,7 +348,8 @@ def make_world(
                 "length_of_stay": eff["mobile_team_los_rr"],
                 "bed_days_approx": eff["mobile_team_unplanned_rr"] * eff["mobile_team_los_rr"],
             },
-            "applies": "while enrolled (start_date <= day < end_date or exit)",
+            "applies": "while enrolled (start_date <= day < end_date or exit); not to hip "
+                       "fractures (S72, the negative control)",
             "enrolment_rule": ENROLMENT_RULE,
             "team_start": {
                 str(c): (_iso(grid.first_day[m]) if m < BIG else None)
