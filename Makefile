@@ -8,7 +8,7 @@ REGION ?= 14
 DEMO_DATA := data/generated/demo
 OUT    ?= outputs
 
-.PHONY: demo notebooks test lab lint bench clean venv
+.PHONY: demo notebooks test lab lint bench clean venv docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ notebooks: $(DEMO_DATA)/manifest.json
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# The documentation site (Sphinx; warnings are errors) -> docs/_build/html/index.html
+docs: $(BIN)/.installed
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "Site written to $(abspath docs/_build/html)/index.html"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
