@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import sys
 from pathlib import Path
 
 import naravard_analysis
@@ -33,7 +32,7 @@ extensions = [
     "sphinx_copybutton",
 ]
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "tutorials/sources"]
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]
@@ -46,11 +45,11 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 
-# Tutorials execute on the demo world; NARAVARD_DOCS_EXECUTE=off skips execution (drafting only).
-nb_execution_mode = os.environ.get("NARAVARD_DOCS_EXECUTE", "force")
-nb_execution_timeout = 900
-nb_execution_raise_on_error = True
-nb_execution_show_tb = True
+# Tutorials are the topic notebooks, executed by the package's own Papermill runner on the demo
+# world before Sphinx reads them (below), so myst-nb only renders them.
+# NARAVARD_DOCS_EXECUTE=off copies them unexecuted (for drafting text only).
+nb_execution_mode = "off"
+EXECUTE = os.environ.get("NARAVARD_DOCS_EXECUTE", "on") != "off"
 
 html_theme = "pydata_sphinx_theme"
 html_title = "naravard_analysis"
@@ -90,4 +89,46 @@ def _write_api_pages() -> None:
         (out / "index.rst").write_text(index)
 
 
+#: Tutorial page name -> topic notebook in notebooks/ (the notebooks stay the source).
+TUTORIALS = {
+    "regional-report-notebook": "regional_report",
+    "patientregistret-extract": "05_patientregistret_extract",
+    "its-of-a-reform": "40_interrupted_time_series",
+    "evaluating-a-mobile-team": "50_mobile_teams",
+    "reproducing-a-paper": "../docs/tutorials/sources/reproducing-a-paper",
+}
+
+
+def _demo_world(folder: Path) -> Path:
+    """The synthetic demo world of the tutorials (region 14, seed 0), generated once per build."""
+    if not (folder / "manifest.json").exists():
+        from naravard_analysis.data.synthetic import make_world
+
+        make_world("demo", region="14", seed=0).to_dir(folder)
+    return folder
+
+
+def _prepare_tutorials() -> None:
+    """Execute each tutorial notebook on the demo world into ``tutorials/_executed``."""
+    import shutil
+
+    from naravard_analysis.report.pipeline import notebook_parameters, run_notebook
+
+    target = DOCS / "tutorials" / "_executed"
+    target.mkdir(parents=True, exist_ok=True)
+    build = DOCS / "_build"
+    data = _demo_world(build / "demo-data") if EXECUTE else None
+    for page, stem in TUTORIALS.items():
+        source = DOCS.parent / "notebooks" / f"{stem}.ipynb"
+        page_path = target / f"{page}.ipynb"
+        if not EXECUTE:
+            shutil.copyfile(source, page_path)
+            continue
+        declared = notebook_parameters(source)
+        params = {"data_dir": str(data), "output_dir": str(build / "tutorial-outputs" / page)}
+        params = {k: v for k, v in params.items() if k in declared}
+        run_notebook(source, page_path, params, timeout=900)
+
+
 _write_api_pages()
+_prepare_tutorials()
