@@ -123,11 +123,30 @@ def _prepare_tutorials() -> None:
         page_path = target / f"{page}.ipynb"
         if not EXECUTE:
             shutil.copyfile(source, page_path)
+            _ensure_title(page_path, page)
             continue
         declared = notebook_parameters(source)
         params = {"data_dir": str(data), "output_dir": str(build / "tutorial-outputs" / page)}
         params = {k: v for k, v in params.items() if k in declared}
         run_notebook(source, page_path, params, timeout=900)
+        _ensure_title(page_path, page)
+
+
+#: Titles for notebooks whose first cell is not a level-1 heading (the report notebook renders its
+#: text from the library, so it starts with code).
+TITLES = {"regional-report-notebook": "The regional report notebook, executed"}
+
+
+def _ensure_title(path: Path, page: str) -> None:
+    """Give a rendered notebook a page title when its first cell has none."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# "):
+        return
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {TITLES.get(page, page)}"))
+    nbformat.write(nb, path)
 
 
 _write_api_pages()
