@@ -493,21 +493,21 @@ def population(
 ) -> pd.DataFrame:
     """SCB's population on 31 December by single year of age and sex.
 
-    Long format, the canonical ``population`` table of DESIGN.md.
+    Long format, the canonical ``population`` table (:data:`naravard_analysis.data.schema.TABLES`).
 
-    ========== ============ ================================================================
-    level      years        source (numbers are SCB's; see reference/scb-population/PROVENANCE.md)
-    ========== ============ ================================================================
-    county     1968-2015    ``sweden.popn.rda`` from the R package demdata (MIT); 21 counties.
-                            Its region labels are transliterated and Västra Götaland is
-                            labelled "Gotaland" -- mapped to code ``"14"``.
-    municipality 2019       ``SCB_alderkon.csv.gz`` (values SCB's, CC0), municipality names
-                            joined to the code list (names are unique).
-    country    1968-2024    2000-2024: SCB's national series as compiled by
-                            Folkhälsomyndigheten (``pop_counts_scb_2000_2024.csv``, observed
-                            years only, the projection is not shipped); 1968-1999: sum of the
-                            county series. The two agree exactly for 2000-2015.
-    ========== ============ ================================================================
+    ============ ============ ================================================================
+    level        years        source (numbers are SCB's; see reference/scb-population/PROVENANCE.md)
+    ============ ============ ================================================================
+    county       1968-2015    ``sweden.popn.rda`` from the R package demdata (MIT); 21 counties.
+                              Its region labels are transliterated and Västra Götaland is
+                              labelled "Gotaland" -- mapped to code ``"14"``.
+    municipality 2019         ``SCB_alderkon.csv.gz`` (values SCB's, CC0), municipality names
+                              joined to the code list (names are unique).
+    country      1968-2024    2000-2024: SCB's national series as compiled by
+                              Folkhälsomyndigheten (``pop_counts_scb_2000_2024.csv``, observed
+                              years only, the projection is not shipped); 1968-1999: sum of the
+                              county series. The two agree exactly for 2000-2015.
+    ============ ============ ================================================================
 
     Parameters
     ----------

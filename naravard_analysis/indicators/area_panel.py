@@ -124,7 +124,7 @@ def municipality_panel(
     years: Iterable[int] | None = None,
     min_pre_years: int = 2,
 ) -> pd.DataFrame:
-    """Unplanned admissions per 1 000 residents aged ``min_age``+ by municipality and year.
+    """Unplanned admissions per 1 000 residents aged ``min_age`` or older, by municipality and year.
 
     Parameters
     ----------
