@@ -7,8 +7,9 @@ algorithms"), written with numpy integers; registers span a few thousand distinc
 computed once per day of the covered range and gathered.
 
 Age in completed years is the difference of ``year * 10000 + month * 100 + day`` keys floored to
-10 000: with |Δ(month · 100 + day)| < 10 000 it equals Δyear − [the birthday not yet reached], and a
-29 February birthday is reached on 1 March in other years.
+10 000: since the month-and-day part differs by less than 10 000, it equals the difference of years
+minus one when the birthday is not yet reached, and a 29 February birthday is reached on 1 March in
+other years.
 """
 
 from __future__ import annotations

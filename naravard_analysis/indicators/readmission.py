@@ -12,19 +12,19 @@ Definitions (DEFINITIONS.md §4; episode linking §2.4)
 -----------------------------------------------------
 d = INDATUM(readmission) − UTDATUM(index) in whole calendar days (§4.1).
 
-=================  ================================  ===================================  ==============
-rule               ``socialstyrelsen`` (default)     ``cms``                              ``norway``
-=================  ================================  ===================================  ==============
-window             1 ≤ d ≤ 30 (§4.1, §4.2 checked)   0 ≤ d ≤ 30 (§4.1, §4.5 Tuva)         1 ≤ d ≤ 30 (a)
-linking            ``build_episodes`` rules, §2.4:   overlaps and transfers chain; a      as Swedish
+=================  ================================  ======================================  ==============
+rule               ``socialstyrelsen`` (default)     ``cms``                                 ``norway``
+=================  ================================  ======================================  ==============
+window             1 ≤ d ≤ 30 (§4.1, §4.2 checked)   0 ≤ d ≤ 30 (§4.1, §4.5 Tuva)            1 ≤ d ≤ 30 (a)
+linking            ``build_episodes`` rules, §2.4:   overlaps and transfers chain; a         as Swedish
                    same-day re-entry, overlaps and   same-day return after a non-transfer
                    transfers are one episode         discharge is a day-0 readmission
-readmissions       any unplanned one in the window   only the first; if it is planned a   as Swedish
+readmissions       any unplanned one in the window   only the first; if it is planned a      as Swedish
                    counts                            later unplanned one does not (§4.3)
-min age            65 (§4.2)                         65 (§4.3)                            67 (§4.6)
-unplanned only     True: PVARD = 2 on the            True                                 True (acute)
+min age            65 (§4.2)                         65 (§4.3)                               67 (§4.6)
+unplanned only     True: PVARD = 2 on the            True                                    True (acute)
                    readmission's first stay
-=================  ================================  ===================================  ==============
+=================  ================================  ======================================  ==============
 
 (a) FHI counts acute readmissions 8 hours to 30 days after discharge; register dates carry no time of
 day, so day 0 is left out and the rule is approximated by the day window (§4.6 design choice).

@@ -31,8 +31,8 @@ Tables and text
 Running notebooks and reports
     run_notebook, notebook_parameters (:mod:`~naravard_analysis.report.pipeline`)
         Papermill with validated parameters (``naravard run``, ``naravard params``).
-    RegionalReport, run_reports (:mod:`~naravard_analysis.report.regional`,
-    :mod:`~naravard_analysis.report.batch`) One region's report, or many (``naravard report``).
+    RegionalReport, run_reports (:mod:`~naravard_analysis.report.regional`, :mod:`~naravard_analysis.report.batch`)
+        One region's report, or many (``naravard report``).
     reproduce_paper (:mod:`~naravard_analysis.report.reproduce`)
         Re-create a paper's figures and compare their data (``naravard reproduce``).
     write_acro_record, export_html, write_manifest
