@@ -112,6 +112,10 @@ def _prepare_tutorials() -> None:
     """Execute each tutorial notebook on the demo world into ``tutorials/_executed``."""
     import shutil
 
+    # The tutorials run on synthetic data, so their figures are shown inline (batch runs on real
+    # data keep executed notebooks free of pixels; see report.pipeline.FIGURES_INLINE_ENV).
+    os.environ["NARAVARD_FIGURES_INLINE"] = "1"
+
     from naravard_analysis.report.pipeline import notebook_parameters, run_notebook
 
     target = DOCS / "tutorials" / "_executed"

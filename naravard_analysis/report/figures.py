@@ -22,13 +22,20 @@ Examples
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
 
-matplotlib.use("Agg")  # no screen on servers and CI; notebooks still render inline
+# No screen on servers and CI: draw off-screen.  In a Jupyter kernel the inline backend already
+# draws off-screen and shows figures in the notebook, which a researcher in JupyterLab wants; batch
+# runs (naravard run/report) set NARAVARD_FIGURES_INLINE=0 because an executed notebook is an output
+# and pixels embedded in it cannot be checked for small counts (report.pipeline.FIGURES_INLINE_ENV).
+if "ipykernel" not in sys.modules or os.environ.get("NARAVARD_FIGURES_INLINE", "1") == "0":
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

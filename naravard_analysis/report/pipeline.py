@@ -25,13 +25,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -263,18 +264,8 @@ def run_notebook(
     attempt = 0
     while True:
         try:
-            pm.execute_notebook(
-                str(nb_path),
-                str(output),
-                parameters=params,
-                kernel_name="python3",
-                cwd=str(nb_path.parent),
-                execution_timeout=timeout,
-                progress_bar=progress_bar,
-                log_output=log_output,
-                request_save_on_cell_execute=False,
-                **engine_kwargs,
-            )
+            with _figures_inline(os.environ.get(FIGURES_INLINE_ENV, "0")):
+                _execute(nb_path, output, params, timeout, progress_bar, log_output, engine_kwargs)
             return output
         except pm.PapermillExecutionError as exc:
             raise NotebookFailed(
@@ -287,3 +278,42 @@ def run_notebook(
                 time.sleep(1.0 + attempt)
                 continue
             raise
+
+
+#: Environment variable read by :mod:`naravard_analysis.report.figures` in a kernel: "1" shows
+#: figures inline, "0" draws them off-screen only. Batch runs default to "0": an executed notebook
+#: is an output, and a figure embedded as pixels cannot be checked for small counts (the
+#: documentation build sets "1" for the tutorials, which run on synthetic data).
+FIGURES_INLINE_ENV = "NARAVARD_FIGURES_INLINE"
+
+
+@contextlib.contextmanager
+def _figures_inline(value: str) -> Iterator[None]:
+    """Set :data:`FIGURES_INLINE_ENV` for the kernels started inside the block."""
+    before = os.environ.get(FIGURES_INLINE_ENV)
+    os.environ[FIGURES_INLINE_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FIGURES_INLINE_ENV, None)
+        else:
+            os.environ[FIGURES_INLINE_ENV] = before
+
+
+def _execute(nb_path: Path, output: Path, params: dict, timeout: int, progress_bar: bool,
+             log_output: bool, engine_kwargs: dict[str, Any]) -> None:
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(nb_path),
+        str(output),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(nb_path.parent),
+        execution_timeout=timeout,
+        progress_bar=progress_bar,
+        log_output=log_output,
+        request_save_on_cell_execute=False,
+        **engine_kwargs,
+    )
