@@ -14,7 +14,7 @@ Prints, measured in the same run:
 
 Goals (issue 4): <= 5 s wall, <= 2 GB peak, >= 30x the groupby-apply, <= 1.5x DuckDB's time.
 The machine has 2 cores shared with other work, so timings are noisy: the best of ``--repeat`` runs
-is reported.  Input columns are categoricals (DESIGN.md: "ids are categorical or int"); pass
+is reported.  Input columns are categoricals (the schema allows categorical or integer ids); pass
 ``--strings`` to use plain string columns instead (slower: ids must be hashed).
 """
 

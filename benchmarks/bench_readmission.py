@@ -3,8 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_readmission.py`` (5 million admissions) or ``--quick``
 (200 000). Prints wall time of ``flag_readmissions`` (Swedish and CMS variants) and
 ``readmission_rates`` by year x hospital, the process's peak resident memory, and the speed ratio
-against a naive implementation (per-person loop over sorted stays, the rules of DEFINITIONS.md
-§2.4/§4 written directly) measured in the same run on a labelled subsample of persons and compared
+against a naive implementation (per-person loop over sorted stays, the rules of methods reference §2.4/§4 written directly) measured in the same run on a labelled subsample of persons and compared
 per admission; the naive and vectorised results are checked to agree on that subsample.
 Target (issue 6): flags for all persons <= 10 s and <= 3 GB peak on a 2-core machine. Timings are
 noisy when other jobs share the cores.

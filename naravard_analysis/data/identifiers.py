@@ -5,7 +5,7 @@ sometimes still carry the clear-text personnummer. The package must never let on
 table is scanned on reading and validation (:func:`find_identifier_columns`), and a caller who has
 clear-text numbers must replace them with a keyed hash (:func:`pseudonymise`).
 
-Rules (DEFINITIONS.md 8.5; sv.wikipedia "Personnummer i Sverige"; Oops-AB/swedish-pnr):
+Rules (methods reference §8.5; sv.wikipedia "Personnummer i Sverige"; Oops-AB/swedish-pnr):
 
 * 10 digits ``YYMMDD-NNNC`` (``+`` instead of ``-`` from the year a person turns 100) or 12 digits
   ``YYYYMMDDNNNC``; the century digits are not part of the check digit.
@@ -17,7 +17,7 @@ Rules (DEFINITIONS.md 8.5; sv.wikipedia "Personnummer i Sverige"; Oops-AB/swedis
   classified as ``"reserve"``, not dropped.
 
 Pseudonymisation is keyed HMAC-SHA256 over the normalised 12-digit form: stable for a given key and
-irreversible without it (DEFINITIONS.md 8.6: pseudonymised data are still personal data).
+irreversible without it (methods reference §8.6: pseudonymised data are still personal data).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ CSV with transliterated names and mixed decimal separators, R data files. Each r
 relies on (encoding, title line, columns, codes) and raises one :class:`~naravard_analysis.errors.ReadError`
 naming the file and the problem instead of returning silently wrong numbers.
 
-Codes are zero-padded strings (DEFINITIONS.md §8.4): region (län) ``"01"``..``"25"``, municipality
+Codes are zero-padded strings (methods reference §8.4): region (län) ``"01"``..``"25"``, municipality
 ``"0114"``; ``"00"`` (:data:`COUNTRY_CODE`) is SCB's code for the whole country (*Riket*).
-Sources: SCB open data, CC0 since 2021-07-01 (DEFINITIONS.md §8.8) -- "Källa: SCB";
+Sources: SCB open data, CC0 since 2021-07-01 (methods reference §8.8) -- "Källa: SCB";
 Öppna jämförelser -- "Källa: Socialstyrelsen".
 
 Examples
@@ -257,7 +257,7 @@ def _regions_cached(p: Path) -> pd.DataFrame:
 def regions(*, path: str | os.PathLike | None = None) -> pd.DataFrame:
     """The 21 Swedish regions (län) with zero-padded codes and names with å/ä/ö.
 
-    Source: SCB's code list as curated in sjbrg/swedish-geodata (CC0), DEFINITIONS.md §8.4.
+    Source: SCB's code list as curated in sjbrg/swedish-geodata (CC0), methods reference §8.4.
 
     Parameters
     ----------
@@ -305,7 +305,7 @@ def _municipalities_cached(p: Path) -> pd.DataFrame:
 def municipalities(*, path: str | os.PathLike | None = None) -> pd.DataFrame:
     """The 290 Swedish municipalities (kommuner) with zero-padded codes and their region.
 
-    Source: SCB's code list as curated in sjbrg/swedish-geodata (CC0), DEFINITIONS.md §8.4. The
+    Source: SCB's code list as curated in sjbrg/swedish-geodata (CC0), methods reference §8.4. The
     first two digits of a municipality code are its region code (checked on reading).
 
     Parameters
@@ -650,7 +650,7 @@ def monthly_population(
     and the person-time at risk in that month is ``person_years = P(y, m) * days_in_month / 365.25``
     (so a 29-day February in a leap year has more time at risk than a 28-day one). Design choice:
     linear within a year, the usual approximation when only year-end counts exist; it is the
-    exposure used for monthly death counts in DEFINITIONS.md §6.3.
+    exposure used for monthly death counts in methods reference §6.3.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Canonical tables: the one place that defines their columns, dtypes and rules.
 
-Every reader, generator and indicator in the package speaks these six tables (see ``DESIGN.md``):
+Every reader, generator and indicator in the package speaks these six tables (described in ``data/README.md`` and methods reference §2.2):
 ``persons``, ``population``, ``admissions``, ``contacts``, ``listings`` and ``enrolments``.
 :func:`validate_table` coerces a DataFrame to the canonical dtypes and checks every rule, raising
 one :class:`~naravard_analysis.errors.SchemaError` that names the table, the column, the rule, how
@@ -58,11 +58,11 @@ SCHEMA_VERSION = "1.0"
 #: Text dtype of canonical code and id columns (pandas 3's default ``str``; arrow-backed).
 STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
-#: Earliest date accepted anywhere (DESIGN.md: "dates outside 1900..today" are errors).
+#: Earliest date accepted anywhere (a package rule: dates outside 1900..today are errors).
 MIN_DATE = pd.Timestamp("1900-01-01")
 
 #: One dotless ICD-10(-SE) code: letter, two digits, up to three more digits or letters
-#: (DEFINITIONS.md 2.3; ICD-10-SE has 5-character Swedish extensions).
+#: (methods reference §2.3; ICD-10-SE has 5-character Swedish extensions).
 ICD10_PATTERN = r"[A-Z][0-9]{2}[0-9A-Z]{0,3}"
 _ICD_LIST_PATTERN = rf"(?:{ICD10_PATTERN}(?: {ICD10_PATTERN})*)?"
 #: KVÅ procedure codes: three letters and two digits, optionally a suffix (kept permissive).
@@ -316,7 +316,7 @@ def _coerce_date(s: pd.Series, table: str, column: str) -> pd.Series:
     was_missing = s.isna().to_numpy()
     if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_float_dtype(s.dtype):
         # Register dates arrive as YYYYMMDD integers; pd.to_datetime would read them as epoch
-        # nanoseconds (DEFINITIONS.md 8.3), so go through text with an explicit format.
+        # nanoseconds (methods reference §8.3), so go through text with an explicit format.
         v = np.nan_to_num(s.to_numpy(dtype="float64", na_value=np.nan), nan=0.0).astype("int64")
         parts = pd.DataFrame({"year": v // 10000, "month": (v // 100) % 100, "day": v % 100})
         parsed = pd.to_datetime(parts, errors="coerce")
@@ -442,7 +442,7 @@ def _check_values(out: pd.Series, col: Column, table: str) -> None:
 
 
 def _check_codes_known(df: pd.DataFrame, table: str) -> None:
-    """Region and municipality codes must exist in the official code lists (DEFINITIONS.md 8.4)."""
+    """Region and municipality codes must exist in the official code lists (methods reference §8.4)."""
     try:
         from naravard_analysis.data import official
     except ImportError:  # pragma: no cover - official lists ship with the package

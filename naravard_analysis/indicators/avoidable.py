@@ -12,7 +12,7 @@ rules per unit in plain Python, pinned equal to the kernel by a property test) a
 ``avoidable_rates``. Emergency-department visit rates are a utilisation measure:
 :func:`naravard_analysis.indicators.utilisation.ed_visit_rates` (importable here too).
 
-Sources: DEFINITIONS.md §3.1 (Socialstyrelsen; list **unverified**), §3.2 (AHRQ PQI v2024, ICD-10-CM
+Sources: methods reference §3.1 (Socialstyrelsen; list **unverified**), §3.2 (AHRQ PQI v2024, ICD-10-CM
 mapped to ICD-10-SE prefixes as an adaptation), §3.3 (OECD HCQI; COPD checked, the other conditions
 unverified), §3.4 (cross-cutting rules), §2.3 (dotless prefix matching), §2.4 (episodes), §5
 (standardisation).

@@ -395,7 +395,7 @@ def flag_avoidable(
     Parameters
     ----------
     admissions : DataFrame
-        Canonical admissions (DESIGN.md): ``person_id``, ``admission_date``, ``discharge_date``,
+        Canonical admissions (:mod:`naravard_analysis.data.schema`): ``person_id``, ``admission_date``, ``discharge_date``,
         ``main_diagnosis``; ``other_diagnoses``, ``procedures``, ``planned``, ``admitted_from``,
         ``discharge_to`` used when present. Codes are normalised (upper case, dots removed, §2.3).
     persons : DataFrame

@@ -42,7 +42,7 @@ def avoidable_rates(
     by : str or sequence of str
         One column name or several: any of ``year``, ``region_code``, ``municipality_code``, ``sex`` (present in both tables).
     standard : "esp2013", DataFrame/dict, or None
-        Standard population (DEFINITIONS.md §5.5–5.6); its bands define the age bands. ``None``:
+        Standard population (methods reference §5.5–5.6); its bands define the age bands. ``None``:
         crude rate only (``adjusted_rate`` = crude, interval exact Poisson).
     min_age, max_age : int or None, optional
         Age window of numerator and denominator. Default (``DEFINITION_DEFAULT``): the window of the

@@ -5,7 +5,7 @@ ICD-10 prefix, with its condition group, Charlson weight, the group it supersede
 ``verified`` flag). Source: Ludvigsson JF et al., *Adaptation of the Charlson Comorbidity Index for
 Register-Based Research in Sweden*, Clin Epidemiol 2021;13:21–41. The ICD-10 prefixes were transcribed
 from the authors' companion R script (bjoroeKI/Charlson-comorbidity-index-revisited, ``Charlson_R``),
-**not** from Table 2 of the paper, so every row is ``verified = false`` (DEFINITIONS.md "Status
+**not** from Table 2 of the paper, so every row is ``verified = false`` (the methods reference "Status
 marks": unverified rules live in versioned data files, never as silent constants).
 
 Score: CCI = Σ_g w_g · 1{any diagnosis of the unit matches a prefix of group g}, after the hierarchy
@@ -22,8 +22,7 @@ disease, dementia, uncomplicated diabetes, mild liver disease, peptic ulcer; 2 f
 complicated diabetes, renal disease, malignancy; 3 for moderate–severe liver disease; 6 for metastatic
 solid tumour and AIDS/HIV.
 
-Matching is by dotless prefix at a code boundary in a space-separated code string (DEFINITIONS.md
-§2.3): ``"I252"`` matches ``"I2521"`` but ``"I25"`` does not match ``"I252"``'s group unless listed.
+Matching is by dotless prefix at a code boundary in a space-separated code string (methods reference §2.3): ``"I252"`` matches ``"I2521"`` but ``"I25"`` does not match ``"I252"``'s group unless listed.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Continuity of care indices (COC, UPC, SECON, MCI, MMCI, HHI) and the Swedish targets built on them.
 
-All formulas, invariants, undefined cases and data-preparation rules follow DEFINITIONS.md section 1
+All formulas, invariants, undefined cases and data-preparation rules follow the methods reference section 1
 (cited below as "§1.x").  Notation (§1.1), for one patient in one observation window: ``N`` contacts
 after cleaning, ``M`` distinct providers, ``n_j`` contacts with provider ``j``, ``m = max_j n_j`` and
 ``c_i = 1`` when contacts ``i`` and ``i + 1`` (time order) are with the same provider.

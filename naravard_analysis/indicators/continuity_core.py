@@ -1,6 +1,6 @@
 """Vectorised continuity-of-care indices per person: COC, UPC, SECON, MCI, MMCI, HHI.
 
-Formulas, undefined cases and data preparation follow DEFINITIONS.md §1.2, §1.5 and §1.6 (cited
+Formulas, undefined cases and data preparation follow methods reference §1.2, §1.5 and §1.6 (cited
 as "§1.x").  Notation (§1.1), for one patient in one observation window: ``N`` contacts after
 cleaning, ``M`` distinct providers, ``n_j`` contacts with provider ``j``, ``m = max_j n_j`` and
 ``c_i = 1`` when contacts ``i`` and ``i + 1`` (time order) are with the same provider.
@@ -467,7 +467,7 @@ def _prepare_and_count(
     if meta["n_missing_provider"]:
         warnings.warn(
             f"contacts.{provider_col}: {meta['n_missing_provider']} rows with a missing or empty "
-            "provider id were excluded before counting visits (DEFINITIONS.md §1.6)",
+            "provider id were excluded before counting visits (methods reference §1.6)",
             DataWarning,
             stacklevel=3,
         )
@@ -529,7 +529,7 @@ def continuity_indices(
 ) -> pd.DataFrame:
     r"""Continuity-of-care indices per person (and ``by`` group and period).
 
-    Formulas (DEFINITIONS.md §1.2; N contacts, M providers, n_j contacts with provider j,
+    Formulas (methods reference §1.2; N contacts, M providers, n_j contacts with provider j,
     m = max n_j, c_i = 1 when contacts i and i+1 in time order share the provider):
 
     =====  ==================================================  ============================
@@ -634,7 +634,7 @@ def continuity_indices(
     if min_visits < 2:
         raise ParameterError(
             f"min_visits={min_visits} is below 2: COC and SECON are 0/0 at N = 1 "
-            "(DEFINITIONS.md §1.5)"
+            "(methods reference §1.5)"
         )
     by_t = _as_tuple(by, "by") or ()
     if len(set(by_t)) != len(by_t) or "person_id" in by_t:
@@ -685,7 +685,7 @@ def continuity_indices(
             "n_eligible": int(eligible.sum()),
             "n_ineligible": int((~eligible).sum()),
             "n_same_day_multi_provider": int((k.same_day_ties & eligible).sum()),
-            "source": "DEFINITIONS.md §1.2 (formulas), §1.5 (undefined cases), §1.6 (preparation)",
+            "source": "methods reference §1.2 (formulas), §1.5 (undefined cases), §1.6 (preparation)",
         }
     )
     if period is None and len(contacts):

@@ -21,7 +21,7 @@ __all__ = ["continuity_distribution", "summarise_continuity"]
 # --------------------------------------------------------------------------------------------------
 
 #: Pooled (ratio-of-sums) form per index: numerator and denominator per person (§1.8; the COC form
-#: is DEFINITIONS.md's, the SECON/UPC/HHI analogues are derived the same way).  MCI and MMCI depend
+#: is the methods reference's, the SECON/UPC/HHI analogues are derived the same way).  MCI and MMCI depend
 #: only on (N, M) and have no pooled form.
 _POOLED = {
     "coc": ("visit pairs", lambda d, n: d["coc"] * n * (n - 1), lambda n: n * (n - 1)),
@@ -214,7 +214,7 @@ def summarise_continuity(
     if n_empty:
         warnings.warn(
             f"{n_empty} group x index combinations have no eligible person; their value is NaN "
-            "(DEFINITIONS.md §1.5)",
+            "(methods reference §1.5)",
             DataWarning,
             stacklevel=2,
         )
@@ -240,7 +240,7 @@ def summarise_continuity(
         "level": level,
         "n_boot": n_boot if ci == "bootstrap" else None,
         "seed": seed,
-        "source": "DEFINITIONS.md §1.8",
+        "source": "methods reference §1.8",
         "indices_meta": dict(indices.attrs),
     }
     return out

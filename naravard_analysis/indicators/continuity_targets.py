@@ -45,7 +45,7 @@ def kontinuitetsindex(
     """Kontinuitetsindex (COC) per calendar year for physicians and all staff, against a baseline.
 
     The national target of the God och nära vård agreements: "kontinuitetsindex till läkare ska
-    öka med 20 procent" (Läkartidningen 2022-10; DEFINITIONS.md §1.9).  SKR's kontinuitetsindex is
+    öka med 20 procent" (Läkartidningen 2022-10; methods reference §1.9).  SKR's kontinuitetsindex is
     the Bice–Boxerman COC (SKR Primärvårdskvalitet "Kontinuitet", 2024-02-05).  The target is
     assessed as relative change = COC_year / COC_baseline − 1 ≥ ``target``.
 
@@ -145,7 +145,7 @@ def kontinuitetsindex(
         "min_visits": min_visits,
         "window": "calendar year",
         "target": target,
-        "source": "DEFINITIONS.md §1.9; Läkartidningen 2022-10; SKR Primärvårdskvalitet 2024-02-05",
+        "source": "methods reference §1.9; Läkartidningen 2022-10; SKR Primärvårdskvalitet 2024-02-05",
         "unverified": [
             "all-staff target",
             "baseline year",
@@ -246,7 +246,7 @@ def regular_doctor_rule(
             "min_visits": int(min_visits),
             "share": share,
             "verified": TARGETS["varmland_rule"].verified,
-            "source": "DEFINITIONS.md §1.10 (unverified)",
+            "source": "methods reference §1.10 (unverified)",
         }
     )
     if persons:

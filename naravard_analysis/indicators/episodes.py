@@ -1,7 +1,7 @@
 """Care episodes (vårdepisoder): chain inpatient stays (vårdtillfällen) of one person.
 
 Adjacent or overlapping stays of one person form one episode, so that one illness counts once when
-avoidable hospitalisation and readmission are measured. Rules follow DEFINITIONS.md §2.4:
+avoidable hospitalisation and readmission are measured. Rules follow methods reference §2.4:
 
 * stay k+1 joins the current episode when ``admission_date[k+1] <= max(discharge_date) + merge_gap_days``,
   the maximum running over *all* earlier stays of the episode (nested stays), ``merge_gap_days`` in {0, 1}
@@ -65,7 +65,7 @@ def _check(admissions: pd.DataFrame, merge_gap_days: int) -> None:
         raise SchemaError("admissions", missing[0], f"required column missing (missing: {missing})")
     if merge_gap_days not in (0, 1) or isinstance(merge_gap_days, bool):
         raise ParameterError(
-            f"merge_gap_days must be 0 or 1 (DEFINITIONS.md §2.4), got {merge_gap_days!r}"
+            f"merge_gap_days must be 0 or 1 (methods reference §2.4), got {merge_gap_days!r}"
         )
     for col in ("person_id", "admission_date", "discharge_date"):
         bad = np.flatnonzero(admissions[col].isna().to_numpy())
@@ -137,7 +137,7 @@ def assign_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine
     for a transfer (``discharge_to == "hospital"``) and ``merge_gap_days`` otherwise, stay k starts
     a new episode iff it is the person's first stay or admission_k > max_{j<k} reach_j (running max over
     the person's earlier stays; stays of earlier episodes all reach before the current episode starts, so
-    a per-person running max equals the per-episode one). Source: DEFINITIONS.md §2.4.
+    a per-person running max equals the per-episode one). Source: methods reference §2.4.
 
     Examples
     --------
@@ -197,7 +197,7 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
     Parameters
     ----------
     admissions : DataFrame
-        Canonical admissions table (DESIGN.md): ``person_id``, ``admission_date``, ``discharge_date``
+        Canonical admissions table (:mod:`naravard_analysis.data.schema`): ``person_id``, ``admission_date``, ``discharge_date``
         required; ``main_diagnosis``, ``other_diagnoses``, ``procedures``, ``planned``,
         ``admitted_from``, ``discharge_to``, ``hospital_id``, ``department`` used when present.
     merge_gap_days : {0, 1}
@@ -227,7 +227,7 @@ def build_episodes(admissions: pd.DataFrame, *, merge_gap_days: int = 0, engine:
     Unit of analysis: care episode. Every input stay belongs to exactly one episode
     (``result.n_stays.sum() == len(admissions)``); use :func:`assign_episodes` for the stay → episode
     map. First stay = earliest admission, ties broken by earlier discharge, then input order.
-    Source: DEFINITIONS.md §2.4 (KIHeartFailure/shfdb3dm, shfdb4dm; transfer rule and first/last-stay
+    Source: methods reference §2.4 (KIHeartFailure/shfdb3dm, shfdb4dm; transfer rule and first/last-stay
     attributes are design choices stated there). Missing dates or discharge before admission raise
     :class:`~naravard_analysis.errors.SchemaError`.
 

@@ -1,7 +1,7 @@
 """Fast läkarkontakt: share of the population listed with a named doctor (register proxy, §1.11).
 
 Visit registers cannot observe a *named* fast läkarkontakt, and the official target is measured by
-surveys and the regions' listing systems (DEFINITIONS.md §1.11).  A share computed from a listings
+surveys and the regions' listing systems (methods reference §1.11).  A share computed from a listings
 extract is therefore returned and labelled as a **proxy** -- in the column name
 (``share_named_doctor_proxy``), in ``attrs["measure"]`` and in captions -- never as "fast
 läkarkontakt" itself.
@@ -165,7 +165,7 @@ def fast_lakarkontakt_share(
 ) -> pd.DataFrame:
     """Share of the resident population listed with a named doctor at one or more dates (proxy).
 
-    Definition (register proxy, DEFINITIONS.md §1.11): at date ``t``
+    Definition (register proxy, methods reference §1.11): at date ``t``
 
         share = #(persons alive at t with an active listing naming a doctor) / #(population at t)
 
@@ -183,7 +183,7 @@ def fast_lakarkontakt_share(
     or, with ``population``, the official population of year ``t.year`` (SCB, 31 December);
     the numerator is the subset with an active listing (``start_date <= t <= end_date``, missing
     end = open) whose ``doctor_id`` is neither missing nor empty.  A listing without a doctor id
-    means "listed at the unit without a named doctor" (DESIGN.md).  Listings of persons absent
+    means "listed at the unit without a named doctor" (the canonical listings table, :mod:`naravard_analysis.data.schema`).  Listings of persons absent
     from ``persons`` are excluded and counted (``attrs["n_listed_unknown_person"]``, with a
     :class:`DataWarning`).
 
@@ -365,7 +365,7 @@ def fast_lakarkontakt_share(
         "n_listed_unknown_person": n_unknown,
         "target_source": default_target.source,
         "age_bins": tuple(age_bins),
-        "source": "DEFINITIONS.md §1.11",
+        "source": "methods reference §1.11",
     }
     return out
 

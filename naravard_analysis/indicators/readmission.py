@@ -8,7 +8,7 @@ stages), ``readmission_reference`` (the same definition per person in plain Pyth
 to the kernel by a property test), ``readmission_risk`` (:func:`risk_adjusted_readmission`) and
 ``readmission_incidence`` (:func:`readmission_cumulative_incidence`).
 
-Definitions (DEFINITIONS.md §4; episode linking §2.4)
+Definitions (methods reference §4; episode linking §2.4)
 -----------------------------------------------------
 d = INDATUM(readmission) − UTDATUM(index) in whole calendar days (§4.1).
 

@@ -32,23 +32,23 @@ class Variant:
     min_age: int
     unplanned_only: bool
     planned_blocks_later: bool
-    linking: str  # "episodes" (DEFINITIONS §2.4 via build/assign_episodes) or "cms"
+    linking: str  # "episodes" (methods reference §2.4 via build/assign_episodes) or "cms"
     note: str
 
 
-#: Registered variants (DEFINITIONS.md §4.2, §4.3/§4.5, §4.6).
+#: Registered variants (methods reference §4.2, §4.3/§4.5, §4.6).
 VARIANTS: dict[str, Variant] = {
     "socialstyrelsen": Variant(
         (1, 30), 65, True, False, "episodes",
-        "återinskrivning inom 1–30 dagar, 65+, oplanerad (DEFINITIONS.md §4.2)",
+        "återinskrivning inom 1–30 dagar, 65+, oplanerad (methods reference §4.2)",
     ),
     "cms": Variant(
         (0, 30), 65, True, True, "cms",
-        "CMS-style: day 0–30, first readmission only, planned blocks later (DEFINITIONS.md §4.3)",
+        "CMS-style: day 0–30, first readmission only, planned blocks later (methods reference §4.3)",
     ),
     "norway": Variant(
         (1, 30), 67, True, False, "episodes",
-        "FHI 67+, acute readmission 8 h–30 days approximated by days 1–30 (DEFINITIONS.md §4.6)",
+        "FHI 67+, acute readmission 8 h–30 days approximated by days 1–30 (methods reference §4.6)",
     ),
 }  # fmt: skip
 
@@ -88,7 +88,7 @@ def index_groups_from_codelist(
     Takes the ``role == "main"`` prefixes of each ``condition_group``, leaving out rows that need a
     qualifying secondary diagnosis (``extra_rule == "requires_secondary"``) (e.g. heart failure,
     pneumonia and COPD from ``load_codelist("socialstyrelsen_undvikbar")``, whose rows are all
-    unverified, DEFINITIONS.md §3.1). Returns ``{group: [prefix, ...]}`` in code-list order.
+    unverified, methods reference §3.1). Returns ``{group: [prefix, ...]}`` in code-list order.
 
     Examples
     --------

@@ -86,7 +86,7 @@ def _settings(
     if v.linking == "cms" and merge_gap_days != 0:
         raise ParameterError("merge_gap_days applies to Swedish episode linking; use 0 with 'cms'")
     if merge_gap_days not in (0, 1) or isinstance(merge_gap_days, bool):
-        raise ParameterError(f"merge_gap_days must be 0 or 1 (DEFINITIONS.md §2.4), got {merge_gap_days!r}")
+        raise ParameterError(f"merge_gap_days must be 0 or 1 (methods reference §2.4), got {merge_gap_days!r}")
     linking = "cms" if v.linking == "cms" else "swedish"
     return _Settings(variant, v.note, linking, lo, hi, min_age, unplanned_only, age_at,
                      death_after_discharge, blocks, merge_gap_days)  # fmt: skip
@@ -437,7 +437,7 @@ def flag_readmissions(
     Parameters
     ----------
     admissions : DataFrame
-        Canonical admissions (one row per stay, DESIGN.md): ``person_id``, ``admission_date``,
+        Canonical admissions (one row per stay, :mod:`naravard_analysis.data.schema`): ``person_id``, ``admission_date``,
         ``discharge_date``; ``planned`` (PVARD = 1) when ``unplanned_only``; ``discharge_to``
         (``"died"`` = UTSATT 4, ``"hospital"`` = transfer); ``main_diagnosis`` when
         ``index_diagnoses`` is given; ``hospital_id``, ``department`` carried when present.
@@ -452,7 +452,7 @@ def flag_readmissions(
         episode's first stay's for ``age_at="admission"``, its last stay's for ``"discharge"``. So
         an extract with ALDER and no birth dates needs only ``person_id`` here.
     variant : {"socialstyrelsen", "cms", "norway"}
-        Defaults of the definition (module docstring table, DEFINITIONS.md §4.2/§4.3/§4.6).
+        Defaults of the definition (module docstring table, methods reference §4.2/§4.3/§4.6).
     window : int or (int, int), optional
         Last day, or (first day, last day), of the window in days after the index discharge;
         default (1, 30) Swedish and Norwegian, (0, 30) CMS.
@@ -463,7 +463,7 @@ def flag_readmissions(
         Count only unplanned readmissions (``planned`` of the readmission episode's first stay is
         False). ``planned`` missing counts as unplanned (counted in a ``DataWarning``).
     merge_gap_days : {0, 1}
-        Episode linking gap for the Swedish/Norwegian linking (DEFINITIONS.md §2.4; with 1 a day-1
+        Episode linking gap for the Swedish/Norwegian linking (methods reference §2.4; with 1 a day-1
         readmission cannot occur). Must be 0 for ``cms``.
     index_diagnoses : sequence of prefixes or mapping group -> prefixes, optional
         Restrict index episodes to these main-diagnosis prefixes (dotless ICD-10, e.g. heart failure

@@ -1,7 +1,7 @@
 """Risk-adjusted 30-day readmission: observed/expected ratios per hospital or municipality.
 
 Indirect standardisation with a patient-level logistic model (the approach of the CMS measures,
-DEFINITIONS.md §4.3, without their hierarchical random effect): one pooled model
+methods reference §4.3, without their hierarchical random effect): one pooled model
 
     logit P(readmitted_i) = β0 + β·x_i,
 

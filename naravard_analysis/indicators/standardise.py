@@ -1,6 +1,6 @@
 """Direct and indirect age standardisation with exact-type confidence intervals.
 
-Directly standardised rate (DEFINITIONS.md §5.1; R epitools ``ageadjust.direct``; Fay & Feuer 1997):
+Directly standardised rate (methods reference §5.1; R epitools ``ageadjust.direct``; Fay & Feuer 1997):
 with d_i events, n_i population and standard s_i in stratum i, weights w_i = s_i / Σ s_k,
 
     DSR = Σ w_i d_i / n_i,     V = Σ w_i² d_i / n_i²,     w_M = max_i w_i / n_i,
@@ -150,7 +150,7 @@ def standard_population(
     ----------
     name : "esp2013" or DataFrame/Series/dict
         ``"esp2013"``: European Standard Population 2013, 19 bands ``0-4`` … ``85-89``, ``90+``
-        (weights 5000 … 1000, total 100 000; PHEindicatormethods ``R/data.R``; DEFINITIONS.md §5.5).
+        (weights 5000 … 1000, total 100 000; PHEindicatormethods ``R/data.R``; methods reference §5.5).
         A user-supplied standard (e.g. a Swedish population of a given year, §5.6) may be a DataFrame
         with ``age_group`` and ``population`` (or ``weight``/``proportion``) columns, a Series indexed
         by band label, or a dict. Counts or proportions are equivalent (weights are normalised).
@@ -266,7 +266,7 @@ def direct_standardise(
 
     Notes
     -----
-    Formulas in the module docstring (DEFINITIONS.md §5.1–5.3). Every group must have exactly the bands
+    Formulas in the module docstring (methods reference §5.1–5.3). Every group must have exactly the bands
     of the standard (after ``min_age``/``max_age`` restriction of the standard); a missing or extra
     band raises, as does n_i = 0 in a band with positive weight (§5.3 design choices). When all
     d_i = 0: adjusted rate 0, lower 0, upper −w_M ln(α/2).
@@ -421,7 +421,7 @@ def indirect_standardise(
 
     Notes
     -----
-    E = Σ R_i n_i with R_i = D_i/N_i; ratio O/E (DEFINITIONS.md §5.7; Breslow & Day 1987;
+    E = Σ R_i n_i with R_i = D_i/N_i; ratio O/E (methods reference §5.7; Breslow & Day 1987;
     PHEindicatormethods ``calculate_ISRatio``/``calculate_ISRate``). Values for different areas are
     not comparable with each other; prefer :func:`direct_standardise` for area comparisons.
     Study bands missing from the reference raise.

@@ -6,7 +6,7 @@ team started; ``ATT(g, t)`` is the average effect in year ``t`` for the municipa
 year ``g``, estimated by a 2×2 difference-in-differences against a comparison group that is not (yet)
 treated. The ATT(g, t) are then aggregated by event time, cohort or calendar year.
 
-Source: DEFINITIONS.md §7.3 (Callaway & Sant'Anna, J Econometrics 2021;225(2):200–230) and §7.4
+Source: methods reference §7.3 (Callaway & Sant'Anna, J Econometrics 2021;225(2):200–230) and §7.4
 (Sant'Anna & Zhao, J Econometrics 2020;219(1):101–122). The numbers reproduce the authors' R package
 `did` (2.5.0), which calls `DRDID::drdid_panel`, `DRDID::std_ipw_did_panel` and `DRDID::reg_did_panel`
 for each cell; see ``naravard_analysis/data/reference/did/PROVENANCE.md`` and ``tests/methods/test_did.py``.
@@ -149,7 +149,7 @@ class StaggeredDiDResult(ResultDisplay):
     ) -> AggregatedEffect:
         """Aggregate the ATT(g, t) as R ``did::aggte`` does, with analytic standard errors.
 
-        Weights are cohort shares P(G = g | ...) estimated from the data (DEFINITIONS.md §7.3):
+        Weights are cohort shares P(G = g | ...) estimated from the data (methods reference §7.3):
 
         - ``simple``: Σ ATT(g, t)·P(G = g) / Σ P(G = g) over post-treatment cells (t ≥ g).
         - ``group``: θ(g) = mean of ATT(g, t) over t ≥ g; overall Σ_g θ(g)·P(G = g | G ≤ T).
@@ -262,7 +262,7 @@ class StaggeredDiDResult(ResultDisplay):
 
         W = n · a' V⁻¹ a with a the pre-treatment ATT(g, t) and V = IF'IF / n their influence-function
         covariance; p-value from χ² with as many degrees of freedom as cells (R ``did``'s ``W``/``Wpval``;
-        DEFINITIONS.md §7.3 "Pre-trend check"). Cells with NaN or zero standard error are left out.
+        methods reference §7.3 "Pre-trend check"). Cells with NaN or zero standard error are left out.
 
         Returns
         -------
@@ -320,7 +320,7 @@ def staggered_did(
 
     with base period b = g − 1 − anticipation for t ≥ g, and b = t − 1 for t < g (``"varying"``;
     ``"universal"`` uses g − 1 − anticipation for all t and reports ATT(g, b) = 0). Each cell is a 2×2
-    estimate on the units of cohort g and the comparison units (DEFINITIONS.md §7.3–7.4):
+    estimate on the units of cohort g and the comparison units (methods reference §7.3–7.4):
 
     - ``"reg"``: outcome regression, ΔY on covariates fitted by OLS on comparison units, averaged over
       treated units (Heckman et al.; ``DRDID::reg_did_panel``).
@@ -330,7 +330,7 @@ def staggered_did(
       (Sant'Anna & Zhao 2020, eq. 3.1; ``DRDID::drdid_panel``, the estimator R ``did`` uses), with
       comparison units of propensity ≥ 0.995 trimmed as in DRDID.
     - ``"dr_imp"``: the *improved* locally efficient DR estimator of Sant'Anna & Zhao (2020, §3.1;
-      ``DRDID::drdid_imp_panel``, DEFINITIONS.md §7.4): propensity score by inverse probability tilting
+      ``DRDID::drdid_imp_panel``, methods reference §7.4): propensity score by inverse probability tilting
       (the comparison units' weights p/(1 − p) balance the covariate means of the treated exactly) and
       outcome regression by least squares weighted with p/(1 − p), so that the first-stage estimation
       adds nothing to the influence function. R ``did`` does not use it; it is not checked against R

@@ -1,7 +1,7 @@
 """Effects of patient-level interventions (mobile teams, named doctor) that survive regression to the mean.
 
 Patients are enrolled in a mobile team *because* their use of care has just spiked; their use falls
-afterwards whether or not the team does anything (regression to the mean, DEFINITIONS.md §7.1:
+afterwards whether or not the team does anything (regression to the mean, methods reference §7.1:
 Roland et al. BMJ 2005;330:289; Gravelle et al. BMJ 2007;334:31; Finkelstein et al. NEJM
 2020;382:152). The before/after comparisons the Swedish reports quote (seeds 001 and 004: "up to
 80 % fewer ED visits and 90 % fewer inpatient days, six months before vs after enrolment") measure

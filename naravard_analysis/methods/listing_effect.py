@@ -26,13 +26,13 @@ with a quasi-Poisson scale (Pearson χ² / df) for overdispersion. This is the p
 alternative the issue names beside Cox with time-varying covariates; both give a hazard/rate ratio
 for a time-varying exposure, and the Poisson form runs on a whole region in seconds.
 
-Its results are **observational associations** (DEFINITIONS.md §7.5: Sandvik et al. BJGP 2022; Region
+Its results are **observational associations** (methods reference §7.5: Sandvik et al. BJGP 2022; Region
 Jönköping 2019): who gets a named doctor depends on the unit's roll-out, age, special housing and
 possibly on health, and only the measured part is adjusted. Unit of analysis: person-time.
 
 Adjustment terms (``adjust``): ``"age"`` (bands 0-19, 20-64, then five-year bands to 90+, at mid-year),
 ``"sex"``, ``"conditions"`` (number of chronic condition groups of Socialstyrelsen's avoidable list,
-DEFINITIONS.md §3.1, recorded as main diagnosis of any admission before the year: 0, 1, 2+; a
+methods reference §3.1, recorded as main diagnosis of any admission before the year: 0, 1, 2+; a
 register proxy of multimorbidity) and always the calendar year.
 """
 

@@ -1,4 +1,4 @@
-"""Risk-set matching with pseudo-index dates (DEFINITIONS.md §7.2), vectorised by calendar month.
+"""Risk-set matching with pseudo-index dates (methods reference §7.2), vectorised by calendar month.
 
 For every calendar month in which someone was enrolled, the persons who could have been enrolled
 then but were not form the *risk set*: resident and alive on the first of the month, not (yet)

@@ -8,7 +8,7 @@ are sorted once by the composite key ``person_code * 2**32 + day`` with a runnin
 values, and any number of windows are answered with two :func:`numpy.searchsorted` calls
 (:class:`EventIndex`). Unit of analysis: the person-window.
 
-Outcome definitions (DEFINITIONS.md §7.2: outcomes as rates per person-time, counted in the same
+Outcome definitions (methods reference §7.2: outcomes as rates per person-time, counted in the same
 window before and after the (pseudo-)index date):
 
 ``unplanned_admissions``
@@ -26,7 +26,7 @@ window before and after the (pseudo-)index date):
 ``avoidable_admissions``
     Unplanned admissions flagged by
     :func:`~naravard_analysis.indicators.avoidable.flag_avoidable` (Socialstyrelsen's chronic
-    list, DEFINITIONS.md §3.1; admission level, transfers in excluded).
+    list, methods reference §3.1; admission level, transfers in excluded).
 ``hip_fractures``
     Admissions (planned or not, transfers in excluded) with a main diagnosis of fracture of the
     femur, ICD-10 S72: a *negative-control outcome* (Lipsitch, Tchetgen Tchetgen & Cohen,
@@ -35,7 +35,7 @@ window before and after the (pseudo-)index date):
 ``deaths``
     ``persons.death_date`` (one event).
 
-Residence (at-risk time) follows DEFINITIONS.md §7.2 ("patients who die or emigrate are censored at
+Residence (at-risk time) follows methods reference §7.2 ("patients who die or emigrate are censored at
 that date"): a person is at risk from the later of the start of the data period and the start of
 their first listing, to the earliest of death, the end of their last listing when no listing is
 open (the canonical persons table has no move-out column; in Swedish listing data a listing ends

@@ -6,7 +6,7 @@ Two routes to the same numbers:
   Poisson GLM of the count ``y`` on ``treated``, ``post`` and ``treated × post`` with offset
   ``log(person-time)`` and weights, covariance clustered on the person (a pseudo-likelihood,
   so overdispersion does not bias the standard errors). ``exp(b[treated × post])`` is the ratio of
-  rate ratios ``(case post/pre) / (control post/pre)`` (DEFINITIONS.md §7.2: "the effect is a DiD of
+  rate ratios ``(case post/pre) / (control post/pre)`` (methods reference §7.2: "the effect is a DiD of
   post vs pre between treated and matched controls").
 * :func:`log_ratio_influence` gives, for a *saturated* model, the same point estimate in closed
   form (a ratio of weighted sums) and the same cluster-robust variance from influence functions;

@@ -8,7 +8,7 @@ totals the table also publishes. :func:`sort_by_displayed`, :func:`format_suppre
 (:func:`check_outputs`) lives in :mod:`naravard_analysis.report.scan` and is importable from
 here as well.
 
-Rules (DEFINITIONS.md 8.7, design choices of this project unless a source is named):
+Rules (methods reference §8.7, design choices of this project unless a source is named):
 
 * A count ``c`` is *primary*-suppressed when ``1 <= c <= min_count - 1`` (Region Dalarna
   ``func_diagram.R``: hide counts 1 ... min_antal - 1). Zero is shown unless ``suppress_zero``.
@@ -612,7 +612,7 @@ def suppress(
 ) -> pd.DataFrame:
     """Hide small counts, the rates computed from them, and the cells that would reveal them.
 
-    Rules (DEFINITIONS.md 8.7; see the module docstring for the secondary-suppression method):
+    Rules (methods reference §8.7; see the module docstring for the secondary-suppression method):
     a count ``c`` with ``1 <= c < min_count`` is hidden (*primary*); zero is shown unless
     ``suppress_zero``. A rate is hidden when any count it is computed from is below
     ``min_count`` or hidden. Then cells are hidden (*secondary*) until no hidden count can be
@@ -823,7 +823,7 @@ def _warn_non_additive(values: np.ndarray, cons: _Constraints) -> None:
         warnings.warn(
             f"disclosure: {bad} of {len(cons.cells)} totals do not equal the sum of their parts; "
             "secondary suppression assumes they do -- check dims/total_labels (or perturbed "
-            "figures such as SCB's Cell Key Method, DEFINITIONS.md 8.7)",
+            "figures such as SCB's Cell Key Method, methods reference §8.7)",
             DataWarning,
             stacklevel=3,
         )

@@ -143,7 +143,7 @@ def ensure_suppressed(
 
 def write_csv(data: pd.DataFrame, path: str | Path, *, language: str = DEFAULT_LANGUAGE) -> Path:
     """Write a CSV: UTF-8 with ``,``/``.`` for machines (``en``) or Excel-Swedish (``sv``:
-    ``;`` separator, decimal comma, UTF-8 with BOM) as DEFINITIONS.md 8.1 recommends."""
+    ``;`` separator, decimal comma, UTF-8 with BOM) as methods reference §8.1 recommends."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Ten significant digits: enough for any published figure, and stable across BLAS builds, so
@@ -340,7 +340,7 @@ def plot_bars(
     horizontal: bool = False,
 ) -> plt.Figure:
     """Bar chart with bars ordered by the *displayed* value, so ordering cannot reveal a
-    suppressed cell (DEFINITIONS.md 8.7)."""
+    suppressed cell (methods reference §8.7)."""
     check_language(language)
     fig, ax = plt.subplots()
     order = (

@@ -2,7 +2,7 @@
 first cell of every notebook.
 
 Papermill coerces ``-p region_code 01`` to the integer ``1`` and YAML reads ``0114`` as octal
-(DEFINITIONS.md 9.2); a misspelled parameter is only a warning (9.3). Here both are errors that say
+(methods reference §9.2); a misspelled parameter is only a warning (9.3). Here both are errors that say
 what was expected: region codes are two-digit zero-padded *strings* from the official list of the 21
 regions (:func:`naravard_analysis.data.official.regions`), municipality codes four-digit strings
 from the official list, and a name the notebook does not declare is refused.

@@ -1,6 +1,6 @@
 """Run parameterised notebooks through Papermill, safely.
 
-Wraps :func:`papermill.execute_notebook` with the rules of DEFINITIONS.md section 9:
+Wraps :func:`papermill.execute_notebook` with the rules of the methods reference section 9:
 
 * parameters are validated *before* a kernel starts (:func:`~.parameters.validate_parameters`):
   unknown names are errors (papermill only warns), region codes must be zero-padded text;
@@ -81,7 +81,7 @@ def coerce_cli_parameters(
     """Convert command-line strings to the type of each parameter's default in the notebook.
 
     Unknown names raise ParameterError. Text defaults keep the value as given, so region and
-    municipality codes keep their leading zeros (unlike ``papermill -p``, DEFINITIONS.md 9.2).
+    municipality codes keep their leading zeros (unlike ``papermill -p``, methods reference §9.2).
     """
     declared = notebook_parameters(notebook)
     unknown = [k for k in raw if k not in declared]

@@ -678,8 +678,10 @@ class RegionalReport:
                 else str(self.data.meta.get("source", ""))
             ),
             ("Definitioner" if lang == "sv" else "Definitions"): (
-                "Se naravard_analysis: continuity (DEFINITIONS 1), avoidable (3), readmission (4), "
-                "standardisation (5), ITS (6), evaluation (7)."
+                ("Se naravard_analysis metodreferens: " if lang == "sv"
+                 else "See the naravard_analysis methods reference: ")
+                + "§1 continuity, §3 avoidable, §4 readmission, §5 standardisation, §6 ITS, "
+                "§7 evaluation."
             ),
         }
         return write_tables(self.tables, self.output_dir / "tables.xlsx", min_count=self.min_count,

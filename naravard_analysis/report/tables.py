@@ -91,7 +91,7 @@ def write_tables(
         Count columns to suppress: one list for every table, or a mapping sheet -> list. Tables
         already passed through ``suppress`` at this ``min_count`` are written as they are.
     min_count
-        Suppression threshold (DEFINITIONS.md 8.7: 5 by default; 3 and 10 are common).
+        Suppression threshold (methods reference §8.7: 5 by default; 3 and 10 are common).
     language
         ``"sv"`` (sheet "Om data") or ``"en"`` ("About the data").
     about

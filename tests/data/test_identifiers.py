@@ -1,6 +1,6 @@
 """Personnummer recognition and pseudonymisation.
 
-Check digits below were computed by hand with the Luhn rule of DEFINITIONS.md 8.5:
+Check digits below were computed by hand with the Luhn rule of methods reference §8.5:
 811218-987?: digits 8 1 1 2 1 8 9 8 7 times 2 1 2 1 2 1 2 1 2 -> 16 1 2 2 2 8 18 8 14;
 digit sum 1+6+1+2+2+2+8+1+8+8+1+4 = 44 -> C = (10 - 4) % 10 = 6.
 Samordningsnummer 811278-987?: day 78 = 18 + 60; 8 1 1 2 7 8 9 8 7 -> 16 1 2 2 14 8 18 8 14;

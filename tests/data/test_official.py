@@ -21,7 +21,7 @@ from naravard_analysis.errors import ParameterError, ReadError
 
 REF = official.reference_dir()
 
-# The 21 regions with their Swedish names (DEFINITIONS.md §8.4 table).
+# The 21 regions with their Swedish names (methods reference §8.4 table).
 REGION_NAMES = {
     "01": "Stockholm",
     "03": "Uppsala",

@@ -51,7 +51,7 @@ def pr_file(tmp_path, rows=None, header=None, name="sv.csv", **kw):
 
 
 def pnr(yymmdd: str, nnn: str) -> str:
-    """A valid personnummer YYMMDD-NNNC built with the Luhn rule (DEFINITIONS.md 8.5)."""
+    """A valid personnummer YYMMDD-NNNC built with the Luhn rule (methods reference §8.5)."""
     return f"{yymmdd}-{nnn}{luhn_check_digit(yymmdd + nnn)}"
 
 
@@ -70,7 +70,7 @@ def test_patientregistret_admissions_mapping(tmp_path):
     ]  # fmt: skip
     assert df["discharge_date"].iloc[2] == pd.Timestamp("2022-01-02")
     assert str(df["admission_date"].dtype) == "datetime64[ns]"
-    # ICD-10: upper case, dots and blanks removed (DEFINITIONS.md 2.3).
+    # ICD-10: upper case, dots and blanks removed (methods reference §2.3).
     assert df["main_diagnosis"].tolist() == ["I500", "E119", "J189"]
     # DIA1..DIA2 joined by single spaces, '' when none.
     assert df["other_diagnoses"].tolist() == ["J441", "I10", ""]
@@ -214,7 +214,7 @@ def test_kommun_99_abroad_counted(tmp_path):
 
 
 def test_contacts_mapping_emergency_rule(tmp_path):
-    # MVO 046 with PVARD 2 is an emergency visit (DEFINITIONS.md 2.5); row 0 is planned.
+    # MVO 046 with PVARD 2 is an emergency visit (methods reference §2.5); row 0 is planned.
     # The outpatient register has no meaningful UTDATUM and no INSATT/UTSATT: kept, warned.
     with pytest.warns(
         DataWarning, match=r"contacts: 3 unknown column\(s\) kept: UTDATUM, INSATT, UTSATT"

@@ -1,7 +1,7 @@
-"""Tests of avoidable-hospitalisation flags and rates (DEFINITIONS.md §3, §5).
+"""Tests of avoidable-hospitalisation flags and rates (methods reference §3, §5).
 
 Every rule is exercised on hand-built admissions; the expected flags follow from the rule as written
-in DEFINITIONS.md (the Swedish list itself is unverified, so these tests target the mechanics:
+in the methods reference (the Swedish list itself is unverified, so these tests target the mechanics:
 prefix matching, age windows, secondary rules, exclusions, unions — §3.1 "Design choice"). Rate
 expectations are hand calculations written out beside the assertions.
 """
@@ -261,7 +261,7 @@ def test_exclusion_summary_accounts_for_every_candidate():
 
 def test_codelists_have_provenance_and_honest_flags():
     sos = load_codelist("socialstyrelsen_undvikbar")
-    assert not sos["verified"].any()  # DEFINITIONS.md §3.1: the whole Swedish list is unverified
+    assert not sos["verified"].any()  # methods reference §3.1: the whole Swedish list is unverified
     assert (sos["source"].str.len() > 20).all()
     oecd = load_codelist("oecd_hcqi")
     assert oecd.loc[oecd.condition_group == "copd", "verified"].all()

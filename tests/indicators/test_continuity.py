@@ -1,4 +1,4 @@
-"""Tests of continuity_indices (DEFINITIONS.md §1.2, §1.4-§1.6).
+"""Tests of continuity_indices (methods reference §1.2, §1.4-§1.6).
 
 Expected numbers are hand calculations written out beside each assertion, or come from
 ``_reference_indices`` below: a slow, obviously-correct per-person loop in exact rational arithmetic

@@ -1,4 +1,4 @@
-"""Tests of summarise_continuity (DEFINITIONS.md §1.8); expected values are hand calculations."""
+"""Tests of summarise_continuity (methods reference §1.8); expected values are hand calculations."""
 
 from __future__ import annotations
 

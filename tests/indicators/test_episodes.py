@@ -1,4 +1,4 @@
-"""Tests of care-episode linking (DEFINITIONS.md §2.4).
+"""Tests of care-episode linking (methods reference §2.4).
 
 Expected values are written out by hand from the rules of §2.4; the property tests compare the
 vectorised implementation with a plain per-person loop written here from the same rules.

@@ -1,4 +1,4 @@
-"""Tests of fast_lakarkontakt_share (DEFINITIONS.md §1.11); expected counts are by hand."""
+"""Tests of fast_lakarkontakt_share (methods reference §1.11); expected counts are by hand."""
 
 from __future__ import annotations
 

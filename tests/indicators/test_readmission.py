@@ -1,4 +1,4 @@
-"""30-day readmission: hand-built fixtures for every rule of DEFINITIONS.md §4 / §2.4, a per-person
+"""30-day readmission: hand-built fixtures for every rule of methods reference §4 / §2.4, a per-person
 reference implementation, property tests, Wilson and Aalen–Johansen against independent numbers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of direct/indirect standardisation (DEFINITIONS.md §5).
+"""Tests of direct/indirect standardisation (methods reference §5).
 
 Expected numbers come from hand calculations written out beside each assertion, from the textbook
 exact Poisson (Garwood 1936) limits, or from the chi-square route to the gamma quantile
@@ -34,7 +34,7 @@ def test_esp2013_bands_and_subtotals():
         "50-54", "55-59", "60-64", "65-69", "70-74", "75-79", "80-84", "85-89", "90+",
     ]  # fmt: skip
     assert esp["population"].sum() == 100_000
-    # Sub-totals (DEFINITIONS.md §5.5, derived): 65+ = 19 500, 20+ = 78 500, 15+ = 84 000.
+    # Sub-totals (methods reference §5.5, derived): 65+ = 19 500, 20+ = 78 500, 15+ = 84 000.
     assert standard_population("esp2013", min_age=65)["population"].sum() == 19_500
     assert standard_population("esp2013", min_age=20)["population"].sum() == 78_500
     assert standard_population("esp2013", min_age=15)["population"].sum() == 84_000

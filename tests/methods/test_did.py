@@ -167,7 +167,7 @@ def test_universal_base_period_is_relative_to_g_minus_1(mpdta):
     universal = staggered_did(mpdta, **MPDTA_COLS, base_period="universal").att_gt
     universal = universal.set_index(["group", "time"])
     assert len(universal) == 15  # 3 cohorts x 5 periods, base cells included
-    # post-treatment cells are identical under both base periods (DEFINITIONS.md 7.3)
+    # post-treatment cells are identical under both base periods (methods reference §7.3)
     post = [k for k in varying.index if k[1] >= k[0]]
     np.testing.assert_allclose(universal.loc[post, "att"], varying.loc[post, "att"], atol=1e-14)
     # the base cell (g, g-1) is 0 by construction with no standard error

@@ -1,7 +1,7 @@
 """API, inference settings and error handling of naravard_analysis.methods.its.
 
 Independent numbers: Newey-West sandwiches are written out below from Stata's ``newey`` formula
-(DEFINITIONS.md §6.5); controlled-ITS terms are checked against the exact identity with two separate
+(methods reference §6.5); controlled-ITS terms are checked against the exact identity with two separate
 per-group OLS fits; Prais-Winsten against its fixed-point equations.
 """
 

@@ -2,7 +2,7 @@
 
 Where the expected numbers come from
 ------------------------------------
-The authors' model definitions (gasparrini/2017_lopezbernal_IJE_codedata, ``Rcode.R``; DEFINITIONS.md §6.3):
+The authors' model definitions (gasparrini/2017_lopezbernal_IJE_codedata, ``Rcode.R``; methods reference §6.3):
 
   model1 <- glm(aces ~ offset(log(stdpop)) + smokban + time, family=poisson)
   model2 <- same, family=quasipoisson
@@ -124,7 +124,7 @@ def test_step_models_reproduce_rate_ratios_to_four_decimals(sicily, model):
 
 def test_model4_centred_slope_change(sicily):
     """Ours (Linden centring, 0 in the first post month) vs the authors' I(time-36):smokban (1 there):
-    same slope change and fit; level_change(ours) = smokban(theirs) + slope change (DEFINITIONS.md §6.2)."""
+    same slope change and fit; level_change(ours) = smokban(theirs) + slope change (methods reference §6.2)."""
     res = fit_its(sicily, outcome="aces", time="time", interruption=37, exposure="stdpop", **MODELS[4])
     ref = _reference(sicily, 4)
     b, se = ref["_b"], ref["_se"]
@@ -147,7 +147,7 @@ def test_model4_centred_slope_change(sicily):
 
 def test_uncentred_interaction_same_fit_different_level(sicily):
     """The pre-2020 error: smokban*time (uncentred) fits identically, but its 'level change' is the
-    step extrapolated to time 0 (DEFINITIONS.md §6.2)."""
+    step extrapolated to time 0 (methods reference §6.2)."""
     res = fit_its(sicily, outcome="aces", time="time", interruption=37, exposure="stdpop", **MODELS[4])
     X, _ = _lopez_bernal_design(sicily, 4)
     X[:, 3] = sicily["smokban"] * sicily["time"]  # uncentred interaction
@@ -208,7 +208,7 @@ def test_effect_at_and_cumulative(sicily):
 
 
 def test_default_season_from_time_spans_same_space(sicily):
-    """harmonics built from time (Stata `fourier degrees`) vs month: identical fit (DEFINITIONS.md §6.4)."""
+    """harmonics built from time (Stata `fourier degrees`) vs month: identical fit (methods reference §6.4)."""
     a = fit_its(sicily, outcome="aces", time="time", interruption=37, exposure="stdpop", **MODELS[4])
     kw = dict(MODELS[4])
     kw.pop("season")

@@ -10,7 +10,7 @@ Scenarios (10 years monthly, interruption at month 60, ten-year series as the is
 - Gaussian i.i.d. errors, OLS;
 - Poisson counts with a population offset and a seasonal cycle, Poisson GLM with 1 Fourier pair;
 - overdispersed counts with variance phi * mu (phi = 3; generated as 3 * Poisson(mu / 3)), quasi-Poisson;
-- Gaussian AR(1) errors (rho = 0.5), Prais-Winsten (DEFINITIONS.md §6.6).
+- Gaussian AR(1) errors (rho = 0.5), Prais-Winsten (methods reference §6.6).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of naravard_analysis.report.disclosure (DEFINITIONS.md 8.5, 8.7).
+"""Tests of naravard_analysis.report.disclosure (methods reference §8.5, 8.7).
 
 The recoverability checks use an attacker written here, independently of the module: it knows the
 table layout (parts and published totals), builds the row/column equations itself and then

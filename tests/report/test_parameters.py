@@ -1,4 +1,4 @@
-"""Notebook parameters are validated before any kernel starts (DEFINITIONS.md 9.2, 9.3)."""
+"""Notebook parameters are validated before any kernel starts (methods reference §9.2, 9.3)."""
 
 from __future__ import annotations
 

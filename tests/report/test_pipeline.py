@@ -25,7 +25,7 @@ def test_declared_parameters():
 
 def test_cli_values_follow_the_type_of_the_default():
     got = coerce_cli_parameters(OVERVIEW, {"region_code": "01", "min_count": "3"})
-    # papermill's -p would inject region_code = 1 (DEFINITIONS.md 9.2); the text default keeps "01".
+    # papermill's -p would inject region_code = 1 (methods reference §9.2); the text default keeps "01".
     assert got == {"region_code": "01", "min_count": 3}
 
 

@@ -1,7 +1,7 @@
 """Versioned code lists and standard populations shipped as CSV data files.
 
 Every ICD-10 list used by an indicator lives here as data with its source, version and a ``verified``
-flag (DEFINITIONS.md §3.4: "Every code list lives in a versioned data file with its source and status,
+flag (methods reference §3.4: "Every code list lives in a versioned data file with its source and status,
 not in code"). See ``README.md`` in this folder for provenance and the ICD-10-CM → ICD-10-SE mapping.
 
 Code-list columns
@@ -125,7 +125,7 @@ def load_codelist(name: str) -> pd.DataFrame:
     Parameters
     ----------
     name : str
-        One of :data:`CODELISTS`: ``"socialstyrelsen_undvikbar"`` (DEFINITIONS.md §3.1, all rows
+        One of :data:`CODELISTS`: ``"socialstyrelsen_undvikbar"`` (methods reference §3.1, all rows
         unverified), ``"ahrq_pqi"`` (§3.2, ICD-10-CM adapted to ICD-10-SE prefixes), ``"oecd_hcqi"``
         (§3.3; COPD verified, the other conditions unverified).
 
@@ -144,7 +144,7 @@ def load_standard_population(name: str) -> pd.DataFrame:
     """Return a shipped standard population: ``age_group``, ``age_min``, ``age_max``, ``population``.
 
     ``"esp2013"``: European Standard Population 2013, 19 bands 0-4 … 85-89, 90+ (total 100 000;
-    ukhsa-collaboration/PHEindicatormethods ``R/data.R``; Eurostat KS-RA-13-028; DEFINITIONS.md §5.5).
+    ukhsa-collaboration/PHEindicatormethods ``R/data.R``; Eurostat KS-RA-13-028; methods reference §5.5).
     """
     if name not in STANDARD_POPULATIONS:
         raise ParameterError(

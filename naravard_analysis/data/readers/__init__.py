@@ -1,8 +1,8 @@
 """Read register extracts (CSV, SAS, Stata, Parquet) into canonical tables.
 
 :func:`read_table` is the one entry point. It reads a file, maps Patientregistret names onto the
-canonical columns (DESIGN.md; DEFINITIONS.md 2.2), normalises codes and dates, stops clear-text
-personnummer (DEFINITIONS.md 8.5) and hands the result to
+canonical columns (:mod:`naravard_analysis.data.schema`; methods reference §2.2), normalises codes and dates, stops clear-text
+personnummer (methods reference §8.5) and hands the result to
 :func:`naravard_analysis.data.schema.validate_table`.
 
 File-level problems (empty, truncated, mixed separators, wrong encoding, unknown extension) raise
@@ -11,7 +11,7 @@ problems (bad dates, unknown codes) raise :class:`~naravard_analysis.errors.Sche
 table, the column, the rule, the row count and up to five row positions. Messages never quote a
 value from the file: a value could be an identifier.
 
-Conventions handled (DEFINITIONS.md 8.1-8.3)
+Conventions handled (methods reference §8.1-8.3)
 --------------------------------------------
 * CSV/TXT: separator ``;``, ``,`` or tab sniffed from the first lines; decimal comma; thousands
   separated by space, NBSP (U+00A0) or narrow NBSP (U+202F); encoding ``utf-8-sig`` with a
@@ -21,10 +21,10 @@ Conventions handled (DEFINITIONS.md 8.1-8.3)
   once per distinct value with vectorised arrow kernels, then gathered back by index.
 * SAS ``.sas7bdat`` / ``.xpt`` and Stata ``.dta`` through pyreadstat: numerics arrive as float64,
   so ids and codes are cast to integers after checking that no value has a fractional part or
-  exceeds 2**53 (DEFINITIONS.md 8.2).
+  exceeds 2**53 (methods reference §8.2).
 * Dates given as ``YYYYMMDD`` text or integers are decomposed arithmetically into year, month and
   day -- never passed to ``pd.to_datetime`` as integers, which would read them as epoch nanoseconds
-  (DEFINITIONS.md 8.3). Imprecise dates ending in ``00`` are counted and, by default, an error.
+  (methods reference §8.3). Imprecise dates ending in ``00`` are counted and, by default, an error.
 
 Modules
 -------
@@ -107,7 +107,7 @@ def read_table(
         ``admissions`` (slutenvård) and ``contacts`` (öppenvård) are defined.
     source
         ``"canonical"`` (columns already carry canonical names) or ``"patientregistret"``
-        (Socialstyrelsen names, DEFINITIONS.md 2.2, matched case-insensitively):
+        (Socialstyrelsen names, methods reference §2.2, matched case-insensitively):
 
         ============  ============================================================================
         LopNr         person_id (float/text ids become int64 after an integrality check)
@@ -130,7 +130,7 @@ def read_table(
 
         For contacts the outpatient register has no profession, mode or clinician: pass
         ``fill={"profession": ..., "mode": ...}`` to state them; ``care_level`` is
-        ``"emergency"`` where MVO is 046 or 100 and PVARD is 2 (DEFINITIONS.md 2.5), otherwise
+        ``"emergency"`` where MVO is 046 or 100 and PVARD is 2 (methods reference §2.5), otherwise
         ``"specialist"``. Unmapped columns are kept under their own names.
     encoding
         Text encoding of a CSV (or SAS file); default: try ``utf-8-sig`` then ``cp1252``.

@@ -86,7 +86,7 @@ def read_binary(
         )
     for col in frame.columns:
         if frame[col].dtype == object:
-            # SAS/Stata date-formatted columns arrive as datetime.date objects (DEFINITIONS 8.2).
+            # SAS/Stata date-formatted columns arrive as datetime.date objects (methods reference §8.2).
             first = frame[col].dropna()
             if len(first) and not isinstance(first.iloc[0], str):
                 frame[col] = pd.to_datetime(frame[col])

@@ -120,7 +120,7 @@ def as_mask(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def integral(col: pa.ChunkedArray, ctx: Context, column: str, what: str) -> pa.ChunkedArray:
-    """Float -> int64 after checking for fractions and values beyond 2**53 (DEFINITIONS 8.2)."""
+    """Float -> int64 after checking for fractions and values beyond 2**53 (methods reference §8.2)."""
     bad = pc.or_(pc.not_equal(pc.floor(col), col), pc.greater(pc.abs(col), 2.0**53))
     if pc.any(bad).as_py():
         fail(
@@ -207,7 +207,7 @@ def map_codes(
 
 @per_distinct
 def icd(col: pa.ChunkedArray, ctx: Context, column: str) -> pa.ChunkedArray:
-    """ICD-10 codes upper case, without dots or blanks (DEFINITIONS.md 2.3)."""
+    """ICD-10 codes upper case, without dots or blanks (methods reference §2.3)."""
     col = code_text(col, ctx, column)
     col = pc.utf8_upper(col)
     if pc.any(pc.match_substring(col, ".")).as_py():
@@ -281,7 +281,7 @@ def _date_array(col: pa.ChunkedArray, ctx: Context, column: str) -> pa.ChunkedAr
 
     YYYYMMDD values are split arithmetically (year = v // 10000, month = v // 100 % 100,
     day = v % 100) and rebuilt from month offsets, so an integer is never read as epoch
-    nanoseconds (DEFINITIONS.md 8.3). Day or month ``00`` marks an imprecise date: counted, then
+    nanoseconds (methods reference §8.3). Day or month ``00`` marks an imprecise date: counted, then
     an error (``imprecise_dates="error"``), missing (``"null"``) or the first day (``"first"``).
     """
     t = col.type

@@ -34,7 +34,7 @@ from naravard_analysis.errors import (
     ReadError,
 )
 
-#: Code meanings of Patientregistret (Ludvigsson et al. 2011, Table 1; DEFINITIONS.md 2.2).
+#: Code meanings of Patientregistret (Ludvigsson et al. 2011, Table 1; methods reference §2.2).
 #: INSATT/UTSATT codes outside these map to ``"other"`` and are counted in the read report.
 PATIENTREGISTRET_CODES: dict[str, dict[str, object]] = {
     "PVARD": {"1": True, "2": False},
@@ -43,14 +43,14 @@ PATIENTREGISTRET_CODES: dict[str, dict[str, object]] = {
     "KON": {"1": "M", "2": "F"},
 }
 
-#: MVO codes of emergency outpatient visits when PVARD == 2 (DEFINITIONS.md 2.5, KIHeartFailure).
+#: MVO codes of emergency outpatient visits when PVARD == 2 (methods reference §2.5, KIHeartFailure).
 _EMERGENCY_MVO = ("046", "100")
 #: Largest plausible age in years (ALDER): above the oldest verified human age (122).
 MAX_AGE = 125
 
 
 def map_patientregistret(raw: pa.Table, ctx: Context) -> dict[str, pd.Series]:
-    """Socialstyrelsen names -> canonical columns (DEFINITIONS.md 2.2, 2.6)."""
+    """Socialstyrelsen names -> canonical columns (methods reference §2.2, 2.6)."""
     admissions = ctx.table == "admissions"
     by_upper: dict[str, str] = {}
     for name in raw.column_names:
@@ -126,7 +126,7 @@ def map_patientregistret(raw: pa.Table, ctx: Context) -> dict[str, pd.Series]:
     else:
         out["provider_id"] = pd.Series([None] * raw.num_rows, dtype=STRING_DTYPE)
         if mvo_text is not None and pvard is not None:
-            # DEFINITIONS.md 2.5: emergency outpatient visits are MVO 046/100 with PVARD == 2.
+            # methods reference §2.5: emergency outpatient visits are MVO 046/100 with PVARD == 2.
             acute = is_acute(pvard, ctx)
             emergency = pc.and_(pc.is_in(mvo_text, value_set=pa.array(_EMERGENCY_MVO)), acute)
             care = pc.if_else(pc.fill_null(emergency, False), "emergency", "specialist")
@@ -164,7 +164,7 @@ def _municipality(
 ) -> pa.ChunkedArray:
     """KOMMUN as a 4-digit code: positions 1-2 county, 3-4 municipality (Ludvigsson 2011 Tab 1).
 
-    Deliveries with only the last two digits get LAN prefixed (DEFINITIONS.md 2.6); a 3-digit
+    Deliveries with only the last two digits get LAN prefixed (methods reference §2.6); a 3-digit
     number is a 4-digit code that lost its leading zero. 99 (residents abroad) becomes missing,
     unless LAN + 99 is a real municipality code (:func:`naravard_analysis.data.official.municipalities`).
     """

@@ -15,15 +15,15 @@ Definitions (unit of analysis in brackets):
   2019 cells of the same municipalities, weighted as the preset weights them;
 * crude death rate = deaths in the year / residents on 31 December [persons];
 * readmission 65+ = share of unplanned inpatient episodes (stays linked when the next starts on or
-  before the discharge day, or is a transfer next day; DEFINITIONS.md 2.4) of persons 65+ at
+  before the discharge day, or is a transfer next day; methods reference §2.4) of persons 65+ at
   admission, not ending in death and discharged at least 30 days before the end, followed by an
-  unplanned episode 1-30 days after discharge (DEFINITIONS.md 4.2, all causes);
+  unplanned episode 1-30 days after discharge (methods reference §4.2, all causes);
 * avoidable = admissions aged 20+ whose main diagnosis is heart failure, diabetes, asthma or COPD
-  (indicator 526 groups, DEFINITIONS.md 3.1) per 100 000 residents aged 20+, crude, per year;
+  (indicator 526 groups, methods reference §3.1) per 100 000 residents aged 20+, crude, per year;
 * ED 80+ = emergency-department contacts of persons 80+ per 1 000 residents 80+, per year;
 * named-doctor share = persons with a listing row with a doctor on 31 December / residents;
 * COC = Bice-Boxerman continuity over primary-care physician contacts of persons with >= 2 such
-  contacts in the year, mean over persons (DEFINITIONS.md 1.2, 1.8);
+  contacts in the year, mean over persons (methods reference §1.2, 1.8);
 * video share, COVID-19 drop of planned admissions (April-May 2020 / April-May 2019), winter ratio
   of unplanned admissions (January / July, all years), mobile-team enrolment and the oracle's
   rate ratios and naive before/after change from ``meta["truth"]``.

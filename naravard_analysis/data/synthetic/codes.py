@@ -1,10 +1,10 @@
 """Diagnoses of the synthetic world: chronic conditions and causes of admission, as ICD-10-SE codes.
 
-Codes are dotless, upper case (DEFINITIONS.md 2.3). Chronic-condition prevalence follows a logistic
+Codes are dotless, upper case (methods reference §2.3). Chronic-condition prevalence follows a logistic
 curve in age, ``p(age) = p_max / (1 + exp(-(age - a50) / scale))``; the parameters are design
 choices tuned to give Swedish-looking orders of magnitude (e.g. hypertension in about 40-50 % of
 people 70+, heart failure in about 10 % of people 80+), **not** calibrated estimates.
-The avoidable chronic groups follow DEFINITIONS.md 3.1 (Socialstyrelsen, marked unverified there):
+The avoidable chronic groups follow methods reference §3.1 (Socialstyrelsen, marked unverified there):
 the main diagnoses chosen for them fall inside that list, except ``E119`` (diabetes without
 complication), which deliberately falls outside it.
 """

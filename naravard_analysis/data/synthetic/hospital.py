@@ -8,7 +8,7 @@ in the band documented in ``data/README.md``):
   with age; ``L < 1`` gives a same-day stay (discharge date = admission date). A stay that starts
   while the person is enrolled in a mobile team has ``L`` multiplied by ``mobile_team_los_rr``.
 * Transfers: 4 % of unplanned stays end with ``discharge_to='hospital'`` and continue at another
-  hospital on the same (60 %) or next day (UTSATT 1 / INSATT 1; DEFINITIONS.md 2.2, 2.4).
+  hospital on the same (60 %) or next day (UTSATT 1 / INSATT 1; methods reference §2.2, 2.4).
 * Same-day returns: 1.5 % of stays discharged home are followed by an unplanned admission on the
   discharge day.
 * Readmissions: after an unplanned stay discharged alive, an unplanned readmission follows with
@@ -247,7 +247,7 @@ def admissions_table(s: pd.DataFrame, persons: dict, sim: dict, hospital_ids: li
     lookup = np.array([" ".join(ccodes[i] for i in range(len(ccodes)) if m >> i & 1)
                        for m in range(1 << len(ccodes))], dtype=object)
     other = lookup[bits]
-    # J20 (acute bronchitis) as main with COPD as other diagnosis: DEFINITIONS.md 3.1 J20 rule
+    # J20 (acute bronchitis) as main with COPD as other diagnosis: methods reference §3.1 J20 rule
     copd_c = ct["names"].index("copd")
     j20 = (cause == copd_c) & (s["u_j20"].to_numpy() < 0.1)
     main[j20] = "J209"

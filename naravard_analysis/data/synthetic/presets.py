@@ -17,7 +17,7 @@ Effect keys (all rate ratios are multiplicative on the event intensity while the
     days therefore fall by about ``mobile_team_unplanned_rr * mobile_team_los_rr``.
 ``named_doctor_avoidable_rr``
     Unplanned admissions for the chronic avoidable conditions (heart failure, COPD, asthma, diabetes
-    with complication, hypertension, angina; DEFINITIONS.md 3.1) while the person has a named doctor.
+    with complication, hypertension, angina; methods reference §3.1) while the person has a named doctor.
 ``named_doctor_visit_share``
     Probability that a primary-care physician visit of a person with a named doctor (who is in post)
     is with that doctor. 0 means a named doctor changes nothing about whom one sees.

@@ -8,7 +8,7 @@ Health
     transient, with jumps ``J`` (probability rising with age and conditions, size Exp(mean 1.4))
     -- a spike in need that decays with a half-life of about 2.4 months. Selecting people on a
     recent spike therefore selects people whose use will fall anyway (regression to the mean,
-    DEFINITIONS.md 7.1).
+    methods reference §7.1).
 Deaths
     Gompertz hazard in age, × sex, × condition hazard ratios, × ``exp(0.6 s)``, × 1.8 in special
     housing, × the COVID-19 month multiplier (70+). About 35 % of deaths of people 40+ end a

@@ -1,4 +1,4 @@
-"""Interrupted time series (DEFINITIONS.md §6): segmented regression for Gaussian and count outcomes.
+"""Interrupted time series (methods reference §6): segmented regression for Gaussian and count outcomes.
 
 Public names
 ------------

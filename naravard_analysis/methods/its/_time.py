@@ -1,6 +1,6 @@
 """Time axis of an interrupted time series: integers or calendar periods -> an integer period index.
 
-DEFINITIONS.md §6.1: the time index counts equally spaced *periods* (months from ``Period("M")``, not
+methods reference §6.1: the time index counts equally spaced *periods* (months from ``Period("M")``, not
 day counts -- design choice). Dates are mapped to pandas period ordinals (months, quarters or years since
 1970), so differences between two index values are numbers of periods and the index is calendar aligned.
 """

@@ -1,13 +1,12 @@
 """Design matrix of a segmented-regression interrupted time series.
 
-Single series (DEFINITIONS.md §6.1, Linden centring §6.2)::
+Single series (methods reference §6.1, Linden centring §6.2)::
 
     g(E[Y_t]) = [log pop_t] + b0 + b1*T + b2*X + b3*X*(T - T_I)
                 + sum_j (c_j*X_j + d_j*X_j*(T - T_j)) + sum_k (s_k sin(2 pi k S/P) + c_k cos(2 pi k S/P))
 
 with T the period index counted from the first period of the data (0-based, as ``itsa`` >= 2.0.5),
-X = 1{T >= T_I} (the interruption period belongs to the *post* period, as in CausalPy, DEFINITIONS.md
-§6.1), further interruptions j (e.g. COVID-19 start and end) and Fourier pairs of the season index S
+X = 1{T >= T_I} (the interruption period belongs to the *post* period, as in CausalPy, methods reference §6.1), further interruptions j (e.g. COVID-19 start and end) and Fourier pairs of the season index S
 (§6.4).  Controlled ITS (Linden ``itsa``, §6.8) adds Z, Z*T, Z*X, Z*X*(T - T_I) with Z = 1 for treated
 units; the un-suffixed terms then describe the control group.
 
@@ -60,7 +59,7 @@ class Design:
 
 
 def _fourier(season: np.ndarray, harmonics: int, period: float) -> tuple[list[np.ndarray], list[str]]:
-    """k = 1..K pairs sin(2 pi k S / P), cos(2 pi k S / P) (DEFINITIONS.md §6.4; tsModel ``harmonic``)."""
+    """k = 1..K pairs sin(2 pi k S / P), cos(2 pi k S / P) (methods reference §6.4; tsModel ``harmonic``)."""
     cols, names = [], []
     angle = 2.0 * np.pi * np.asarray(season, dtype=float) / float(period)
     for k in range(1, harmonics + 1):

@@ -2,7 +2,7 @@
 
 Every engine returns an :class:`EngineFit` with the coefficient vector, its covariance matrix, the
 residual degrees of freedom and whether inference uses t (OLS-type) or z (likelihood / GLM Wald).
-The settings follow DEFINITIONS.md §6.3 (counts), §6.5 (Newey-West as Stata ``newey``) and §6.6 (AR(1)).
+The settings follow methods reference §6.3 (counts), §6.5 (Newey-West as Stata ``newey``) and §6.6 (AR(1)).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class EngineFit:
 
 
 def _hac_kwds(cov_type: str, hac_lags: int | None, groups: np.ndarray | None) -> tuple[str, dict]:
-    """statsmodels covariance settings equivalent to Stata ``newey, lag(L)`` (DEFINITIONS.md §6.5)."""
+    """statsmodels covariance settings equivalent to Stata ``newey, lag(L)`` (methods reference §6.5)."""
     if cov_type == "nonrobust":
         return "nonrobust", {}
     if cov_type == "robust":
@@ -47,7 +47,7 @@ def _hac_kwds(cov_type: str, hac_lags: int | None, groups: np.ndarray | None) ->
                              "choose L from the residual ACF, e.g. L = 1 for monthly AR(1))")
     if groups is None:
         return "HAC", {"maxlags": int(hac_lags), "use_correction": True}
-    # Panel Newey-West: lags within units, Bartlett weights, n/(n-k) correction (DEFINITIONS.md §6.5).
+    # Panel Newey-West: lags within units, Bartlett weights, n/(n-k) correction (methods reference §6.5).
     return "hac-panel", {"groups": groups, "maxlags": int(hac_lags), "use_correction": "hac"}
 
 
@@ -125,7 +125,7 @@ def prais_winsten(y: np.ndarray, X: np.ndarray, *, tol: float = 1e-8, max_iter: 
     rho = sum_{t>=2} e_t e_{t-1} / sum_{t>=2} e_{t-1}^2 (Stata ``prais`` default ``rhotype(regress)``),
     the data are transformed as y*_1 = sqrt(1 - rho^2) y_1, y*_t = y_t - rho y_{t-1} (same for X) and
     OLS is refitted until rho changes by less than ``tol``. Covariance: s^2 (X*'X*)^-1 with
-    s^2 = RSS*/(n - k), t(n - k) inference. statsmodels has no Prais-Winsten (DEFINITIONS.md §6.6:
+    s^2 = RSS*/(n - k), t(n - k) inference. statsmodels has no Prais-Winsten (methods reference §6.6:
     ``GLSAR`` drops the first observation and is Cochrane-Orcutt-like). Not cross-checked against
     Stata output (unverified); the transformation itself is checked by the tests.
     """
@@ -156,7 +156,7 @@ def _pw_transform(y: np.ndarray, X: np.ndarray, rho: float) -> tuple[np.ndarray,
 
 
 def _fit_arima(y: np.ndarray, X: np.ndarray, order: tuple[int, int, int]) -> EngineFit:
-    """Regression with ARMA errors by exact ML (statsmodels SARIMAX, DEFINITIONS.md §6.6).
+    """Regression with ARMA errors by exact ML (statsmodels SARIMAX, methods reference §6.6).
 
     The regressors (intercept included) enter as ``exog`` with ``trend='n'``; excluded periods are
     missing outcomes handled by the Kalman filter, so the AR structure keeps the calendar spacing.

@@ -46,13 +46,13 @@ def fit_its(
 ) -> ITSResult:
     """Fit an interrupted time series by segmented regression (or a pre-period forecast).
 
-    Model (DEFINITIONS.md §6.1-6.4; Linden 2015; Lopez Bernal, Cummins & Gasparrini 2017)::
+    Model (methods reference §6.1-6.4; Linden 2015; Lopez Bernal, Cummins & Gasparrini 2017)::
 
         g(E[Y_t]) = [log exposure_t] + b0 + b1*T + b2*X + b3*X*(T - T_I) + seasonal + further breaks
 
     with T the number of periods since the first period of the data (0-based, as ``itsa`` >= 2.0.5; only
     the intercept depends on the origin), X = 1{T >= T_I}: **the interruption period belongs to the
-    post period** (CausalPy convention, DEFINITIONS.md §6.1). The slope-change regressor is centred at
+    post period** (CausalPy convention, methods reference §6.1). The slope-change regressor is centred at
     the interruption (Linden: 0 in the first post period, §6.2), so ``level_change`` is the step at
     T_I whatever the time origin. Lopez Bernal's ``I(time-36):smokban`` (1 in the first post period)
     gives the same fit with level_change(ours) = level_change(theirs) + slope_change.
@@ -66,7 +66,7 @@ def fit_its(
         Column with the outcome: counts for count families, any number for ``"gaussian"``.
     time
         Column with whole-number periods (e.g. 1..n) or dates (monthly, quarterly or yearly; one
-        per period, mapped to pandas period ordinals -- months, not days, DEFINITIONS.md §6.1).
+        per period, mapped to pandas period ordinals -- months, not days, methods reference §6.1).
     interruption
         First time value of the post period (an integer or a date in ``time``'s units).
     family

@@ -1,6 +1,6 @@
 """The result of :func:`fit_its`: effects table, predictions, counterfactual effects, plots and diagnostics.
 
-Effect measures follow DEFINITIONS.md §6.7: the counterfactual is the fitted model with the main
+Effect measures follow methods reference §6.7: the counterfactual is the fitted model with the main
 interruption's level and slope terms set to 0 over the post period, **with the exposure offset** (the
 statsmodels ``predict`` pitfall of PR #1679 is avoided by computing X b + log(exposure) directly);
 absolute difference per period, cumulative difference and relative effect fitted/counterfactual - 1,
@@ -376,7 +376,7 @@ class ITSResult(ResultDisplay):
     def diagnostics(self, lags: int | None = None) -> pd.DataFrame:
         """Durbin-Watson, Ljung-Box (at ``lags``, default min(12, n/4)) and, for count
         families, the Pearson dispersion X^2/(n-p) with its chi-square test of phi = 1
-        (DEFINITIONS.md §6.3, §6.5). One block per series for a controlled ITS."""
+        (methods reference §6.3, §6.5). One block per series for a controlled ITS."""
         from statsmodels.stats.diagnostic import acorr_ljungbox
         from statsmodels.stats.stattools import durbin_watson
 

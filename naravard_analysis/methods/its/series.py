@@ -61,7 +61,7 @@ def monthly_series(
     freq
         ``"MS"`` (monthly, default), ``"QS"`` or ``"YS"``.
     standardise
-        None, or a standard population for direct age standardisation (DEFINITIONS.md §5.1; e.g.
+        None, or a standard population for direct age standardisation (methods reference §5.1; e.g.
         ``"esp2013"`` or anything :func:`naravard_analysis.indicators.standardise.standard_population`
         accepts, restricted to the youngest age in ``population``). Needs an ``age`` column (age at the
         event, single years) in ``events`` and ``population``; ages are banded with ``band_ages``
