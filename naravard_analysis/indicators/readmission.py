@@ -9,7 +9,7 @@ to the kernel by a property test), ``readmission_risk`` (:func:`risk_adjusted_re
 ``readmission_incidence`` (:func:`readmission_cumulative_incidence`).
 
 Definitions (methods reference §4; episode linking §2.4)
------------------------------------------------------
+--------------------------------------------------------
 d = INDATUM(readmission) − UTDATUM(index) in whole calendar days (§4.1).
 
 =================  ================================  ======================================  ==============

@@ -678,10 +678,13 @@ class RegionalReport:
                 else str(self.data.meta.get("source", ""))
             ),
             ("Definitioner" if lang == "sv" else "Definitions"): (
-                ("Se naravard_analysis metodreferens: " if lang == "sv"
-                 else "See the naravard_analysis methods reference: ")
-                + "§1 continuity, §3 avoidable, §4 readmission, §5 standardisation, §6 ITS, "
-                "§7 evaluation."
+                # no section numbers here: the output scan reads "3 avoidable" as a count
+                "Se metodreferensen i naravard_analysis (docs/methods): kontinuitet, undvikbar "
+                "slutenvård, återinskrivningar, standardisering, avbrutna tidsserier, utvärdering."
+                if lang == "sv"
+                else "See the naravard_analysis methods reference (docs/methods): continuity, "
+                "avoidable hospitalisation, readmission, standardisation, interrupted time series, "
+                "evaluation."
             ),
         }
         return write_tables(self.tables, self.output_dir / "tables.xlsx", min_count=self.min_count,

@@ -12,7 +12,7 @@ table, the column, the rule, the row count and up to five row positions. Message
 value from the file: a value could be an identifier.
 
 Conventions handled (methods reference §8.1-8.3)
---------------------------------------------
+------------------------------------------------
 * CSV/TXT: separator ``;``, ``,`` or tab sniffed from the first lines; decimal comma; thousands
   separated by space, NBSP (U+00A0) or narrow NBSP (U+202F); encoding ``utf-8-sig`` with a
   ``cp1252`` fallback; text that was UTF-8 decoded as CP1252 and saved again (``LuleÃ¥``) is caught.
