@@ -63,7 +63,7 @@ import pandas as pd
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.core.intervals import normal_quantile
-from naravard_analysis.core.results import ResultDisplay
+from naravard_analysis.core.results import ResultDisplay, check_language
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
 from naravard_analysis.methods.listing_effect import (
@@ -152,8 +152,6 @@ _TEXT = {
 
 
 def _t(key: str, language: str, **fmt: Any) -> str:
-    from naravard_analysis.report.labels import check_language  # labels only, no report logic
-
     check_language(language)
     return _TEXT[key][0 if language == "sv" else 1].format(**fmt)
 

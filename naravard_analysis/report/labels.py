@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
-from naravard_analysis.errors import ParameterError
+from naravard_analysis.core.results import LANGUAGES, check_language
 
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LABELS", "label", "format_number", "check_language"]
 
-LANGUAGES = ("sv", "en")
 
 #: key -> (Swedish, English)
 LABELS: dict[str, tuple[str, str]] = {
@@ -113,13 +112,6 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "suppression_mark": ("Markering", "Mark"),
 }
-
-
-def check_language(language: str) -> str:
-    """Return ``language`` if it is ``"sv"`` or ``"en"``; raise ParameterError otherwise."""
-    if language not in LANGUAGES:
-        raise ParameterError(f"language must be one of {LANGUAGES}, got {language!r}")
-    return language
 
 
 def label(key: str, language: str = DEFAULT_LANGUAGE, **fmt: object) -> str:
