@@ -2,12 +2,17 @@
 
 One dictionary holds every label the package writes, so a figure or a table says the same thing in
 both languages. Unknown keys fall back to the key itself with underscores as spaces, so a new
-column never breaks a report; add the translation here when it appears.
+column never breaks a report; add the translation here when it appears. Every label names one key
+in both languages together, so a labelled header can be read back to its key
+(:func:`label_key`): the output scan and readers of a published workbook recognise ``Antal`` or
+``Index episodes`` as the counts ``n`` and ``eligible``.
 
 Examples
 --------
 >>> label("rate_per_100000", "sv")
 'Per 100 000 invånare'
+>>> label_key("Indexvårdtillfällen")
+'eligible'
 >>> format_number(1234.5, "sv", decimals=1)
 '1\\xa0234,5'
 """
@@ -19,7 +24,15 @@ import math
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.core.results import LANGUAGES, check_language
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LABELS", "label", "format_number", "check_language"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LABELS",
+    "label",
+    "label_key",
+    "format_number",
+    "check_language",
+]
 
 
 #: key -> (Swedish, English)
@@ -111,6 +124,30 @@ LABELS: dict[str, tuple[str, str]] = {
         "Missing points are based on fewer than {min_count} persons or events and are not shown.",
     ),
     "suppression_mark": ("Markering", "Mark"),
+    # columns of the regional report's tables (tables.xlsx)
+    "table": ("Tabell", "Table"),
+    "n_persons": ("Personer med besök", "Persons with visits"),
+    "n_eligible": ("Personer i indexet", "Persons in the index"),
+    "relative_change": ("Förändring mot basåret", "Change from the baseline year"),
+    "target_met": ("Målet nått", "Target met"),
+    "n_population": ("Invånare", "Residents"),
+    "n_named_doctor": ("Med fast läkarkontakt", "With a named doctor"),
+    "share_named_doctor_proxy": (
+        "Andel med fast läkarkontakt (registermått)",
+        "Share with a named doctor (register proxy)",
+    ),
+    "n_index": ("Indexepisoder före uteslutningar", "Index episodes before exclusions"),
+    "fitted_rate": ("Skattad takt", "Fitted rate"),
+    "counterfactual_rate": ("Kontrafaktisk takt", "Counterfactual rate"),
+    "counterfactual_lower": ("Kontrafaktisk nedre gräns", "Counterfactual lower limit"),
+    "counterfactual_upper": ("Kontrafaktisk övre gräns", "Counterfactual upper limit"),
+    "excluded": ("Utanför skattningen", "Left out of the fit"),
+    "outcome": ("Utfall", "Outcome"),
+    "n_enrolled": ("Inskrivna", "Enrolled"),
+    "n_cases": ("Inskrivna med kontroller", "Enrolled with controls"),
+    "n_controls": ("Kontroller", "Controls"),
+    "naive_ratio": ("Kvot efter/före (naiv)", "After/before ratio (naive)"),
+    "p_value": ("p-värde", "p-value"),
 }
 
 
@@ -123,6 +160,44 @@ def label(key: str, language: str = DEFAULT_LANGUAGE, **fmt: object) -> str:
         text = str(key).replace("_", " ")
         text = text[:1].upper() + text[1:]
     return text.format(**fmt) if fmt else text
+
+
+def _fallback_key(text: str) -> str:
+    """Inverse of :func:`label`'s fallback (``"N enrolled"`` -> ``"n_enrolled"``); an acronym
+    (``"COC"``) keeps its capitals."""
+    key = text.strip().replace(" ", "_")
+    if len(key) > 1 and key[1].isupper():
+        return key
+    return key[:1].lower() + key[1:]
+
+
+_KEYS_BY_LABEL: dict[str, str] = {}
+
+
+def label_key(text: object, language: str | None = None) -> str:
+    """The key whose label is ``text``: the inverse of :func:`label`.
+
+    A header of a published table is read back to the column name it was written from: a label
+    of :data:`LABELS` (in ``language``, or in either language when None; case and surrounding
+    space ignored) gives its key, any other text the inverse of the fallback (spaces to
+    underscores, first letter lower case), so a column without a translation comes back too.
+
+    >>> label_key("Antal"), label_key("Lower limit", "en"), label_key("N enrolled")
+    ('n', 'lower', 'n_enrolled')
+    """
+    if language is not None:
+        check_language(language)
+    if len(_KEYS_BY_LABEL) != 2 * len(LABELS):  # built once; again when a label is added
+        _KEYS_BY_LABEL.clear()
+        for key, pair in LABELS.items():
+            for lang, text_ in zip(("sv", "en"), pair, strict=True):
+                _KEYS_BY_LABEL[f"{lang}:{text_.strip().casefold()}"] = key
+    folded = str(text).strip().casefold()
+    for lang in (language,) if language else LANGUAGES:
+        key = _KEYS_BY_LABEL.get(f"{lang}:{folded}")
+        if key is not None:
+            return key
+    return _fallback_key(str(text))
 
 
 def format_number(value: float | int | None, language: str = DEFAULT_LANGUAGE, *, decimals: int = 0) -> str:

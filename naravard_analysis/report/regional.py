@@ -668,7 +668,9 @@ class RegionalReport:
 
     # ----------------------------------------------------------------- outputs
     def write_tables(self) -> Path:
-        """Write every section's table to ``tables.xlsx`` with an about sheet."""
+        """Write every section's table to ``tables.xlsx`` as published: headers labelled in the
+        report's language, hidden cells marked ``<5`` / ``..`` and the marks explained on the
+        "Om data" / "About the data" sheet (:func:`~naravard_analysis.report.tables.write_tables`)."""
         lang = self.language
         about = {
             ("Region" if lang == "sv" else "Region"): f"{self.params['region_code']} {self.region_name}",
@@ -688,8 +690,7 @@ class RegionalReport:
             ),
         }
         return write_tables(self.tables, self.output_dir / "tables.xlsx", min_count=self.min_count,
-                            language=lang, about=about, registry=self.registry,
-                            headers="names", marks=False)  # the report's output checks read codes
+                            language=lang, about=about, registry=self.registry)
 
     def closing(self) -> str:
         """Where the outputs are."""

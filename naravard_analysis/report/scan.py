@@ -32,6 +32,7 @@ import pandas as pd
 
 from naravard_analysis.data.identifiers import is_personnummer
 from naravard_analysis.errors import DisclosureError, ParameterError
+from naravard_analysis.report.labels import label_key
 
 __all__ = [
     "DEFAULT_COUNT_PATTERNS",
@@ -151,15 +152,29 @@ def is_count_column(name: object, patterns: Sequence[str] = DEFAULT_COUNT_PATTER
 
     A header matches when it equals a pattern without wildcard, or matches a glob pattern
     (case-insensitive) and holds no rate word (``per``, ``rate``, ``andel``, ``mean``,
-    ``lower`` ...). Flag columns (``*_suppressed``) are never counts.
+    ``lower`` ...). Flag columns (``*_suppressed``) are never counts. A labelled header, as
+    :func:`~naravard_analysis.report.tables.write_tables` writes it, is read back to its column
+    name first (:func:`~naravard_analysis.report.labels.label_key`, Swedish and English): a
+    column is a count under its label (``Antal``, ``Index episodes``, ``N enrolled``) exactly
+    when it is one under its name.
 
     >>> [is_count_column(c) for c in ["n", "antal_besok", "n_per_1000", "n_suppressed", "region"]]
     [True, True, False, False, False]
+    >>> [is_count_column(c) for c in ["Indexvårdtillfällen", "Number", "Nedre gräns"]]
+    [True, True, False]
     """
     if name is None:
         return False
-    low = str(name).strip().casefold()
-    if not low or low.endswith(FLAG_SUFFIX):
+    text = str(name).strip()
+    if not text:
+        return False
+    key = label_key(text)
+    return _names_count(text, patterns) or (key != text and _names_count(key, patterns))
+
+
+def _names_count(name: str, patterns: Sequence[str]) -> bool:
+    low = name.casefold()
+    if low.endswith(FLAG_SUFFIX):
         return False
     exact = {p.casefold() for p in patterns if not any(ch in p for ch in "*?[")}
     if low in exact:
@@ -591,12 +606,23 @@ _NOT_A_SHARE = {
     "diff",
     "förändring",
 }
-_PER_N = re.compile(r"per[\s_]*([0-9][0-9 _\u00a0]*)")
+# "per 100 000", "per 100,000", "per_100000": thousands grouped by space, comma or underscore
+_PER_N = re.compile(r"per[\s_]*([0-9]{1,3}(?:[ ,_\u00a0][0-9]{3})+(?![0-9])|[0-9]+)")
 
 
 def _share_scale(name: str, values: list[float]) -> float | None:
     """Units of one share/rate column: 1 (share), 100 (percent), 1000 (per 1 000) ...; None when
-    the column is not a share or rate of a count."""
+    the column is not a share or rate of a count. A labelled header is read by its column name
+    first (``Per 100,000 inhabitants`` -> ``rate_per_100000``)."""
+    key = label_key(name)
+    if key != name.strip():
+        scale = _scale_of(key, values)
+        if scale is not None:
+            return scale
+    return _scale_of(name, values)
+
+
+def _scale_of(name: str, values: list[float]) -> float | None:
     low = name.casefold()
     words = set(re.split(r"[^0-9a-zåäöéü%]+", low)) | ({"%"} if "%" in low else set())
     if not words & (_SHARE_WORDS | _PERCENT_WORDS | _RATE_ONLY_WORDS) or words & _NOT_A_SHARE:
@@ -696,10 +722,17 @@ def _scan_csv(path: Path, sc: _Scanner) -> None:
     sc.grid(f"sep {sep!r}", records[h], body)
 
 
+# A suppression mark of ``format_suppressed`` ("<5", ".."): a hidden cell, never a header.
+_MARK = re.compile(r"^(?:<\s*[0-9]+|\.\.)$")
+
+
 def _is_header_row(cells: Sequence[object], patterns: Sequence[str]) -> bool:
-    """A row of text headers naming a count, or of two or more periods (a wide table by year)."""
+    """A row of text headers naming a count, or of two or more periods (a wide table by year).
+    A row holding a suppression mark is data (a row of category names whose counts are all
+    hidden, e.g. ``admissions | <5``, would otherwise start a new table and hide the rows below
+    it from the count check)."""
     filled = [c for c in cells if c is not None and str(c).strip()]
-    if not filled:
+    if not filled or any(_MARK.match(str(c).strip()) for c in filled):
         return False
     periods = [c for c in filled if _PERIOD_HEADER.match(_cell_text(c).strip())]
     texts = [c for c in filled if isinstance(c, str)]

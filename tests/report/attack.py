@@ -3,7 +3,9 @@
 Used by the disclosure tests. An SVG written by matplotlib holds every drawn mark in pixel
 coordinates and the axis ticks with their labels; fitting pixel -> value through the ticks
 (linear or logarithmic) turns each marker, line vertex, band vertex and bar edge back into a
-data value, as a reader with a ruler would -- only exactly.
+data value, as a reader with a ruler would -- only exactly. A published Excel sheet (labelled
+headers, ``<5`` / ``..`` marks) is read back to the table it was written from
+(:func:`read_sheet`), so the table attacks below work on it as on a figure's CSV.
 """
 
 from __future__ import annotations
@@ -174,6 +176,37 @@ def _numeric_axis(ticks: list[tuple[float, float]]) -> bool:
     """A value axis, not years or category positions: labels that are not all whole years."""
     vals = np.array([v for _, v in ticks])
     return not (np.all(vals == np.round(vals)) and np.all((vals >= 1900) & (vals <= 2100)))
+
+
+_PRIMARY_MARK = re.compile(r"<\s*\d+")
+_SECONDARY_MARK = ".."
+
+
+def read_sheet(sheet: pd.DataFrame) -> pd.DataFrame:
+    """A published sheet as the table behind it: each labelled header back to its column name
+    (the package's own label store read in reverse), each mark back to a blank cell with a
+    ``<col>_suppressed`` flag (``"primary"`` for ``<5``, ``"secondary"`` for ``..``). Every
+    count column (by name) and every column holding a mark gets a flag column, as ``suppress``
+    gives one to each column it may hide."""
+    from naravard_analysis.report.disclosure import FLAG_SUFFIX, is_count_column
+    from naravard_analysis.report.labels import label_key
+
+    out: dict[str, pd.Series] = {}
+    for c in sheet.columns:
+        key = label_key(c) if isinstance(c, str) else str(c)
+        assert key not in out, f"two headers of one sheet read back to {key!r}"
+        col = sheet[c]
+        text = col.map(lambda x: x.strip() if isinstance(x, str) else None)
+        primary = text.map(lambda t: bool(t and _PRIMARY_MARK.fullmatch(t))).to_numpy(dtype=bool)
+        secondary = (text == _SECONDARY_MARK).to_numpy(dtype=bool)
+        marked = primary | secondary
+        if marked.any():
+            col = pd.to_numeric(col.mask(marked), errors="coerce")
+        out[key] = col
+        if marked.any() or (is_count_column(key) and pd.api.types.is_numeric_dtype(col)):
+            flag = np.where(primary, "primary", np.where(secondary, "secondary", ""))
+            out[key + FLAG_SUFFIX] = pd.Series(flag, index=sheet.index, dtype=object)
+    return pd.DataFrame(out, index=sheet.index)
 
 
 def small_counts_in_csv(csv: pd.DataFrame, min_count: int) -> list[tuple[str, int, float]]:

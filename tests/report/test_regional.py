@@ -110,3 +110,43 @@ def test_mobile_team_checks_are_withheld_with_the_estimate(demo, tmp_path):
     assert section.table["estimate"].isna().all()
     assert "visas inte, eftersom skattningen bygger på för få personer" in section.text
     assert "E-värde" not in section.text
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_tables_xlsx_is_published_with_labelled_headers_and_marks(demo, tmp_path, language):
+    """Issue 19 point 10: the report's own workbook was written with code names, one
+    ``*_suppressed`` column per value and blanks; it is what a FoU unit publishes: headers in the
+    report's language, ``<5`` / ``..`` in hidden cells and the marks explained on the about sheet."""
+    from openpyxl import load_workbook
+
+    from naravard_analysis.report.disclosure import FLAG_SUFFIX, suppression_note
+    from naravard_analysis.report.labels import label, label_key
+
+    rep = _report(demo, tmp_path, municipality_codes="1438", language=language)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key in ("overview", "avoidable", "readmission"):
+            rep.section(key)
+    wb = load_workbook(rep.write_tables())
+    assert wb.sheetnames == [label("about_sheet", language), "overview", "avoidable", "readmission"]
+    about = [[c.value for c in r] for r in wb.worksheets[0].iter_rows()]
+    assert about[-1][1] == suppression_note(5, language)  # '<5' and '..' explained
+    n_marks = 0
+    for name, table in rep.tables.items():
+        rows = [[c.value for c in r] for r in wb[name].iter_rows()]
+        shown = [c for c in table.columns if not c.endswith(FLAG_SUFFIX)]
+        assert rows[0] == [label(c, language) for c in shown]  # e.g. År, Händelser, Befolkning
+        assert [label_key(h, language) for h in rows[0]] == shown  # and read back to the names
+        assert not any(str(h).endswith(FLAG_SUFFIX) for h in rows[0])
+        for j, c in enumerate(shown):
+            if c + FLAG_SUFFIX not in table:
+                continue
+            flags = table[c + FLAG_SUFFIX].to_numpy()
+            cells = [r[j] for r in rows[1:]]
+            count = c in table.attrs["disclosure"]["count_cols"]
+            assert [x for x, f in zip(cells, flags, strict=True) if f == "primary"] == (
+                ["<5" if count else ".."] * int((flags == "primary").sum()))
+            assert all(x == ".." for x, f in zip(cells, flags, strict=True) if f == "secondary")
+            assert all(x not in ("<5", "..") for x, f in zip(cells, flags, strict=True) if f == "")
+            n_marks += int((flags != "").sum())
+    assert n_marks > 0  # 1438 has hidden years: the marks are actually tested

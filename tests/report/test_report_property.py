@@ -4,7 +4,10 @@ Hypothesis draws small synthetic worlds (seed, size, first year), municipality s
 thresholds, languages and interruption dates; the whole regional report is built and written;
 then every output is attacked: figure CSVs and Excel sheets (visible small counts, rates times
 their denominators), SVG figures read back through their ticks (nothing drawn that the CSV does
-not publish), and the generated text (numbers written as counts of something).
+not publish), and the generated text (numbers written as counts of something). The Excel sheets
+are read as published (labelled headers, ``<5`` / ``..`` marks) and mapped back to column names
+and flags through the package's label store; a workbook with a planted leak shows the attack
+still finds one there.
 
 Examples per run: ``NARAVARD_PROPERTY_EXAMPLES`` (default 3, so CI stays fast);
 ``NARAVARD_PROPERTY_RANDOM=1`` draws new examples each run instead of the fixed sequence.
@@ -18,16 +21,21 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from naravard_analysis.data.synthetic import make_world
 from naravard_analysis.report import regional as rr
+from naravard_analysis.report.disclosure import check_outputs, suppress
 from naravard_analysis.report.figures import read_csv, set_theme
+from naravard_analysis.report.labels import label
+from naravard_analysis.report.tables import write_tables
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attack import (  # noqa: E402
     products_giving_small_counts,
+    read_sheet,
     read_svg,
     small_counts_in_csv,
     small_counts_in_text,
@@ -54,16 +62,24 @@ def attack_report(out: Path, texts: list[str], min_count: int) -> list[str]:
         STATS["svg_figures"] += 1
         STATS["svg_values"] += sum(len(ax.values(a)) for ax in read_svg(svg) for a in ("x", "y"))
         leaks += [f"{svg.name}: drawn value {v:.6g} not in its CSV" for v in extra]
-    sheets = pd.read_excel(out / "tables.xlsx", sheet_name=None)
-    for name, sheet in list(sheets.items())[1:]:  # the first sheet is "about the data"
-        STATS["sheets"] += 1
-        leaks += [f"sheet {name}: {x}" for x in small_counts_in_csv(sheet, min_count)]
-        leaks += [f"sheet {name}: product {x}" for x in products_giving_small_counts(sheet, min_count)]
-    leaks += nested_differences(out, sheets, min_count)
+    sheets, sheet_leaks = attack_workbook(out / "tables.xlsx", min_count)
+    leaks += sheet_leaks + nested_differences(out, sheets, min_count)
     for text in texts:
         STATS["texts"] += 1
         leaks += [f"text: {x!r}" for x in small_counts_in_text(text, min_count)]
     return leaks
+
+
+def attack_workbook(path: Path, min_count: int) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Each table sheet of a published workbook read back to names and flags
+    (:func:`attack.read_sheet`), and the small counts and products found in them."""
+    sheets = {name: read_sheet(sheet) for name, sheet in pd.read_excel(path, sheet_name=None).items()}
+    leaks = []
+    for name, sheet in list(sheets.items())[1:]:  # the first sheet is "about the data"
+        STATS["sheets"] += 1
+        leaks += [f"sheet {name}: {x}" for x in small_counts_in_csv(sheet, min_count)]
+        leaks += [f"sheet {name}: product {x}" for x in products_giving_small_counts(sheet, min_count)]
+    return sheets, leaks
 
 
 #: (overview row, figure, count column): the figure's counts are a subset of the overview's
@@ -127,3 +143,27 @@ def test_no_written_output_reveals_a_small_count(tmp_path_factory, seed, n_perso
     STATS["leaks"] += len(leaks)
     print(f"\nproperty probes so far: {STATS}")
     assert leaks == []
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_attack_finds_leaks_planted_in_a_labelled_marked_workbook(tmp_path, language):
+    """The workbook attack can fail: a visible small count, and a rate left visible beside its
+    visible denominator where the count is hidden, are found in a labelled and marked sheet (and
+    by the output scan)."""
+    t = pd.DataFrame({"year": [2019, 2020, 2021], "events": [40, 3, 2], "population": [800, 810, 820]})
+    t["rate_per_100000"] = t["events"] / t["population"] * 100_000
+    leaky = suppress(t, ["events", "population"], min_count=5)
+    assert leaky["events_suppressed"].tolist() == ["", "primary", "primary"]
+    leaky.loc[1, ["events", "events_suppressed"]] = [3, ""]  # plant: the count shown
+    leaky.loc[2, ["rate_per_100000", "rate_per_100000_suppressed"]] = [t.loc[2, "rate_per_100000"], ""]
+    leaky.attrs = {}  # planted by hand: written as it is, not re-checked
+    path = write_tables({"avoidable": leaky}, tmp_path / "tables.xlsx", min_count=5, language=language)
+    written = pd.read_excel(path, sheet_name="avoidable")
+    assert not [c for c in written.columns if c.endswith("_suppressed")]  # labelled and marked
+    assert "<5" in written[label("events", language)].tolist()
+    _, leaks = attack_workbook(path, 5)
+    assert any("'events', 1, 3.0" in x for x in leaks), leaks
+    assert any("product (2, 'rate_per_100000', 'population'" in x for x in leaks), leaks
+    findings = {(f.rule, f.column) for f in check_outputs(tmp_path, min_count=5, raise_on_failure=False).findings}
+    assert findings == {("small_count", label("events", language)),
+                        ("implied_count", label("rate_per_100000", language))}

@@ -549,3 +549,35 @@ def test_xlsx_parts_are_read_as_text(tmp_path):
     rep = check_outputs(tmp_path, raise_on_failure=False)
     assert [(f.rule, f.location) for f in rep.findings] == [("personnummer", "document properties")]
     assert json.dumps([f.describe() for f in rep.findings]).count("811218") == 0
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_labelled_headers_are_counts_under_their_labels(tmp_path, language):
+    """Issue 19 point 10: a workbook written with labelled headers (write_tables' default) is
+    scanned as the same table with code names: ``Number``, ``Index episodes``, ``Enrolled`` are
+    counts; ``Per 100,000 inhabitants`` is a rate per 100 000 (not per 100)."""
+    from naravard_analysis.report.labels import label
+    from naravard_analysis.report.tables import write_tables
+
+    t = pd.DataFrame({"year": [2020, 2021], "n": [40, 3], "eligible": [2, 50], "n_enrolled": [60, 1],
+                      "population": [900, 1000], "rate_per_100000": [4000.0, 200.0]})
+    write_tables({"t": t}, tmp_path / "t.xlsx", language=language)  # no count_cols: not suppressed
+    rep = check_outputs(tmp_path, raise_on_failure=False)
+    found = sorted((f.rule, f.column, f.rows) for f in rep.findings)
+    assert found == sorted([("small_count", label("n", language), (3,)),
+                            ("small_count", label("eligible", language), (2,)),
+                            ("small_count", label("n_enrolled", language), (3,)),
+                            ("implied_count", label("rate_per_100000", language), (3,))])
+    assert not is_count_column(label("lower", language)) and not is_count_column(label("rate", language))
+
+
+def test_a_row_of_marks_is_data_not_a_new_header(tmp_path):
+    """``admissions | <5`` (a category whose count is hidden) is a row of text naming a count:
+    taken for a header it would start a new table and the small count below would go unread."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in (["Tabell", "Antal"], ["admissions", "<5"], ["persons", 3], ["contacts", ".."]):
+        ws.append(row)
+    wb.save(tmp_path / "t.xlsx")
+    rep = check_outputs(tmp_path, raise_on_failure=False)
+    assert [(f.rule, f.column, f.rows) for f in rep.findings] == [("small_count", "Antal", (3,))]
