@@ -379,6 +379,36 @@ def direct_standardise(
     return out
 
 
+def _check_window_populated(counts: pd.DataFrame, by: list[str], lo: int | None, hi: int | None) -> None:
+    """Refuse a ``by`` cell in which nobody of the age window lives: its rate is undefined.
+
+    The population counts residents on one reference day (31 December), the events count every
+    event of the year, so a cell can hold events and no population (everyone in the window died
+    or moved during the year). The error names the first such cell; the caller decides whether
+    to merge cells, narrow the period or leave the figure out.
+    """
+    if not by:
+        empty = np.array([counts["population"].sum() == 0])
+        first = "the whole population"
+    else:
+        per_cell = counts.groupby(by, sort=False, dropna=False)["population"].sum()
+        empty = (per_cell == 0).to_numpy()
+        key = per_cell.index[empty][0] if empty.any() else ()
+        key = key if isinstance(key, tuple) else (key,)
+        first = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=False))
+    if empty.any():
+        window = f"{lo or 0}+" if hi is None else f"{lo or 0}-{hi}"
+        raise SchemaError(
+            "population",
+            "population",
+            f"population 0 in every age band of a cell (nobody aged {window} on the reference day): "
+            "the rate is undefined there",
+            int(empty.sum()),
+            np.flatnonzero(empty),
+            hint=f"first such cell: {first}; merge cells or leave them out of the period",
+        )
+
+
 def _dobson(dsr, var, observed, level):
     """Dobson et al. (1991) limits with Byar's O_L, O_U (§5.4); NaN when O = 0."""
     lo_o, hi_o = byar_limits(observed, level)
@@ -545,17 +575,19 @@ def event_rates(
         e_cnt = (
             ev_b.groupby([*by, "age_group"], observed=True, dropna=False).size().rename("events")
         )
-        pop = population
-        pa = pop["age"].to_numpy()
+        pa = population["age"].to_numpy()
         pmask = pa >= (lo or 0)
         if hi is not None:
             pmask &= pa <= hi
-        pop = pop.loc[pmask, [*by, "age", "population"]]
+        pop = population.loc[pmask, [*by, "age", "population"]]
         p_b = pop.assign(age_group=band_ages(pop["age"], edges, open_end=open_end).array)
         p_sum = p_b.groupby([*by, "age_group"], observed=False, dropna=False)["population"].sum()
         if by:
-            # Only the by-combinations that exist in the population, with every band.
-            combos = pop[by].drop_duplicates()
+            # The by-combinations the population table covers (at any age), with every band: a
+            # covered year in which nobody of the age window lives on the reference day (the
+            # last one aged 80+ died during the year, after an ED visit) is a cell with
+            # population 0, not a cell the population does not cover.
+            combos = population[by].drop_duplicates()
             full = combos.merge(
                 pd.DataFrame({"age_group": p_sum.index.get_level_values("age_group").categories}),
                 how="cross",
@@ -582,6 +614,7 @@ def event_rates(
             )
         counts = counts.drop(columns="_merge")
         counts["events"] = counts["events"].fillna(0).astype("int64")
+        _check_window_populated(counts, by, lo, hi)
         counts["age_group"] = counts["age_group"].astype(str)
         if standard is None:
             labels = counts["age_group"].unique().tolist()

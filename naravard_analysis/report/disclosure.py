@@ -15,8 +15,10 @@ Rules (methods reference §8.7, design choices of this project unless a source i
   ``min_count`` defaults to 5; 3 (sdcTable ``maxN = 3``) and 10 (ACRO ``safe_threshold``) are
   common alternatives.
 * A rate, share or mean is hidden when its numerator **or** denominator is below ``min_count`` or
-  is itself hidden (otherwise ``rate * denominator`` gives the numerator back). Confidence-interval
-  columns go with their rate.
+  is itself hidden (otherwise ``rate * denominator`` gives the numerator back), whether or not
+  the table publishes those counts: a before/after ratio of ``2/14 = 1/7`` with neither count
+  shown still gives an after-count of 2 away (``hidden_counts=``). Confidence-interval columns go
+  with their rate.
 * *Secondary* suppression: every published total defines a linear equation
   ``sum(parts) - total = 0``. A hidden cell must not be recoverable from these equations, so
   (1) no equation may contain exactly one hidden cell -- if it does, the smallest visible
@@ -173,6 +175,44 @@ def _count_matrix(df: pd.DataFrame, counts: Sequence[str]) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((len(df), 0))
 
 
+def _hidden_counts(
+    hidden_counts: pd.DataFrame | Mapping[str, object] | None, table: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Name -> float values (one per row of ``table``, by position) of counts not published."""
+    if hidden_counts is None:
+        return {}
+    if isinstance(hidden_counts, pd.DataFrame):
+        items = {c: hidden_counts[c] for c in hidden_counts.columns}
+    elif isinstance(hidden_counts, Mapping):
+        items = dict(hidden_counts)
+    else:
+        raise ParameterError(
+            "hidden_counts must be a DataFrame or a mapping name -> values (one per row of the "
+            f"table); got {type(hidden_counts).__name__}"
+        )
+    out: dict[str, np.ndarray] = {}
+    for name, values in items.items():
+        if name in table.columns:
+            raise ParameterError(
+                f"hidden_counts: {name!r} is a column of the table; a hidden count is one the table "
+                "does not publish (list a published count in count_cols)"
+            )
+        try:
+            v = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="raise")
+        except (TypeError, ValueError) as err:
+            raise ParameterError(f"hidden_counts: {name!r} is not numeric") from err
+        v = v.astype("float64").to_numpy(na_value=np.nan)
+        if len(v) != len(table):
+            raise ParameterError(
+                f"hidden_counts: {name!r} has {len(v)} values for a table of {len(table)} rows "
+                "(one value per row, in the table's order)"
+            )
+        if (v < 0).any():
+            raise ParameterError(f"hidden_counts: {name!r}: counts cannot be negative")
+        out[str(name)] = v
+    return out
+
+
 def _small(v: np.ndarray, min_count: int, suppress_zero: bool) -> np.ndarray:
     """Cells the primary rule hides: 1 .. min_count - 1 (and 0 when ``suppress_zero``)."""
     with np.errstate(invalid="ignore"):
@@ -213,20 +253,21 @@ def _rate_sources(
     rate_cols: Mapping[str, str | Sequence[str]] | None,
     dims: list[str] | None,
     interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    hidden: Sequence[str] = (),
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """Rate column -> source columns, and CI column -> the rate(s) it goes with."""
+    """Rate column -> source columns (or hidden counts), and CI column -> the rate(s) it goes with."""
     flags = {c for c in df.columns if isinstance(c, str) and c.endswith(FLAG_SUFFIX)}
     if rate_cols is None:
         # Documented default: every float column that is not a count, a dimension or a flag is
-        # treated as derived from all counts of its row. Integer columns (year, age, month) are
-        # left alone because in aggregate tables they are dimensions, not rates.
+        # treated as derived from all counts of its row (the hidden ones too). Integer columns
+        # (year, age, month) are left alone because in aggregate tables they are dimensions.
         skip = set(counts) | flags | set(dims or ())
         rates = [
             c
             for c in df.columns
             if c not in skip and (_is_float_col(df[c]) or _rate_named_number(df, c))
         ]
-        return {c: list(counts) for c in rates}, {}
+        return {c: [*counts, *hidden] for c in rates}, {}
     if not isinstance(rate_cols, Mapping):
         raise ParameterError(
             "rate_cols must map each rate column to the count column(s) it is computed from, "
@@ -235,7 +276,7 @@ def _rate_sources(
     sources = {r: _as_names(s, f"rate_cols[{r!r}]") for r, s in rate_cols.items()}
     _require_columns(df, sources, "rate_cols")
     for r, s in sources.items():
-        _require_columns(df, s, f"rate_cols[{r!r}]")
+        _require_columns(df, [c for c in s if c not in hidden], f"rate_cols[{r!r}]")
         if not s:
             raise ParameterError(f"rate_cols[{r!r}] names no count column")
         if r in counts:
@@ -604,6 +645,7 @@ def suppress(
     *,
     rate_cols: Mapping[str, str | Sequence[str]] | None = None,
     interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    hidden_counts: pd.DataFrame | Mapping[str, object] | None = None,
     dims: Sequence[str] | None = None,
     total_labels: Sequence[str] = DEFAULT_TOTAL_LABELS,
     suppress_zero: bool = False,
@@ -649,6 +691,15 @@ def suppress(
         Interval (or other precision) columns under names of your own when ``rate_cols`` is
         given: a list (each goes with every rate of its row) or a mapping column -> rate(s),
         e.g. ``{"ci_low": "rate", "ci_high": "rate"}``.
+    hidden_counts
+        Counts a rate is computed from that the table does not publish -- the events before and
+        after an enrolment behind a before/after ratio, the baseline year's persons behind a
+        change from baseline: a DataFrame with one row per row of ``table`` (by position) or a
+        mapping name -> values. ``rate_cols`` names them as sources like count columns (when
+        ``rate_cols`` is ``None`` every rate depends on all of them). A rate is hidden
+        (*primary*) in each row where one of its hidden counts is 1 .. ``min_count`` - 1 (or 0
+        with ``suppress_zero``) or missing (it cannot be checked): ``1/7`` beside no count is
+        still a count of 1. They are never written; the result records their names only.
     dims
         Dimension columns of a long table. A row is a total of dimension ``d`` when its value of
         ``d`` (or of a column that is a 1:1 relabelling of ``d``, such as a name next to a code)
@@ -672,7 +723,8 @@ def suppress(
         ``NaN``); a text column ``<col>_suppressed`` after each count, rate and CI column holds
         ``""``, ``"primary"`` or ``"secondary"``; ``attrs["disclosure"]`` records ``min_count``,
         ``n_primary``, ``n_secondary`` (count cells), ``n_rates`` (rate/CI cells hidden),
-        ``count_cols``, ``rate_cols``, ``suppress_zero`` and ``note``. Calling ``suppress`` again
+        ``count_cols``, ``rate_cols``, ``hidden_counts`` (names), ``suppress_zero`` and ``note``.
+        Calling ``suppress`` again
         on its own result keeps the earlier flags.
 
     Raises
@@ -688,6 +740,15 @@ def suppress(
     >>> s = suppress(t, "n", rate_cols={"rate": "n"}, dims=["kommun"])
     >>> s["n"].tolist(), s["rate_suppressed"].tolist()
     ([<NA>, <NA>, 30, 41], ['primary', 'secondary', '', ''])
+
+    A before/after ratio whose event counts are not in the table:
+
+    >>> t = pd.DataFrame({"outcome": ["admissions", "ed_visits"], "n_enrolled": [40, 40],
+    ...                   "ratio": [2 / 14, 30 / 45]})
+    >>> s = suppress(t, "n_enrolled", rate_cols={"ratio": ["n_enrolled", "before", "after"]},
+    ...              hidden_counts={"before": [14, 45], "after": [2, 30]}, secondary=False)
+    >>> s["ratio_suppressed"].tolist(), "before" in s.columns
+    (['primary', ''], False)
     """
     if not isinstance(table, pd.DataFrame):
         raise ParameterError(f"suppress expects a DataFrame, got {type(table).__name__}")
@@ -709,7 +770,8 @@ def suppress(
     out.attrs = dict(table.attrs)
     n, k = len(out), len(counts)
     values = _count_matrix(out, counts)
-    sources, ci_of = _rate_sources(out, counts, rate_cols, dim_list, interval_cols)
+    hidden = _hidden_counts(hidden_counts, out)
+    sources, ci_of = _rate_sources(out, counts, rate_cols, dim_list, interval_cols, list(hidden))
 
     # Earlier flags (suppress applied twice) stay.
     reason = np.zeros((n, k), dtype=np.int8)
@@ -739,6 +801,9 @@ def suppress(
                 j = counts.index(s)
                 rr = np.where((reason[:, j] == 1) & (rr == 0), 1, rr)
                 rr = np.where((reason[:, j] == 2) & (rr == 0), 2, rr)
+            elif s in hidden:  # not published: small or unknown hides the rate
+                hv = hidden[s]
+                rr = np.where(_small(hv, min_count, suppress_zero) | np.isnan(hv), 1, rr)
             else:
                 sv = pd.to_numeric(out[s], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                 rr = np.where(_small(sv, min_count, suppress_zero), 1, rr)
@@ -801,6 +866,7 @@ def suppress(
         "n_rates": n_rates,
         "count_cols": list(counts),
         "rate_cols": {r: list(s) for r, s in sources.items()},
+        "hidden_counts": list(hidden),
         "suppress_zero": bool(suppress_zero),
         "secondary": bool(secondary),
         "note": suppression_note(min_count, language),
@@ -1106,6 +1172,8 @@ class DisclosureRegistry:
         measures: Mapping[str, str] | None = None,
         dims: Sequence[str] | None = None,
         rate_cols: Mapping[str, str | Sequence[str]] | None = None,
+        interval_cols: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+        hidden_counts: pd.DataFrame | Mapping[str, object] | None = None,
         secondary: bool = True,
         suppress_zero: bool = False,
         language: str = DEFAULT_LANGUAGE,
@@ -1126,7 +1194,7 @@ class DisclosureRegistry:
         dim_list = list(dims or [])
         kw = dict(
             min_count=self.min_count, secondary=secondary, rate_cols=rate_cols,
-            dims=dims, total_labels=self.total_labels, suppress_zero=suppress_zero,
+            interval_cols=interval_cols, hidden_counts=hidden_counts, dims=dims, total_labels=self.total_labels, suppress_zero=suppress_zero,
             language=language,
         )
         out = suppress(table, counts, **kw)

@@ -67,6 +67,12 @@ _T = {  # section titles and fixed phrases: (sv, en)
         "data täcker inget helt kalenderår inom {period}.",
         "the data cover no whole calendar year within {period}.",
     ),
+    "too_few": ("visas inte (bygger på för få personer eller händelser).",
+                "not shown (it rests on too few persons or events)."),
+    "data_rule": (
+        "data uppfyller inte en regel som beräkningen kräver ({where}{rule}).",
+        "the data do not meet a rule the calculation needs ({where}{rule}).",
+    ),
 }
 
 #: Tables each section needs (a section whose table is missing or empty is left out, saying so).
@@ -278,8 +284,30 @@ class RegionalReport:
             raise ParameterError(f"unknown section {key!r}; expected one of {', '.join(SECTIONS)}")
         if key not in self.sections:
             builder: Callable[[], Section] = getattr(self, f"_build_{key}")
-            self.sections[key] = self._precondition(key) or builder()
+            self.sections[key] = self._precondition(key) or self._guarded(key, builder)
         return self.sections[key]
+
+    def _guarded(self, key: str, builder: Callable[[], Section]) -> Section:
+        """Build a section; when the data break a rule its indicator needs (a ``SchemaError``),
+        the section is left out naming the table, column and rule, and the report goes on.
+
+        The error's own message is not published: its row counts and examples describe the data
+        and may be small. Programming errors are not caught.
+        """
+        try:
+            return builder()
+        except SchemaError as err:
+            self.tables.pop(key, None)
+            import warnings
+
+            from naravard_analysis.errors import DataWarning
+
+            where = ".".join(str(x) for x in (err.table, err.column) if x)
+            rule = err.rule if not any(ch.isdigit() for ch in err.rule) else ""
+            warnings.warn(f"report section {key!r} left out: {where}: {rule or 'a data rule'}",
+                          DataWarning, stacklevel=3)
+            return self._skip(key, _t("data_rule", self.language, where=where,
+                                      rule=f": {rule}" if rule else ""))
 
     def _precondition(self, key: str) -> Section | None:
         """The section left out with its reason when a table it needs is missing or no whole
@@ -343,7 +371,16 @@ class RegionalReport:
         k = kontinuitetsindex(contacts, baseline_year=base)
         k = k[k["year"].isin(years)]
         cols = ["staff", "year", "n_persons", "n_eligible", "coc", "lower", "upper", "relative_change", "target_met"]
-        table = self._publish("continuity", k[cols], ["n_persons", "n_eligible"])
+        k = k[cols].reset_index(drop=True)
+        # The change from the baseline year is a function of the baseline's COC as well: where
+        # that is hidden (too few persons in the baseline year), coc / (1 + change) would give it
+        # back, so the change and whether the target is met go with the baseline's counts too.
+        base_counts = k[k["year"] == base].set_index("staff")[["n_persons", "n_eligible"]]
+        hidden = {f"baseline_{c}": k["staff"].map(base_counts[c]).to_numpy(dtype=float) for c in base_counts}
+        own = ["n_persons", "n_eligible"]
+        table = self._publish("continuity", k, own, rate_cols={
+            "coc": own, "relative_change": [*own, *hidden], "target_met": [*own, *hidden],
+        }, interval_cols={"lower": "coc", "upper": "coc"}, hidden_counts=hidden)
         fig = plot_lines(table, x="year", y="coc", hue="staff", lower="lower", upper="upper",
                          language=lang, title=label("coc", lang))
         files = self._save("continuity", fig, table, ["n_persons", "n_eligible"])
@@ -461,8 +498,24 @@ class RegionalReport:
         from naravard_analysis.indicators.avoidable import ed_visit_rates
 
         lang = self.language
-        rates = ed_visit_rates(self.data.contacts, self.data.population, persons=self.data.persons, min_age=80)
-        rates = rates[rates["year"].isin(self._years())]
+        years = self._years()
+        contacts = self.data.contacts
+        contacts = contacts[contacts["contact_date"].dt.year.isin(years).to_numpy(dtype=bool)]
+        population = self.data.population
+        population = population[population["year"].isin(years).to_numpy(dtype=bool)]
+        try:
+            rates = ed_visit_rates(contacts, population, persons=self.data.persons, min_age=80)
+        except SchemaError as err:
+            if not err.rule.startswith("population 0 in every age band"):
+                raise
+            # The population counts residents on 31 December, the visits every day of the year:
+            # in a small area the last person aged 80+ may have died or moved during a year.
+            return self._skip("ed_visits", (
+                "befolkningen har något år ingen invånare som är 80 år eller äldre den 31 december, så "
+                "besökstakten är odefinierad." if lang == "sv" else
+                "in some year nobody aged 80+ lives in the area on 31 December, so the visit rate is "
+                "undefined."))
+        rates = rates[rates["year"].isin(years)]
         cols = ["year", "events", "population", "crude_rate", "lower", "upper"]
         table = self._publish("ed_visits", rates[cols], ["events", "population"])
         fig = plot_lines(table, x="year", y="crude_rate", lower="lower", upper="upper", language=lang,
@@ -606,8 +659,6 @@ class RegionalReport:
         return Section("its", _t("its", lang), text, table, files)
 
     def _build_mobile_teams(self) -> Section:
-        from naravard_analysis.methods.evaluation import evaluate_enrolments
-
         lang = self.language
         sv = lang == "sv"
         if self.data.enrolments is None or self.data.enrolments.empty:
@@ -615,22 +666,8 @@ class RegionalReport:
                     + ("Data innehåller inga inskrivningar i mobila team." if sv
                        else "The data hold no mobile-team enrolments."))
             return Section("mobile_teams", _t("mobile_teams", lang), text)
-        import warnings
-
-        with warnings.catch_warnings():  # balance warnings: the numbers are in the checks below
-            warnings.simplefilter("ignore")
-            matched = evaluate_enrolments(self.data, intervention="mobile_team", seed=0)
-        est = matched.estimates.reset_index()
-        # The naive ratio comes from all enrolled, the matched estimate from the matched cases and
-        # controls: each is shown only when the counts behind it are (a ratio of 1/16 is a count).
-        table = est.assign(naive_ratio=1 + est["naive_change"],
-                           n_enrolled=int(matched.settings.get("n_enrolled", 0)))[
-            ["outcome", "n_enrolled", "n_cases", "n_controls", "naive_ratio", "estimate", "lower", "upper",
-             "p_value"]
-        ]
-        table = self._publish("mobile_teams", table, ["n_enrolled", "n_cases", "n_controls"], rate_cols={
-            "naive_ratio": ["n_enrolled"], "estimate": ["n_cases", "n_controls"],
-            "p_value": ["n_cases", "n_controls"]})
+        matched, naive, outcomes, negative = _evaluate_mobile_teams(self.data)
+        table = self._publish_mobile_teams(matched, naive, outcomes)
         fig = plot_forest(table, label_col="outcome", estimate="estimate", lower="lower", upper="upper",
                           naive="naive_ratio", title=_t("mobile_teams", lang), language=lang,
                           xlabel=("Kvot (efter/före, jämfört med kontroller)" if sv
@@ -638,33 +675,61 @@ class RegionalReport:
         files = self._save("mobile_teams", fig, table, ["n_enrolled", "n_cases", "n_controls"])
         n_cases = self._count(table["n_cases"].iloc[0])
         drops = -100 * table["naive_ratio"].sub(1)
-        naive = (f"{format_number(drops.min(), lang)}–{format_number(drops.max(), lang)} %" if drops.notna().any()
-                 else ("(visas inte: för få inskrivna)" if sv else "(not shown: too few enrolled)"))
+        naive_text = (f"{format_number(drops.min(), lang)}–{format_number(drops.max(), lang)} %"
+                      if drops.notna().any() else
+                      ("(visas inte: för få inskrivna eller händelser)" if sv
+                       else "(not shown: too few enrolled or events)"))
         intro = (
             f"Före–efter-jämförelsen bland de inskrivna (som rapporterna gör) visar minskningar på "
-            f"{naive}. Personer skrivs in strax efter "
+            f"{naive_text}. Personer skrivs in strax efter "
             f"en topp i vårdkonsumtion och förbättras delvis ändå (regression mot medelvärdet). "
             f"Jämfört med matchade kontroller vid samma tidpunkt ({n_cases} inskrivna med "
             f"kontroller):"
             if sv else
             f"The before/after comparison among the enrolled (as the reports make it) shows drops of "
-            f"{naive}. People are enrolled just after a "
+            f"{naive_text}. People are enrolled just after a "
             f"spike in care and partly improve anyway (regression to the mean). Against matched controls at the "
             f"same date ({n_cases} enrolled with controls):"
         )
         ratios = [
             nar.describe_ratio(label(row.outcome, lang), row.estimate, row.lower, row.upper, language=lang)
+            if row.estimate_suppressed == "" else f"{label(row.outcome, lang)}: {_t('too_few', lang)}"
             for row in table.itertuples()
         ]
         text = f"## {_t('mobile_teams', lang)}\n\n{intro}\n\n" + "\n".join(f"- {r}" for r in ratios)
-        # The checks are functions of the matched estimate (an E-value gives the ratio back): they
-        # are shown only where the estimate itself may be.
-        hidden = any(table[f"{c}_suppressed"].ne("").any() for c in ("n_cases", "n_controls"))
-        text += "\n\n" + (_mobile_team_checks(matched, lang) if not hidden else (
-            f"{label('falsification_checks', lang)}: "
-            + ("visas inte, eftersom skattningen bygger på för få personer." if sv
-               else "not shown, since the estimate rests on too few persons.")))
+        text += "\n\n" + _mobile_team_checks(matched, table, negative, self.min_count, lang)
         return Section("mobile_teams", _t("mobile_teams", lang), text, table, files)
+
+    def _publish_mobile_teams(self, matched: Any, naive: Any, outcomes: list[str]) -> pd.DataFrame:
+        """The mobile-team table, each ratio tied to every count it is computed from.
+
+        The naive before/after ratio comes from all analysable enrolled (``naive``, the
+        ``pre_post`` design: its events before and after and its persons), the matched estimate
+        from the cases and controls and their events after enrolment. None of these event counts
+        is published, yet a ratio of 2/14 = 1/7 gives the after-count back: they go to the
+        disclosure check as hidden counts (:func:`~naravard_analysis.report.disclosure.suppress`).
+        """
+        est = matched.estimates.loc[outcomes]
+        pre_post = naive.estimates.reindex(est.index)
+        arms = _arm_events(matched).reindex(est.index)
+        table = pd.DataFrame({
+            "outcome": est.index.to_numpy(),
+            "n_enrolled": int(matched.settings.get("n_enrolled", 0)),
+            "n_cases": est["n_cases"].to_numpy(), "n_controls": est["n_controls"].to_numpy(),
+            "naive_ratio": 1 + pre_post["naive_change"].to_numpy(dtype=float),
+            **{c: est[c].to_numpy(dtype=float) for c in ("estimate", "lower", "upper", "p_value")},
+        })
+        hidden = {
+            "naive_persons": pre_post["n_cases"].to_numpy(dtype=float),
+            "naive_events_before": pre_post["events_pre_cases"].to_numpy(dtype=float),
+            "naive_events_after": pre_post["events_post_cases"].to_numpy(dtype=float),
+            **{c: arms[c].to_numpy(dtype=float) for c in arms.columns},
+        }
+        matched_counts = ["n_cases", "n_controls", *arms.columns]
+        return self._publish("mobile_teams", table, ["n_enrolled", "n_cases", "n_controls"], rate_cols={
+            "naive_ratio": ["n_enrolled", "naive_persons", "naive_events_before", "naive_events_after"],
+            "estimate": matched_counts, "p_value": matched_counts,
+        }, interval_cols={"lower": "estimate", "upper": "estimate"}, hidden_counts=hidden)
 
     # ----------------------------------------------------------------- outputs
     def write_tables(self) -> Path:
@@ -703,20 +768,82 @@ class RegionalReport:
         )
 
 
-def _mobile_team_checks(result, lang: str) -> str:
-    """Falsification and sensitivity of the mobile-team estimate, as text (ratios only, no counts)."""
+def _evaluate_mobile_teams(data: RegisterData) -> tuple[Any, Any, list[str], str | None]:
+    """The matched (target-trial) evaluation with the negative-control outcome among its outcomes
+    (so its counts are there to check), the ``pre_post`` design for the naive before/after
+    ratio with its counts, the outcomes shown and the negative control's name."""
+    import warnings
+
+    from naravard_analysis.methods.evaluation import DEFAULT_OUTCOMES, evaluate_enrolments
+    from naravard_analysis.methods.person_time import OUTCOMES
+
+    outcomes = tuple(o for o in DEFAULT_OUTCOMES if getattr(data, OUTCOMES[o]) is not None)
+    negative = "hip_fractures" if data.admissions is not None else None
+    with warnings.catch_warnings():  # balance warnings: the numbers are in the checks below
+        warnings.simplefilter("ignore")
+        matched = evaluate_enrolments(data, intervention="mobile_team", seed=0,
+                                      outcomes=(*outcomes, *([negative] if negative else [])))
+        naive = evaluate_enrolments(data, intervention="mobile_team", seed=0, outcomes=outcomes,
+                                    design="pre_post")
+    return matched, naive, list(outcomes), negative
+
+
+def _arm_events(result: Any) -> pd.DataFrame:
+    """Events behind each outcome's estimate, by arm and window, from the result's analysis
+    units: ``cases_after``, ``controls_after`` (and ``_before`` where the design has a
+    pre-window). Sums of the weights the design gives each unit's follow-up, so near, not
+    always equal to, whole numbers."""
+    units = result.units
+    treated = units["treated"].to_numpy(dtype=bool)
+    rows = {}
+    for o in result.estimates.index:
+        row = {}
+        for window, prefix in (("after", "post_"), ("before", "pre_")):
+            col = f"{prefix}{o}"
+            if col in units.columns:
+                v = units[col].to_numpy(dtype=float)
+                row[f"cases_{window}"] = float(v[treated].sum())
+                row[f"controls_{window}"] = float(v[~treated].sum())
+        rows[o] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _mobile_team_checks(result: Any, table: pd.DataFrame, negative: str | None, min_count: int,
+                        lang: str) -> str:
+    """Falsification and sensitivity of the mobile-team estimate, as text (ratios only, no counts).
+
+    Each check is a function of an estimate (an E-value gives the ratio back) and of counts of its
+    own, so it is shown only where the estimate is and its own counts may be: E-values and the
+    pre-trend test beside each shown estimate, the negative control when its cases and controls
+    have ``min_count`` events or more. Placebo-date estimates are not shown: the result does not
+    give the counts behind them, so they cannot be checked.
+    """
     sv = lang == "sv"
+    shown = table.loc[table["estimate_suppressed"].eq(""), "outcome"].tolist()
+    if not shown:
+        return (f"{label('falsification_checks', lang)}: "
+                + ("visas inte, eftersom skattningen bygger på för få personer eller händelser." if sv
+                   else "not shown, since the estimate rests on too few persons or events."))
     lines = [label("falsification_checks", lang) + ":"]
-    for o, r in result.sensitivity.iterrows():
-        lines.append("- " + nar.describe_ratio(f"{label(o, lang)}, {label('placebo_dates', lang)}",
-                                               r["placebo_estimate"], r["placebo_lower"], r["placebo_upper"],
-                                               language=lang))
+    for o in shown:
+        r = result.sensitivity.loc[o]
         p = format_number(r["pretrend_p_value"], lang, decimals=2)
         e, el = (format_number(r[c], lang, decimals=2) for c in ("e_value", "e_value_limit"))
         lines.append(f"- {label(o, lang)}: " + (f"förtrendtest p = {p}; E-värde {e} (konfidensgränsen {el})."
                                                 if sv else f"pre-trend test p = {p}; E-value {e} "
                                                 f"(confidence limit {el})."))
-    for o, r in result.negative_control.iterrows():
-        lines.append("- " + nar.describe_ratio(f"{label('negative_control', lang)} ({label(o, lang)})",
-                                               r["estimate"], r["lower"], r["upper"], language=lang))
+    lines.append(f"- {label('placebo_dates', lang)[:1].upper() + label('placebo_dates', lang)[1:]}: " + (
+        "skattningarna visas inte, eftersom antalen bakom dem inte kan kontrolleras mot gränsen för små tal."
+        if sv else "the estimates are not shown, since the counts behind them cannot be checked against the "
+        "small-count limit."))
+    if negative and negative in result.negative_control.index:
+        counts = _arm_events(result).reindex([negative])
+        est = result.estimates.reindex([negative])
+        need = [*counts.iloc[0].tolist(), *est[["n_cases", "n_controls"]].iloc[0].tolist()]
+        r = result.negative_control.loc[negative]
+        name = f"{label('negative_control', lang)} ({label(negative, lang)})"
+        if all(pd.notna(x) and (x == 0 or x >= min_count) for x in need):
+            lines.append("- " + nar.describe_ratio(name, r["estimate"], r["lower"], r["upper"], language=lang))
+        else:
+            lines.append(f"- {name}: {_t('too_few', lang)}")
     return "\n".join(lines)

@@ -357,6 +357,30 @@ def test_ed_visit_rates_80_plus_per_1000():
         ed_visit_rates(contacts, _population())
 
 
+def test_ed_visit_rates_a_year_without_anyone_aged_80_is_an_undefined_rate_not_a_missing_year():
+    """The population counts residents on 31 December, the visits every day: the only person
+    aged 80+ (person 5, 90 years) visits the ED in 2024 and dies before 31 December, so the 2024
+    population has younger residents and nobody aged 80+. That year is covered by the population
+    (not "a cell without population"); its rate is undefined, and a year with neither visits nor
+    anyone aged 80+ is not dropped silently either."""
+    contacts = pd.DataFrame({"person_id": [5], "contact_date": pd.to_datetime(["2024-02-12"]),
+                             "care_level": ["emergency"]})
+    pop = _population()
+    young = pop[pop["age"] < 80]
+    with pytest.raises(SchemaError, match=r"population 0 in every age band.*aged 80\+.*year=2024"):
+        ed_visit_rates(contacts, young, persons=PERSONS)
+    # two covered years, 2023 without anyone aged 80+ and without visits: refused, not left out
+    two = pd.concat([pop, young.assign(year=2023)], ignore_index=True)
+    with pytest.raises(SchemaError, match=r"population 0 in every age band.*year=2023"):
+        ed_visit_rates(contacts, two, persons=PERSONS)
+    # a year the population table does not cover at all is still the coverage error
+    with pytest.raises(SchemaError, match="events in a cell without population"):
+        ed_visit_rates(contacts, pop.assign(year=2023), persons=PERSONS)
+    # with the 2024 residents aged 80+ present the rate is defined: 1 visit / 3150 (21 ages × 150)
+    r = ed_visit_rates(contacts, pop, persons=PERSONS)
+    assert r["events"].item() == 1 and r["population"].item() == 3150
+
+
 def test_group_window_with_closed_top_band_and_top_age():
     # PQI 15 (18-39) rated 20+ with top_age=85: bands 20-24 … 35-39 (closed), top_age ignored.
     a = adm({"person_id": 3, "main_diagnosis": "J459"})  # age 30

@@ -376,6 +376,64 @@ def test_default_rate_rule_hides_float_columns_in_rows_with_hidden_counts():
     assert s.attrs["disclosure"]["rate_cols"] == {"mean_age": ["n"], "rate": ["n"]}
 
 
+def test_a_ratio_goes_with_counts_the_table_does_not_publish():
+    """A before/after ratio of 2/14 = 1/7 beside no count still gives an after-count of 2 away
+    (the mobile-team table published it with only n_enrolled = 7 beside it). The events before
+    and after are passed as hidden counts: the ratio is hidden where one is small or unknown,
+    its interval with it, and the counts themselves are never written."""
+    t = pd.DataFrame({"outcome": ["admissions", "ed_visits", "bed_days", "deaths"], "n_enrolled": [7, 7, 7, 7],
+                      "ratio": [2 / 14, 30 / 45, 0 / 46, 0.5], "lower": [0.03, 0.4, 0.0, 0.2],
+                      "upper": [0.6, 1.1, 0.1, 1.2]})
+    hidden = {"before": [14, 45, 46, np.nan], "after": [2, 30, 0, 9]}
+    s = suppress(t, "n_enrolled", rate_cols={"ratio": ["n_enrolled", "before", "after"]},
+                 hidden_counts=hidden, secondary=False)
+    # small (2), shown (30/45), zero is shown as zero counts are, unknown (NaN) cannot be checked
+    assert s["ratio_suppressed"].tolist() == ["primary", "", "", "primary"]
+    assert s["lower"].isna().tolist() == [True, False, False, True]
+    assert s["n_enrolled"].tolist() == [7, 7, 7, 7]
+    assert not {"before", "after", "before_suppressed", "after_suppressed"} & set(s.columns)
+    assert s.attrs["disclosure"]["hidden_counts"] == ["before", "after"]
+    # a DataFrame works as well, and without rate_cols every rate depends on every hidden count
+    d = suppress(t.drop(columns=["lower", "upper"]), "n_enrolled", hidden_counts=pd.DataFrame(hidden),
+                 secondary=False)
+    assert d["ratio_suppressed"].tolist() == ["primary", "", "", "primary"]
+    # before the rule the same table showed 1/7
+    assert suppress(t, "n_enrolled", rate_cols={"ratio": ["n_enrolled"]}, secondary=False)[
+        "ratio"].notna().all()
+
+
+def test_registry_ties_a_ratio_to_hidden_counts_and_its_interval_only_to_its_rate():
+    from naravard_analysis.report.disclosure import DisclosureRegistry
+
+    t = pd.DataFrame({"outcome": ["a", "b"], "n_cases": [40, 40], "naive_ratio": [1 / 7, 0.8],
+                      "estimate": [0.9, 1.1], "lower": [0.7, 0.9], "upper": [1.2, 1.3]})
+    out = DisclosureRegistry(5).publish(
+        "mobile", t, "n_cases", secondary=False,
+        rate_cols={"naive_ratio": ["n_cases", "before", "after"], "estimate": ["n_cases"]},
+        interval_cols={"lower": "estimate", "upper": "estimate"},
+        hidden_counts={"before": [14, 50], "after": [2, 40]})
+    assert out["naive_ratio"].isna().tolist() == [True, False]
+    # the interval belongs to the estimate: not hidden with the naive ratio
+    assert out["lower"].notna().all() and out["estimate"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("hidden", "message"),
+    [
+        ({"n": [1, 2]}, r"hidden_counts: 'n' is a column of the table"),
+        ({"x": [1, 2, 3]}, r"hidden_counts: 'x' has 3 values for a table of 2 rows"),
+        ({"x": [1, -2]}, r"hidden_counts: 'x': counts cannot be negative"),
+        ({"x": ["a", "b"]}, r"hidden_counts: 'x' is not numeric"),
+        ([1, 2], "hidden_counts must be a DataFrame or a mapping"),
+    ],
+)
+def test_bad_hidden_counts(hidden, message):
+    t = pd.DataFrame({"k": ["a", "b"], "n": [30, 90], "rate": [0.1, 0.2]})
+    with pytest.raises(ParameterError, match=message):
+        suppress(t, "n", rate_cols={"rate": ["n", "x"]} if isinstance(hidden, dict) and "x" in hidden else None,
+                 hidden_counts=hidden)
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------------------------
