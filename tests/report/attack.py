@@ -11,6 +11,7 @@ headers, ``<5`` / ``..`` marks) is read back to the table it was written from
 from __future__ import annotations
 
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,3 +276,53 @@ def small_counts_in_text(text: str, min_count: int) -> list[str]:
         if 1 <= n < min_count:
             bad.append(m.group(0))
     return bad
+
+
+def ratios_on_small_counts(table: pd.DataFrame, counts: pd.DataFrame, ratio: str,
+                           min_count: int) -> list[tuple[int, str, str, float]]:
+    """White-box attack: rows where ``ratio`` is published although a count it is computed from
+    (``counts``, one row per row of ``table``, recomputed from the data by the attacker) is
+    1 .. min_count - 1. Such a ratio gives the count back whenever the attacker can guess the
+    rest (2/14 = 1/7 with equal person-time on both sides), so it must be hidden whether or not
+    the table shows the counts."""
+    hits = []
+    shown = table[ratio].notna().to_numpy()
+    for c in counts.columns:
+        v = pd.to_numeric(counts[c], errors="coerce").to_numpy(dtype=float)
+        for i in np.flatnonzero(shown & (v > 0) & (v < min_count)):
+            hits.append((int(i), ratio, str(c), float(v[i])))
+    return hits
+
+
+def mobile_team_counts(data, outcomes):
+    """What an attacker with the data recomputes behind each row of the mobile-team table: the
+    naive before/after events and persons (the ``pre_post`` design), and the matched design's
+    cases' and controls' events after enrolment."""
+    from naravard_analysis.methods.evaluation import evaluate_enrolments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp = evaluate_enrolments(data, intervention="mobile_team", seed=0, design="pre_post")
+        tr = evaluate_enrolments(data, intervention="mobile_team", seed=0)
+    naive = pp.estimates.reindex(outcomes)[["n_cases", "events_pre_cases", "events_post_cases"]]
+    treated = tr.units["treated"].to_numpy(dtype=bool)
+    matched = pd.DataFrame({
+        "cases_after": [tr.units[f"post_{o}"][treated].sum() for o in outcomes],
+        "controls_after": [tr.units[f"post_{o}"][~treated].sum() for o in outcomes],
+    })
+    return naive.reset_index(drop=True), matched, pp, tr
+
+
+def changes_giving_back_a_hidden_baseline(table: pd.DataFrame, baseline_year: int, *, value: str = "coc",
+                                          change: str = "relative_change", group: str = "staff") -> list[tuple]:
+    """A change from the baseline beside its value gives the baseline back
+    (``value / (1 + change)``): rows where that is possible although the baseline's value is
+    hidden."""
+    hits = []
+    for g, part in table.groupby(group, sort=False):
+        base = part[part["year"] == baseline_year]
+        if base.empty or not base[value].isna().all():
+            continue
+        both = part[part[value].notna() & part[change].notna() & (part[change] != -1)]
+        hits += [(g, int(r.year), float(r[value] / (1 + r[change]))) for _, r in both.iterrows()]
+    return hits

@@ -150,3 +150,104 @@ def test_tables_xlsx_is_published_with_labelled_headers_and_marks(demo, tmp_path
             assert all(x not in ("<5", "..") for x, f in zip(cells, flags, strict=True) if f == "")
             n_marks += int((flags != "").sum())
     assert n_marks > 0  # 1438 has hidden years: the marks are actually tested
+
+
+def _world_report(tmp_path, *, seed, n_persons, first_year=2016, municipalities="", **kw):
+    from naravard_analysis.data.synthetic import make_world
+
+    set_theme()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = make_world("demo", region="14", n_persons=n_persons, start=f"{first_year}-01-01",
+                           end="2023-12-31", seed=seed)
+    p = _params(tmp_path, municipality_codes=municipalities, **kw)
+    data = world.restrict(municipality_codes=p["municipality_codes"], start="2016-01-01", end="2023-12-31")
+    return rr.RegionalReport(data, **p)
+
+
+def test_naive_ratio_is_hidden_when_its_events_before_or_after_are_small(tmp_path):
+    """Found by the random property test (world seed 323, 323 persons, all municipalities,
+    min_count 5): the mobile-team table showed n_enrolled = 7 beside a naive ratio of
+    0.142857 = 2/14 events after/before (equal person-time on both sides), so an after-count of 2.
+    The ratio was hidden only with n_enrolled; it now goes with its events before and after."""
+    from attack import (
+        mobile_team_counts,
+        products_giving_small_counts,
+        ratios_on_small_counts,
+        read_sheet,
+    )
+
+    from naravard_analysis.report.figures import read_csv
+
+    rep = _world_report(tmp_path, seed=323, n_persons=323, interruption="2022-07-01")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        section = rep.section("mobile_teams")
+    table = section.table
+    naive, matched, pp, tr = mobile_team_counts(rep.data, table["outcome"].tolist())
+    # the counts behind the ratio are those of the ratio the evaluation reports (same people,
+    # same windows): 1 + naive_change of the trial design
+    assert (1 + tr.estimates["naive_change"]).to_numpy() == pytest.approx((1 + pp.estimates["naive_change"]).to_numpy())
+    e = pp.estimates
+    ratio = (e["events_post_cases"] / e["person_years_post_cases"]) / (e["events_pre_cases"] / e["person_years_pre_cases"])
+    assert ratio.to_numpy() == pytest.approx((1 + e["naive_change"]).to_numpy())
+    assert naive.loc[0, "events_post_cases"] == 2 and naive.loc[0, "events_pre_cases"] == 14
+    assert table.loc[0, "n_enrolled"] == 7
+    assert table["naive_ratio_suppressed"].tolist() == ["primary", "primary", ""]  # 2 and 1 after; 5 after
+    assert ratios_on_small_counts(table, naive, "naive_ratio", 5) == []
+    assert ratios_on_small_counts(table, matched, "estimate", 5) == []
+    csv = read_csv(section.files["csv"])
+    assert products_giving_small_counts(csv, 5) == []
+    sheet = read_sheet(pd.read_excel(rep.write_tables(), sheet_name="mobile_teams"))
+    assert sheet["naive_ratio"].isna().tolist() == [True, True, False]
+    assert products_giving_small_counts(sheet, 5) == []
+    # the text gives the naive drops of the shown outcome only (bed days: 5/46 -> 89 %)
+    assert "visar minskningar på 89–89 %" in section.text
+
+
+def test_change_from_baseline_is_hidden_with_the_baseline(tmp_path):
+    """COC / (1 + relative change) is the baseline year's COC: where that is hidden (too few
+    persons in the baseline year), the change and whether the target is met are hidden too."""
+    rep = _world_report(tmp_path, seed=1, n_persons=600, municipalities="1419", min_count=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = rep.section("continuity").table
+    base = table[table["year"] == 2019].set_index("staff")
+    assert base.loc["physician", "coc_suppressed"] == "primary"  # fewer than 10 eligible in 2019
+    phys = table[table["staff"] == "physician"]
+    assert phys["coc"].notna().any()
+    assert phys["relative_change"].isna().all() and phys["target_met"].isna().all()
+    assert set(phys["relative_change_suppressed"]) == {"primary"}
+    # all staff: the baseline is shown, so is the change
+    everyone = table[table["staff"] == "all"]
+    assert everyone["relative_change"].notna().all()
+
+
+def test_ed_visits_left_out_when_nobody_aged_80_lives_in_the_area_some_year(tmp_path):
+    """World seed 2615 (456 persons from 2018), municipality 1419, min_count 10: the only resident
+    aged 80+ visits the ED in February 2021 and dies six days later, so the 31 December 2021
+    population has nobody aged 80+. The section raised SchemaError ("events in a cell without
+    population"); the rate is undefined there, and the section says so."""
+    rep = _world_report(tmp_path, seed=2615, n_persons=456, first_year=2018, municipalities="1419",
+                        min_count=10, interruption="2021-01-01", language="en")
+    section = rep.section("ed_visits")
+    assert section.skipped and "nobody aged 80+ lives in the area on 31 December" in section.skipped
+    assert section.table is None and "ed_visits" not in rep.tables
+    assert small_counts_in_text(section.text, 10) == []
+
+
+def test_a_section_whose_data_break_a_rule_is_left_out_not_the_report(demo, tmp_path, monkeypatch):
+    from naravard_analysis.errors import DataWarning, SchemaError
+
+    rep = _report(demo, tmp_path, municipality_codes="1438", language="en")
+
+    def broken():
+        raise SchemaError("contacts", "care_level", "must be one of the care levels", 3, [1, 2, 3])
+
+    monkeypatch.setattr(rep, "_build_named_doctor", broken)
+    with pytest.warns(DataWarning, match="named_doctor.*contacts.care_level"):
+        section = rep.section("named_doctor")
+    assert section.skipped == ("the data do not meet a rule the calculation needs "
+                               "(contacts.care_level: must be one of the care levels).")
+    assert "3 rows" not in section.text and "named_doctor" not in rep.tables
+    assert rep.section("overview").skipped is None  # the report goes on

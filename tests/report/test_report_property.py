@@ -34,7 +34,10 @@ from naravard_analysis.report.tables import write_tables
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attack import (  # noqa: E402
+    changes_giving_back_a_hidden_baseline,
+    mobile_team_counts,
     products_giving_small_counts,
+    ratios_on_small_counts,
     read_sheet,
     read_svg,
     small_counts_in_csv,
@@ -109,6 +112,27 @@ def nested_differences(out: Path, sheets: dict, min_count: int) -> list[str]:
     return leaks
 
 
+def attack_derived_values(report: rr.RegionalReport, out: Path, min_count: int) -> list[str]:
+    """Values derived from counts the report does not publish: a ratio whose events before or
+    after (recomputed from the data) are small, a change from baseline beside its value where
+    the baseline is hidden."""
+    leaks = []
+    path = out / "figures" / "mobile_teams.csv"
+    if path.exists():
+        table = read_csv(path)
+        naive, matched, _, _ = mobile_team_counts(report.data, table["outcome"].tolist())
+        STATS["derived"] = STATS.get("derived", 0) + 2 * len(table)
+        leaks += [f"mobile_teams.csv: naive ratio {x}" for x in ratios_on_small_counts(table, naive, "naive_ratio",
+                                                                                      min_count)]
+        leaks += [f"mobile_teams.csv: estimate {x}" for x in ratios_on_small_counts(table, matched, "estimate",
+                                                                                   min_count)]
+    path = out / "figures" / "continuity.csv"
+    if path.exists():
+        leaks += [f"continuity.csv: baseline {x}" for x in changes_giving_back_a_hidden_baseline(
+            read_csv(path), report.params["baseline_year"])]
+    return leaks
+
+
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
@@ -138,7 +162,7 @@ def test_no_written_output_reveals_a_small_count(tmp_path_factory, seed, n_perso
         report = rr.RegionalReport(data, **params)
         texts = [report.introduction()] + [report.section(k).text for k in rr.SECTIONS]
         report.write_tables()
-    leaks = attack_report(out, texts, min_count)
+    leaks = attack_report(out, texts, min_count) + attack_derived_values(report, out, min_count)
     STATS["examples"] += 1
     STATS["leaks"] += len(leaks)
     print(f"\nproperty probes so far: {STATS}")
