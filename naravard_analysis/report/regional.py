@@ -620,7 +620,9 @@ class RegionalReport:
         table = self._publish("its", table, ["events", "population"],
                               rate_cols={"rate": ["events", "population"],
                                          "fitted_rate": ["events", "population"],
-                                         "counterfactual_rate": ["events", "population"]})
+                                         "counterfactual_rate": ["events", "population"]},
+                              interval_cols={"counterfactual_lower": "counterfactual_rate",
+                                             "counterfactual_upper": "counterfactual_rate"})
         fig = plot_its(table, interruption=at, language=lang, title=_t("its", lang),
                        ylabel=label("rate_per_100000", lang))
         files = self._save("its", fig, table, ["events", "population"])

@@ -53,6 +53,9 @@ def test_small_municipality_text_publishes_no_small_count(demo, tmp_path):
     its = rep.section("its")
     assert its.skipped is None and "Kvartalsdata" in its.text
     assert its.table["events_suppressed"].eq("").all()
+    # the counterfactual's interval goes with the counterfactual rate (it was written unchecked)
+    assert {"counterfactual_lower_suppressed", "counterfactual_upper_suppressed"} <= set(its.table.columns)
+    assert its.table.attrs["disclosure"]["rate_cols"]["counterfactual_rate"] == ["events", "population"]
 
 
 def test_extract_covering_2022_2023_derives_its_period_and_skips_what_it_cannot_support(demo, tmp_path):
