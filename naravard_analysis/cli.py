@@ -6,7 +6,9 @@ Sub-commands import their modules lazily, so ``naravard --help`` answers at once
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from naravard_analysis import __version__
@@ -20,11 +22,54 @@ Presets:
   scale    1 000 000 persons over 2 years, for benchmarks
   national all 21 regions at their real size (10.3 M residents, 2015-2023), region by region
            into partitioned Parquet (needs --partitions; larger than memory, hours)
+  coverage 12 000 residents aged 60+, 2017-2023, seconds; the size of the scenario worlds
+
+Scenarios (--scenario; any preset but national): one intervention rolled out the way it really
+is, with known truth.
+  teams_targeted         mobile teams start first in the municipalities with the highest
+                         admission rates; patients enrolled right after an admission spike
+  teams_random           the same, municipalities start in random order
+  named_doctor_targeted  named doctors unit by unit, highest-rate units first; within a unit
+                         the recently admitted, the old and the multimorbid first; rates fall
+                         4 % a year
+  named_doctor_random    the same units and trend, random order, the same hazard for everybody
 
 Effects: --effects known (default: the preset's documented true effects of mobile teams and named
-doctors) or --effects none (the no-effect world, where any before/after drop is regression to the
-mean). The true parameters are written to DIR/truth.json beside the data.
+doctors; with --scenario, the scenario's known effect: mobile teams 0.70 except on hip fractures,
+named doctors 0.85) or
+--effects none (the no-effect world, where any before/after drop is regression to the mean). The
+true parameters are written to DIR/truth.json beside the data (a scenario's under "scenario").
+
+Example: naravard synth --preset coverage --scenario teams_targeted --seed 3 --out DIR
 """
+
+
+class _RegistryNames:
+    """The names of a registry dict of the synthetic world, read when first needed.
+
+    argparse looks at ``choices`` only to check a value or to write help; importing the registry
+    (numpy, pandas, the simulation) while the parser is built would slow every command, ``naravard
+    --help`` included. The registry stays the one list of valid names.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _names(self) -> list[str]:
+        return list(getattr(importlib.import_module(self._module), self._name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+PRESET_NAMES = _RegistryNames("naravard_analysis.data.synthetic.presets", "PRESETS")
+SCENARIO_NAMES = _RegistryNames("naravard_analysis.data.synthetic.scenarios", "SCENARIOS")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -55,22 +100,43 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    from naravard_analysis.errors import ParameterError
+
+    if args.preset == "national":
+        if args.scenario is not None:
+            raise ParameterError(
+                f"--scenario {args.scenario} does not apply to --preset national (every region at "
+                "its real size, written region by region); build a scenario world with --preset "
+                "coverage (its size), demo or region"
+            )
+        return _synth_national(args)
     from naravard_analysis.data.synthetic import make_world
     from naravard_analysis.report.parameters import validate_region_code
 
-    if args.preset == "national":
-        return _synth_national(args)
     region = validate_region_code(args.region)
+    # "known" is make_world's effects=None: the preset's true effects, or the scenario's
     data = make_world(
         args.preset,
         region=region,
         seed=args.seed,
         n_persons=args.n_persons,
         effects=None if args.effects == "known" else args.effects,
+        scenario=args.scenario,
     )
     out = data.to_dir(args.out, partitions=args.partitions)
     print(f"{data!r}\nWritten to {out}")
+    if args.scenario is not None:
+        print(_scenario_note(data.meta["truth"]["scenario"], args.effects))
     return 0
+
+
+def _scenario_note(truth: dict, effects: str) -> str:
+    """One paragraph on the scenario world just written: its name, mechanism and true rate ratios."""
+    which = "known effect" if effects == "known" else "no effect"
+    ratios = ", ".join(f"{k} {v:.3g}" for k, v in sorted(truth["true_rate_ratio"].items())
+                       if v is not None)
+    return (f"Scenario {truth['name']} ({which}): {truth['description']}.\n"
+            f"True rate ratios: {ratios} (truth.json, under \"scenario\").")
 
 
 def _synth_national(args: argparse.Namespace) -> int:
@@ -188,11 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SYNTH_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    synth.add_argument("--preset", default="demo", choices=["demo", "region", "scale", "national"])
+    # metavar given: argparse then reads the lazy choices only to check a value or to write help
+    synth.add_argument("--preset", default="demo", choices=PRESET_NAMES, metavar="PRESET",
+                       help="one of %(choices)s (default %(default)s; below)")
     synth.add_argument("--region", default="14", help="two-digit region code (default 14)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--n-persons", type=int, default=None, help="override the preset's size")
-    synth.add_argument("--effects", default="known", choices=["known", "none"])
+    synth.add_argument("--scenario", default=None, choices=SCENARIO_NAMES, metavar="SCENARIO",
+                       help="a targeted roll-out with known truth, one of %(choices)s (below; "
+                       "not with --preset national)")
+    synth.add_argument("--effects", default="known", choices=["known", "none"],
+                       help="known: the preset's (or the scenario's) true effects; none: no effect "
+                       "(default %(default)s)")
     synth.add_argument("--out", required=True, help="output directory")
     synth.add_argument("--partitions", type=int, default=None, metavar="N",
                        help="write hive-partitioned Parquet: person region x N hash buckets "
