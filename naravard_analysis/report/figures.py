@@ -323,6 +323,13 @@ def plot_lines(
         ax.axhline(target, ls="--", color="0.3", lw=1, label=label("target", language))
     if hue is not None or target is not None:
         ax.legend(title=hue or "")
+    if pd.api.types.is_integer_dtype(data[x].dtype):
+        # Whole x values (years) get whole ticks written out: when hidden points leave only two
+        # years drawn, matplotlib would otherwise label them "-1.0 ... 0.0" with a "+2.02e3" offset.
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}"))
     _finish(ax, x, y, title, language, ylabel, percent=percent)
     _caption_hidden(fig, int(_hidden_rows(data, [y]).sum()), data, language)
     return fig

@@ -228,7 +228,9 @@ def small_counts_in_csv(csv: pd.DataFrame, min_count: int) -> list[tuple[str, in
 def products_giving_small_counts(csv: pd.DataFrame, min_count: int,
                                  scales=(1.0, 100.0, 1_000.0, 100_000.0)) -> list[tuple]:
     """Differencing inside a row: in a row where a count is hidden, a visible rate times (or
-    over) a visible count that gives a whole number 1 .. min_count - 1 gives the count back."""
+    over) a visible count that gives a whole number 1 .. min_count - 1 gives the count back.
+    A cell is hidden when its flag says so: a value missing in the source (a ratio that cannot
+    be estimated, flag ``""``) hides nothing, and a float beside it is no share of it."""
     flags = [c for c in csv.columns if str(c).endswith("_suppressed")]
     counts = [c[: -len("_suppressed")] for c in flags]
     counts = [c for c in counts if c in csv.columns and _is_countish(csv, c)]
@@ -237,7 +239,7 @@ def products_giving_small_counts(csv: pd.DataFrame, min_count: int,
     hits = []
     for i in range(len(csv)):
         row = csv.iloc[i]
-        if not any(pd.isna(row[c]) for c in counts):
+        if not any(pd.isna(row[c]) and str(row[f"{c}_suppressed"]) in ("primary", "secondary") for c in counts):
             continue
         for f in floats:
             fv = row[f]

@@ -108,3 +108,21 @@ def test_forest_plot_has_one_row_per_estimate(tmp_path):
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["Before–after (naive)", "Matched controls"]
     paths = save_figure(fig, df, "forest", tmp_path, count_cols=["n_cases"])
     assert read_csv(paths["csv"])["estimate"].tolist() == [0.8, 1.1]
+
+
+def test_year_axis_is_written_in_whole_years_when_hidden_points_leave_two(tmp_path):
+    """World seed 304 (328 persons from 2019, min_count 3): readmissions were hidden for
+    2021-2023, the two years left were labelled "-1.0 ... 0.0" with a "+2.02e3" offset, and
+    reading the figure back gave the drawn value -1."""
+    import matplotlib.pyplot as plt
+
+    t = suppress(pd.DataFrame({"year": [2019, 2020, 2021, 2022], "readmitted": [0, 3, 1, 2],
+                               "eligible": [8, 25, 15, 18]}).assign(rate=lambda d: d.readmitted / d.eligible),
+                 ["readmitted", "eligible"], min_count=3, secondary=False)
+    fig = plot_lines(t, x="year", y="rate", language="en", percent=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = [tick.get_text() for tick in ax.get_xticklabels() if tick.get_text()]
+    assert labels and all(text.isdigit() and len(text) == 4 for text in labels), labels
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    plt.close(fig)
