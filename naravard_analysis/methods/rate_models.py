@@ -57,7 +57,9 @@ def poisson_did(y: np.ndarray, t: np.ndarray, treated: np.ndarray, post: np.ndar
     Returns
     -------
     dict
-        ``log_ratio``, ``se``, ``estimate`` (exp), ``lower``, ``upper``, ``p_value``.
+        ``log_ratio``, ``se``, ``estimate`` (exp), ``lower``, ``upper``, ``p_value``; all NaN
+        when a cell (arm × period) has no events or the rows come from fewer than two clusters
+        (the clustered covariance scales by ``G / (G - 1)``: one person gives no standard error).
     """
     treated = np.asarray(treated, float)
     post = np.asarray(post, float)
@@ -70,7 +72,7 @@ def poisson_did(y: np.ndarray, t: np.ndarray, treated: np.ndarray, post: np.ndar
            "p_value": np.nan}
     # a cell without events has no finite log rate
     cells = pd.DataFrame({"y": y * weight, "tr": treated, "post": post}).groupby(["tr", "post"])["y"].sum()
-    if (cells <= 0).any() or len(cells) < (4 if X.shape[1] == 4 else 2):
+    if (cells <= 0).any() or len(cells) < (4 if X.shape[1] == 4 else 2) or len(pd.unique(groups)) < 2:
         return nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
