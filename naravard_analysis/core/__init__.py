@@ -8,6 +8,8 @@ The layer sits between :mod:`naravard_analysis.data` (schema, readers) and
 * :mod:`~naravard_analysis.core.text` -- text columns as dictionary codes, arrow helpers;
 * :mod:`~naravard_analysis.core.icd` -- dotless ICD-10 / KVÅ prefix matching;
 * :mod:`~naravard_analysis.core.intervals` -- Wilson, Garwood, Byar and Fay–Feuer intervals.
+* :mod:`~naravard_analysis.core.labels` -- the one bilingual text store: labels, summary
+  sentences, number formats (``label``, ``format_number``; the report layer re-exports it).
 * :mod:`~naravard_analysis.core.defaults` -- named defaults: ``DEFINITION_DEFAULT``,
   ``DEFAULT_LANGUAGE`` (Swedish) and ``as_columns`` (a ``by=`` name or list).
 

@@ -63,7 +63,8 @@ import pandas as pd
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.core.intervals import normal_quantile
-from naravard_analysis.core.results import ResultDisplay, check_language
+from naravard_analysis.core.labels import LABELS, format_level, format_number, label
+from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.did import staggered_did
 from naravard_analysis.methods.listing_effect import (
@@ -111,49 +112,11 @@ _YEAR = 365.25
 _MONTH = _YEAR / 12
 _BIG = np.int64(2**40)
 _EVENT_MONTHS = np.arange(-12, 13)
-_TEXT = {
-    "title": ("Utvärdering av {intervention}", "Evaluation of {intervention}"),
-    "design_pre_post": ("före–efter bland inskrivna (naiv, visar regression mot medelvärdet)",
-                        "before–after among the enrolled (naive; shows regression to the mean)"),
-    "design_trial": ("sekventiell målförsöksemulering: nyinskrivna mot ännu ej inskrivna i samma kommun "
-                     "och månad med samma tidigare vårdkonsumtion (per protokoll, censureringsvikter)",
-                     "sequential target-trial emulation: newly enrolled vs not yet enrolled in the same "
-                     "area and month with the same earlier use of care (per protocol, censoring weights)"),
-    "design_matched_did": ("matchade kontroller med pseudo-indexdatum, skillnad-i-skillnader på "
-                           "kvotskala", "matched controls with pseudo-index dates, "
-                           "difference-in-differences on the rate scale"),
-    "window": ("Fönster: {m} månader före och efter inskrivning.",
-               "Window: {m} months before and after enrolment."),
-    "cases": ("{n} inskrivna analyserade, {k} kontrollfönster.",
-              "{n} enrolled analysed, {k} control windows."),
-    "unmatched": ("{n} inskrivna utan kontroll eller med för kort historik (se matchningsrapporten).",
-                  "{n} enrolled without a control or with too short a history (see the matching report)."),
-    "row": ("{o}: naiv förändring {naive}, skattad effekt {est} ({lv} KI {lo} till {hi})",
-            "{o}: naive change {naive}, estimated effect {est} ({lv} CI {lo} to {hi})"),
-    "note_trial": ("Effekten är en kvot av händelsetakter efter inskrivning: 0,80 betyder 20 % färre "
-                   "händelser än utan insatsen.",
-                   "The effect is a ratio of event rates after enrolment: 0.80 means 20% fewer events "
-                   "than without the intervention."),
-    "evalue": ("{o}: E-värde {e} (för konfidensgränsen {l}).", "{o}: E-value {e} ({l} for the confidence limit)."),
-    "negctrl": ("Negativ kontroll ({o}): kvot {est} ({lv} KI {lo} till {hi}).",
-                "Negative control ({o}): ratio {est} ({lv} CI {lo} to {hi})."),
-    "placebo": ("{o}: placebo-indexdatum {m} månader tidigare, kvot {est} ({lv} KI {lo} till {hi}); "
-                "förtrendtest p = {p}.",
-                "{o}: placebo index dates {m} months earlier, ratio {est} ({lv} CI {lo} to {hi}); "
-                "pre-trend test p = {p}."),
-    "note": ("Effekten är en kvot av kvoter: 0,80 betyder 20 % färre händelser än utan insatsen.",
-             "The effect is a ratio of rate ratios: 0.80 means 20% fewer events than without the "
-             "intervention."),
-    "balance": ("Största absoluta standardiserade skillnad efter matchning: {v}.",
-                "Largest absolute standardised mean difference after matching: {v}."),
-    "deaths": ("Döda under uppföljningen: kvot {est} ({lv} KI {lo} till {hi}).",
-               "Deaths during follow-up: rate ratio {est} ({lv} CI {lo} to {hi})."),
-}
 
 
 def _t(key: str, language: str, **fmt: Any) -> str:
-    check_language(language)
-    return _TEXT[key][0 if language == "sv" else 1].format(**fmt)
+    """A sentence of :meth:`EvaluationResult.summary` (``evaluation_*`` in the one text store)."""
+    return label("evaluation_" + key, language, **fmt)
 
 
 @dataclass(repr=False)
@@ -237,8 +200,6 @@ class EvaluationResult(ResultDisplay):
         effect is estimated on; ``rtm_share_of_naive`` (the part of the naive change that the
         effect does not explain) compares the effect with the latter, on the same people.
         """
-        from naravard_analysis.report.labels import label
-
         e = self.estimates
         same = e["naive_change_analysed"] if "naive_change_analysed" in e else e["naive_change"]
         out = pd.DataFrame({
@@ -256,16 +217,13 @@ class EvaluationResult(ResultDisplay):
 
     def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """A short text summary in Swedish (``"sv"``) or English (``"en"``)."""
-        from naravard_analysis.report.labels import format_number, label
-
         def f(v: float, d: int = 2) -> str:
             return format_number(v, language, decimals=d)
 
         def pct(v: float) -> str:
             return f"{format_number(100 * v, language, decimals=0)} %"
 
-        level = 100 * self.settings.get("level", 0.95)
-        lv = f"{level:g} %".replace(".", ",") if language == "sv" else f"{level:g}%"
+        lv = format_level(self.settings.get("level", 0.95), language)
         lines = [_t("title", language, intervention=self.intervention),
                  _t("design_" + self.design, language),
                  _t("window", language, m=self.window_months)]
@@ -310,8 +268,6 @@ class EvaluationResult(ResultDisplay):
         """
         import matplotlib.pyplot as plt
 
-        from naravard_analysis.report.labels import label
-
         es = self.event_study
         outs = list(dict.fromkeys(es["outcome"]))
         fig, axes = plt.subplots(1, len(outs), figsize=(4.2 * len(outs), 3.6), squeeze=False,
@@ -327,11 +283,9 @@ class EvaluationResult(ResultDisplay):
                 ax.set_yscale("log")
             ax.axvline(-0.5, color="#D55E00", lw=1, ls="--")
             ax.set_title(label(o, language))
-            ax.set_xlabel("Månader från inskrivning" if language == "sv" else "Months from enrolment")
-        axes[0][0].set_ylabel({"relative": "Kvot mot förperioden" if language == "sv" else "Ratio to pre-window",
-                               "ratio": "Kvot inskrivna/kontroller" if language == "sv" else "Enrolled/controls",
-                               "rate_cases": "Per personår" if language == "sv" else "Per person-year",
-                               }.get(column, column))
+            ax.set_xlabel(label("event_month", language))
+        axis = f"evaluation_axis_{column}"
+        axes[0][0].set_ylabel(label(axis, language) if axis in LABELS else column)
         fig.tight_layout()
         return fig
 

@@ -49,6 +49,7 @@ from scipy import stats
 
 from naravard_analysis.core.defaults import DEFAULT_LANGUAGE
 from naravard_analysis.core.intervals import normal_quantile
+from naravard_analysis.core.labels import format_level, format_number, label
 from naravard_analysis.core.results import ResultDisplay
 from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.methods.person_time import _SHIFT, days, outcome_events, person_frame
@@ -129,32 +130,16 @@ class ListingEffect(ResultDisplay):
 
     def summary(self, language: str = DEFAULT_LANGUAGE) -> str:
         """One-paragraph summary in Swedish or English."""
-        from naravard_analysis.report.labels import check_language, format_number, label
-
-        check_language(language)
-        level = 100 * self.settings.get("level", 0.95)
-        lv_sv, lv_en = f"{level:g} %".replace(".", ","), f"{level:g}%"
-
         def f(v: float) -> str:
             return format_number(v, language, decimals=2)
 
+        words = {"o": label(self.outcome, language), "est": f(self.estimate), "lo": f(self.lower),
+                 "hi": f(self.upper), "lv": format_level(self.settings.get("level", 0.95), language)}
         if self.design == "trial":
-            w = self.settings.get("window_months")
-            if language == "sv":
-                return (f"{label(self.outcome, 'sv')} under {w} månader efter att en fast läkarkontakt "
-                        f"getts, jämfört med ännu inte (samma vårdcentral och månad, samma tidigare "
-                        f"vårdkonsumtion): kvot {f(self.estimate)} ({lv_sv} KI {f(self.lower)}–{f(self.upper)}; "
-                        f"avsikt att behandla {f(self.estimate_itt)}).")
-            return (f"{label(self.outcome, 'en')} over {w} months after getting a named doctor vs not yet "
-                    f"(same unit and month, same earlier use of care): rate ratio {f(self.estimate)} "
-                    f"({lv_en} CI {f(self.lower)}-{f(self.upper)}; intention to treat {f(self.estimate_itt)}).")
-        if language == "sv":
-            return (f"{label(self.outcome, 'sv')}: kvot med/utan fast läkarkontakt {f(self.estimate)} "
-                    f"({lv_sv} KI {f(self.lower)}–{f(self.upper)}; ojusterad {f(self.crude)}), justerat för "
-                    f"år och {', '.join(self.adjust) or 'inget annat'}. Ett samband, inte en bevisad effekt.")
-        return (f"{label(self.outcome, 'en')}: rate ratio with/without a named doctor {f(self.estimate)} "
-                f"({lv_en} CI {f(self.lower)}-{f(self.upper)}; crude {f(self.crude)}), adjusted for year and "
-                f"{', '.join(self.adjust) or 'nothing else'}. An association, not a proven effect.")
+            return label("listing_effect_trial", language, w=self.settings.get("window_months"),
+                         itt=f(self.estimate_itt), **words)
+        adjust = ", ".join(self.adjust) or label("listing_effect_adjust_none", language)
+        return label("listing_effect_poisson", language, crude=f(self.crude), adjust=adjust, **words)
 
 
 def _exposure_intervals(data, pf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
