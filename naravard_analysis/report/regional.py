@@ -21,6 +21,7 @@ mobile_teams  mobile-team evaluation: naive before/after vs matched difference-i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from naravard_analysis.data import RegisterData
-from naravard_analysis.errors import ParameterError, SchemaError
+from naravard_analysis.errors import DataWarning, ParameterError, SchemaError
 from naravard_analysis.report import narrative as nar
 from naravard_analysis.report.disclosure import DisclosureRegistry
 from naravard_analysis.report.figures import plot_forest, plot_its, plot_lines, save_figure
@@ -298,10 +299,6 @@ class RegionalReport:
             return builder()
         except SchemaError as err:
             self.tables.pop(key, None)
-            import warnings
-
-            from naravard_analysis.errors import DataWarning
-
             where = ".".join(str(x) for x in (err.table, err.column) if x)
             rule = err.rule if not any(ch.isdigit() for ch in err.rule) else ""
             warnings.warn(f"report section {key!r} left out: {where}: {rule or 'a data rule'}",
@@ -774,8 +771,6 @@ def _evaluate_mobile_teams(data: RegisterData) -> tuple[Any, Any, list[str], str
     """The matched (target-trial) evaluation with the negative-control outcome among its outcomes
     (so its counts are there to check), the ``pre_post`` design for the naive before/after
     ratio with its counts, the outcomes shown and the negative control's name."""
-    import warnings
-
     from naravard_analysis.methods.evaluation import DEFAULT_OUTCOMES, evaluate_enrolments
     from naravard_analysis.methods.person_time import OUTCOMES
 
