@@ -16,23 +16,32 @@ Treatment strategies
     ``m`` nor during follow-up (the *controls*: every eligible person who does not start in month
     ``m``).
 Assignment
-    emulated by exact matching plus weighting: a treated person and their controls share the trial
-    month, the area, the age group (<65, 65-79, 80+) and the counts of unplanned admissions and ED
-    visits in the six calendar months before ``m0`` (the trigger window of Swedish team referrals,
-    exact up to 3 and 4); within these cells the controls are weighted by the odds of a propensity
-    score in age, sex, acute events in the last calendar month, unplanned admissions in the last
-    three months and in months 7-24 before (the long-run baseline), the number of chronic condition groups and the uncapped
-    trigger counts (:func:`_odds_weights`). Comparing within the *same area and month* removes the
+    emulated by exact matching plus balancing weights: a treated person and their controls share the
+    trial month, the area, the age group (<65, 65-79, 80+) and the counts of unplanned admissions and
+    ED visits in the six calendar months before ``m0`` (the trigger window of Swedish team
+    referrals, exact up to 3 and 4) and of acute events in the last month. Within and across these
+    cells the controls are then weighted by entropy balancing (:mod:`.balancing`; Hainmueller,
+    *Political Analysis* 2012;20:25) until their means equal the treated's on age (linear and
+    squared), sex, admissions of the last three months (levels 0/1/2+), readmissions, bed days,
+    days since the last admission, the long-run baseline (admissions in months 7-24 before), the
+    area baseline, the chronic condition groups ever recorded, and the history of the outcome that
+    targeting follows: avoidable admissions in the trigger window and in months 7-24, and each
+    avoidable chronic group that was the main diagnosis of an earlier admission
+    (:func:`_balance_features`). Comparing within the *same area and month* removes the
     area's baseline rate and the secular trend from the contrast; matching on the trigger window
     compares people with the same spike, so both groups regress to the mean alike (Daw & Hatfield,
     *Health Serv Res* 2018;53:4138 show why matching on pre-period levels *across* areas with
     different baselines biases a difference-in-differences: the controls' spike is a chance high in
-    a low-rate area and regresses further). The post-period rates are compared directly; there is
-    no before/after differencing, because the pre-period is already equal by design.
+    a low-rate area and regresses further). Balancing the outcome's own history matters when
+    treatment follows need that the general counts miss (a named doctor given to those admitted
+    for heart failure): a propensity model fitted by maximum likelihood leaves such differences
+    (its odds weights balance means only approximately), entropy balancing removes them whenever
+    the controls can reach the treated means. The post-period rates are compared directly; there
+    is no before/after differencing, because the pre-period is already equal by design.
 Control sampling
     up to ``controls_per_case`` controls per treated person are drawn at random within each cell
     and weighted ``n_treated / n_sampled`` (an exact-matching ATT weight; random sampling keeps it
-    unbiased and bounds memory). Each control's index day is the start day of a randomly chosen
+    unbiased and bounds memory) before the balancing weights tilt them. Each control's index day is the start day of a randomly chosen
     treated person of the same cell, so both groups are followed from the same point of the month.
 Follow-up and censoring
     ``window_days`` from the index day, split into calendar-month pieces, ended at death or moving
@@ -42,9 +51,9 @@ Follow-up and censoring
     day would count the start month twice, once as the starter's days before the start and once
     as the weight 1/(1 - h) of the others); because starting depends on events during follow-up
     (a new spike), the remaining control time is weighted by the inverse probability of remaining
-    uncensored (IPCW; Robins & Finkelstein, *Biometrics* 2000;56:779), estimated without a
-    parametric model as the weighted share starting in each cell of calendar month × area × age
-    band × trigger counts at the month start (× conditions): a saturated pooled-logistic model.
+    uncensored (IPCW; Robins & Finkelstein, *Biometrics* 2000;56:779), from a pooled logistic
+    model of starting each month among the controls at risk, in the roll-out's drivers measured on
+    the month's first day and the area's start intensity in the whole population (:func:`_ipcw`).
     Intention to treat keeps controls who start later, unweighted (biased towards no effect).
 Estimate
     the ratio of the weighted event rates per person-time, treated vs controls, with a
@@ -99,9 +108,10 @@ AGE_EDGES = np.array([20, 40, 50, 60, 65, 70, 75, 80, 85, 90])
 #: Covariates of each person-trial (measured on the first day of the trial month).
 TRIAL_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "readm_6m", "acute_last_month", "adm_3m",
                     "days_since_admission", "bed_days_6m", "adm_7_24m", "conditions", "area_baseline",
-                    "adm_6m_last_month", "ed_6m_last_month"]
+                    "adm_6m_last_month", "ed_6m_last_month", "avoidable_6m", "avoidable_7_24m",
+                    "avoidable_groups", "avoidable_3m", "adm_last_month", "days_since_avoidable"]
 #: Exact-cell caps (beyond the area): the trigger-window counts. Everything else is balanced by
-#: propensity-odds weights within the cells (:func:`_odds_weights`).
+#: entropy-balancing weights across the cells (:func:`_balancing_weights`).
 _CAPS = {"adm_6m": 3, "ed_6m": 4, "acute_last_month": 1}
 _EXACT_AGE = np.array([65, 80])  # <65, 65-79, 80+
 _PS_COVARIATES = ["age", "male", "adm_6m", "ed_6m", "readm_6m", "acute_last_month", "adm_3m",
@@ -144,6 +154,13 @@ class TrialHistory:
         admissions and one admission with its readmission are told apart.
     bed
         Bed days of unplanned stays by admission day, or ``None``.
+    avoidable
+        Unplanned admissions for an avoidable chronic condition (the ``avoidable_admissions``
+        outcome's definition), or ``None``: the outcome's own history.
+    groups_first
+        ``(persons, groups)`` first day each avoidable chronic group (heart failure, COPD, asthma,
+        diabetes, hypertension, angina, anaemia) was the main diagnosis of an admission, planned or
+        not (``_BIG`` when never), or ``None``: the conditions known to need follow-up.
     """
 
     adm: EventIndex
@@ -151,6 +168,8 @@ class TrialHistory:
     conditions_first: np.ndarray | None = None
     readm: EventIndex | None = None
     bed: EventIndex | None = None
+    avoidable: EventIndex | None = None
+    groups_first: np.ndarray | None = None
 
 
 @dataclass
@@ -162,7 +181,8 @@ class TrialFrame:
     units
         One row per person-trial: ``trial`` (month index), ``code``, ``treated``, ``index_day``,
         ``weight`` (1 treated; ATT sampling weight for controls), ``cell``, ``area`` and the raw
-        :data:`TRIAL_COVARIATES`.
+        :data:`TRIAL_COVARIATES`; ``group_bits`` codes the avoidable groups known (bit ``j`` =
+        :data:`AVOIDABLE_GROUPS` ``[j]``).
     lo, hi_itt, hi_pp
         ``(units, pieces)`` int days: calendar-month pieces of follow-up (half-open), ended at
         exit; ``hi_pp`` also at a control's own start.
@@ -228,7 +248,41 @@ def trial_history(data, pf: PersonFrame, *, readmission_days: int = 30,
         admitted = np.isin(ek, adm_keys) | np.isin(ek + 1, adm_keys)
         ed = EventIndex(e_code[~admitted], e_day[~admitted], np.ones(int((~admitted).sum())))
     bed = EventIndex(*outcome_events(data, "bed_days", pf))
-    return TrialHistory(adm=adm, ed=ed, conditions_first=conditions_first, readm=readm, bed=bed)
+    avoidable = EventIndex(*outcome_events(data, "avoidable_admissions", pf))
+    return TrialHistory(adm=adm, ed=ed, conditions_first=conditions_first, readm=readm, bed=bed,
+                        avoidable=avoidable, groups_first=avoidable_groups_first(data, pf))
+
+
+#: Avoidable chronic groups of :func:`avoidable_groups_first` (Socialstyrelsen's chronic list).
+AVOIDABLE_GROUPS = ("heart_failure", "copd", "asthma", "diabetes", "hypertension", "angina", "anemia")
+
+
+def avoidable_groups_first(data, pf: PersonFrame) -> np.ndarray:
+    """First day each avoidable chronic group (:data:`AVOIDABLE_GROUPS`) was the main diagnosis of an
+    admission (planned or not, any age), per person code; ``2**40`` when never.
+
+    Shape ``(persons, groups)``. An admission *for* heart failure or COPD marks a condition that a
+    named doctor or a mobile team is given to follow up, and it is the strongest predictor of the
+    next avoidable admission, so the trials balance on it group by group.
+    """
+    from naravard_analysis.indicators.avoidable import flag_avoidable
+    from naravard_analysis.methods.person_time import days
+
+    out = np.full((len(pf.ids), len(AVOIDABLE_GROUPS)), np.int64(_BIG))
+    a = data.admissions
+    if a is None or not len(a):
+        return out
+    flags = flag_avoidable(a, data.persons, unit="admission", min_age=0)
+    code = pf.codes(flags["person_id"], "admissions")
+    day = days(flags["admission_date"])
+    for j, g in enumerate(AVOIDABLE_GROUPS):  # a handful of groups, each vectorised over admissions
+        if g not in flags:
+            continue
+        m = flags[g].to_numpy(dtype=bool)
+        col = out[:, j].copy()
+        np.minimum.at(col, code[m], day[m])
+        out[:, j] = col
+    return out
 
 
 def municipality_area(data) -> Callable[[np.ndarray, int], np.ndarray]:
@@ -279,21 +333,40 @@ def _counts(ix: EventIndex | None, code: np.ndarray, lo: np.ndarray | int, hi: n
                   np.broadcast_to(np.asarray(hi, np.int64), (n,)))
 
 
-def _history_cov(code: np.ndarray, m: int, pf: PersonFrame, male: np.ndarray, h: TrialHistory) -> dict:
-    """Covariates on the first day of month ``m`` (everything but area and the area baseline)."""
-    m0, m1, m3, m6, m7, m24 = (int(month_first_day(m - k)) for k in (0, 1, 3, 6, 7, 24))
+def _history_cov(code: np.ndarray, m: int | np.ndarray, pf: PersonFrame, male: np.ndarray,
+                 h: TrialHistory) -> dict:
+    """Covariates on the first day of month ``m`` (one month, or one per row; everything but area
+    and the area baseline)."""
+    m = np.broadcast_to(np.asarray(m, np.int64), code.shape)
+    m0, m1, m3, m6, m7, m24 = (month_first_day(m - k) for k in (0, 1, 3, 6, 7, 24))
     adm6 = _counts(h.adm, code, m6, m0)
     ed6 = _counts(h.ed, code, m6, m0)
     recent = _counts(h.adm, code, m1, m0) + _counts(h.ed, code, m1, m0)
     long = _counts(h.adm, code, m24, m6)
-    cond = ((h.conditions_first[code] < m0).sum(1).astype(float) if h.conditions_first is not None
-            else np.zeros(code.size))
+    if h.conditions_first is not None:
+        rec = h.conditions_first[code] < m0[:, None]
+        cond = rec.sum(1).astype(float)
+        cond_bits = (rec * (1 << np.arange(rec.shape[1]))).sum(1).astype(np.int64)
+    else:
+        cond, cond_bits = np.zeros(code.size), np.zeros(code.size, np.int64)
+    if h.groups_first is not None:
+        known = h.groups_first[code] < m0[:, None]
+        bits = (known * (1 << np.arange(known.shape[1]))).sum(1).astype(np.int64)
+        n_groups = known.sum(1).astype(float)
+    else:
+        bits, n_groups = np.zeros(code.size, np.int64), np.zeros(code.size)
     return {"age": (m0 - pf.birth[code]) / _YEAR, "male": male[code], "adm_6m": adm6, "ed_6m": ed6,
             "acute_last_month": recent, "adm_3m": _counts(h.adm, code, m3, m0), "adm_7_24m": long,
             "conditions": cond, "readm_6m": _counts(h.readm, code, m6, m0),
-            "days_since_admission": h.adm.days_since_last(code, np.full(code.size, m0, np.int64), 365),
+            "days_since_admission": h.adm.days_since_last(code, m0, 365),
             "bed_days_6m": _counts(h.bed, code, m6, m0),
-            "adm_6m_last_month": _counts(h.adm, code, m7, m1), "ed_6m_last_month": _counts(h.ed, code, m7, m1)}
+            "adm_6m_last_month": _counts(h.adm, code, m7, m1), "ed_6m_last_month": _counts(h.ed, code, m7, m1),
+            "avoidable_6m": _counts(h.avoidable, code, m6, m0),
+            "avoidable_3m": _counts(h.avoidable, code, m3, m0), "adm_last_month": _counts(h.adm, code, m1, m0),
+            "days_since_avoidable": (h.avoidable.days_since_last(code, m0, 365) if h.avoidable is not None
+                                     else np.full(code.size, 365.0)),
+            "avoidable_7_24m": _counts(h.avoidable, code, m24, m6),
+            "avoidable_groups": n_groups, "group_bits": bits, "condition_bits": cond_bits}
 
 
 def _key(cov: dict, area: np.ndarray) -> np.ndarray:
@@ -490,62 +563,82 @@ def emulate_trials(
             "cell": cell_base + np.concatenate([t_cell[has], pos[chosen]]),
             "area": np.concatenate([t_area[tw], p_area[chosen]]),
             **{c: np.concatenate([rows_t[c], rows_c[c]]) for c in TRIAL_COVARIATES},
+            "group_bits": np.concatenate([rows_t["group_bits"], rows_c["group_bits"]]),
+            "condition_bits": np.concatenate([rows_t["condition_bits"], rows_c["condition_bits"]]),
         })
         cell_base += uk.size
         frames.append(part)
 
-    cols = ["trial", "code", "treated", "index_day", "weight", "cell", "area", *TRIAL_COVARIATES]
+    cols = ["trial", "code", "treated", "index_day", "weight", "cell", "area", *TRIAL_COVARIATES, "group_bits",
+            "condition_bits"]
     units = (pd.concat(frames, ignore_index=True) if frames
              else pd.DataFrame({c: pd.Series(dtype=float) for c in cols}))
     units["treated"] = units["treated"].astype(bool)
+    fit_info: dict[str, Any] = {}
     if len(units):
-        units["weight"] = _odds_weights(units)
+        units["weight"], fit_info = _balancing_weights(units)
     why_all = np.concatenate(reasons) if reasons else np.array([], dtype=object)
     report = _report(why_all)
     lo, hi_itt, hi_pp = _pieces(units, pf, start_day, int(window_days))
-    ipcw = _ipcw(units, lo, hi_itt, pf, start_day, male, history)
+    ipcw, cens_info = _ipcw(units, lo, hi_itt, pf, start_day, male, history, area_at)
     balance = _balance(units, pd.concat(before, ignore_index=True) if before else None)
     w_c = ipcw[~units["treated"].to_numpy(bool)]
     settings = {"window_days": int(window_days), "history_days": int(history_days),
                 "controls_per_case": k, "seed": seed, "n_trials": len(frames),
                 "ipcw_max": float(w_c.max()) if w_c.size else np.nan,
-                "ipcw_mean": float(w_c[w_c > 0].mean()) if (w_c > 0).any() else np.nan}
+                "ipcw_mean": float(w_c[w_c > 0].mean()) if (w_c > 0).any() else np.nan, **fit_info, **cens_info}
     return TrialFrame(units=units, lo=lo, hi_itt=hi_itt, hi_pp=hi_pp, ipcw=ipcw, report=report,
                       balance=balance, settings=settings)
 
 
-def _odds_weights(units: pd.DataFrame) -> np.ndarray:
-    """Control weights ``sampling weight × e/(1-e)``, rescaled to ``n_treated`` within each cell.
+def _balance_features(units: pd.DataFrame) -> np.ndarray:
+    """Covariates whose means the control weights equalise to the treated's (:func:`_balancing_weights`).
 
-    ``e`` is the propensity of being treated given the covariates beyond the exact cell (age, sex,
-    acute events last month, long-run admissions, conditions and the uncapped trigger counts), from
-    one logistic regression on all person-trials (controls weighted by their sampling weight so that
-    they stand for their whole cell). The odds weights make the weighted controls of each cell look
-    like its treated (ATT weighting; Hirano, Imbens & Ridder, *Econometrica* 2003;71:1161); the
-    exact cell keeps the comparison within area, month and trigger counts.
+    The trigger window is already exact in the cell; here: age (linear and squared), sex, the
+    admissions of the last three months as levels 0/1/2+ (a referral or a named doctor follows a
+    recent admission), the last month's acute events, readmissions, bed days and the days since
+    the last admission, the long-run baseline (months 7-24), the area baseline, the chronic
+    condition groups ever recorded (each group), and the outcome's own history: avoidable admissions in the
+    trigger window and in months 7-24, and each avoidable chronic group that was the main
+    diagnosis of an earlier admission (group by group).
     """
-    from sklearn.linear_model import LogisticRegression
+    x = units[_PS_COVARIATES].to_numpy(float)
+    a3 = units["adm_3m"].to_numpy(float)
+    def unpack(col: str, n_bits: int) -> np.ndarray:
+        bits = units[col].to_numpy(np.int64) if col in units else np.zeros(len(units), np.int64)
+        on = (bits[:, None] >> np.arange(n_bits)[None, :]) & 1
+        return on[:, on.any(0)]  # groups nobody has carry no information
+
+    groups = unpack("group_bits", len(AVOIDABLE_GROUPS))
+    conditions = unpack("condition_bits", 16)
+    return np.column_stack([
+        x, x[:, 0] ** 2 / 100.0, np.log1p(units["days_since_admission"].to_numpy(float)),
+        np.log1p(units["bed_days_6m"].to_numpy(float)), a3 == 1, a3 >= 2,
+        units[["avoidable_6m", "avoidable_3m", "avoidable_7_24m", "avoidable_groups", "adm_last_month"]].to_numpy(float),
+        np.log1p(units["days_since_avoidable"].to_numpy(float)), groups, conditions,
+    ]).astype(float)
+
+
+def _balancing_weights(units: pd.DataFrame) -> tuple[np.ndarray, dict[str, Any]]:
+    """Control weights by entropy balancing within the exact cells (:mod:`.balancing`).
+
+    Each cell's controls keep their total (``n_treated`` of the cell, the exact-matching ATT
+    weight); within and across cells they are tilted, as little as possible, until their means of
+    :func:`_balance_features` equal the treated's. Equivalent to a propensity model with a cell
+    intercept and common slopes fitted by its balance equations (Hainmueller 2012; Zhao & Percival
+    2017), so unlike odds weights from a pooled logistic model the means balance exactly whenever
+    they can.
+    """
+    from naravard_analysis.methods.balancing import entropy_balance
 
     tr = units["treated"].to_numpy(bool)
     w = units["weight"].to_numpy(float).copy()
     if tr.all() or not tr.any():
-        return w
-    x = units[_PS_COVARIATES].to_numpy(float)
-    ds = units["days_since_admission"].to_numpy(float)
-    x = np.column_stack([x, x[:, 0] ** 2 / 100.0, np.log1p(ds), np.log1p(units["bed_days_6m"].to_numpy(float))])
-    sd = x.std(0)
-    sd[sd == 0] = 1.0
-    z = (x - x.mean(0)) / sd
-    model = LogisticRegression(C=1.0, max_iter=1000)
-    model.fit(z, tr, sample_weight=w)
-    lp = np.clip(model.decision_function(z), -10, 10)
-    odds = np.exp(lp)
-    wc = np.where(tr, 1.0, w * odds)
-    cell = units["cell"].to_numpy(np.int64)
-    n_t = np.bincount(cell, weights=tr.astype(float))
-    s_c = np.bincount(cell, weights=np.where(tr, 0.0, wc), minlength=n_t.size)
-    scale = np.where(s_c > 0, n_t / np.where(s_c > 0, s_c, 1.0), 0.0)
-    return np.where(tr, 1.0, wc * scale[cell])
+        return w, {"balance_converged": True, "balance_max_smd": 0.0}
+    res = entropy_balance(_balance_features(units), tr, base_weight=w,
+                          strata=units["cell"].to_numpy(np.int64))
+    return res.weights, {"balance_converged": res.converged, "balance_max_smd": res.max_abs_smd,
+                         "balance_iterations": res.iterations}
 
 
 def _report(why: np.ndarray) -> pd.DataFrame:
@@ -582,27 +675,79 @@ def _pieces(units: pd.DataFrame, pf: PersonFrame, start_day: np.ndarray,
     return lo, hi_itt, hi_pp
 
 
+def _start_intensity(pf: PersonFrame, start_day: np.ndarray, area_at: Callable[[np.ndarray, int], np.ndarray],
+                     months: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per calendar month: starts and persons at risk of starting, by area, in the whole population.
+
+    At risk on the month's first day: resident and not started before it. The roll-out (which
+    areas have begun and how fast they enrol) is measured on everybody, not on the few sampled
+    controls, so the censoring model below gets it without sparse cells.
+    """
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for c in np.unique(months):  # one vectorised pass over the population per calendar month
+        c0, c1 = int(month_first_day(c)), int(month_first_day(c + 1))
+        risk = np.flatnonzero((pf.entry <= c0) & (pf.exit > c0) & (start_day >= c0))
+        area = area_at(risk, c0)
+        ok = area >= 0
+        size = int(area.max(initial=0)) + 1
+        n_risk = np.bincount(area[ok], minlength=size).astype(float)
+        starts = np.bincount(area[ok], weights=(start_day[risk[ok]] < c1).astype(float), minlength=size)
+        out[int(c)] = (starts, n_risk)
+    return out
+
+
+def _censoring_features(cov: dict, log_intensity: np.ndarray) -> np.ndarray:
+    """Covariates of the censoring (starting) model: the drivers a roll-out uses, as levels."""
+    def levels(v: np.ndarray, cap: int) -> np.ndarray:
+        v = np.minimum(np.asarray(v, np.int64), cap)
+        return (v[:, None] == np.arange(1, cap + 1)[None, :]).astype(float)
+
+    trigger = (np.minimum(cov["adm_6m"], _CAPS["adm_6m"]).astype(np.int64) * (_CAPS["ed_6m"] + 1)
+               + np.minimum(cov["ed_6m"], _CAPS["ed_6m"]).astype(np.int64))
+    n_trig = (_CAPS["adm_6m"] + 1) * (_CAPS["ed_6m"] + 1)
+    band = np.searchsorted(AGE_EDGES, cov["age"], side="right")
+    return np.column_stack([
+        (trigger[:, None] == np.arange(1, n_trig)[None, :]).astype(float),
+        (band[:, None] == np.arange(1, len(AGE_EDGES) + 1)[None, :]).astype(float),
+        cov["male"], levels(cov["adm_3m"], 2), np.minimum(cov["acute_last_month"], 1),
+        levels(cov["conditions"], 4), levels(cov["avoidable_groups"], 4),
+        np.log1p(cov["days_since_admission"]), np.log1p(cov["adm_7_24m"]), np.log1p(cov["avoidable_6m"]),
+        log_intensity,
+    ])
+
+
 def _ipcw(units: pd.DataFrame, lo: np.ndarray, hi_itt: np.ndarray, pf: PersonFrame, start_day: np.ndarray,
-          male: np.ndarray, history: TrialHistory) -> np.ndarray:
+          male: np.ndarray, history: TrialHistory,
+          area_at: Callable[[np.ndarray, int], np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
     """Inverse probability of remaining uncensored (not started) per control piece.
 
     Piece 0 is the rest of the trial month, in which a control cannot start by definition. For
-    piece ``j ≥ 1`` (calendar month ``c = trial + j``), the hazard of starting in ``c`` is the
-    weighted share who start (on any day of ``c``) among the controls at risk on its first day,
-    within cells of ``c`` × area × age band × trigger counts on that day (× conditions). A control
-    who starts in ``c`` is censored on ``c``'s first day (discrete-time censoring: the decision
-    belongs to the month, the day within it is chance); one uncensored through piece ``j`` carries
-    ``prod_{i<=j} 1 / (1 - h_i)``.
+    piece ``j ≥ 1`` (calendar month ``c = trial + j``), the probability ``h`` that a control at
+    risk on ``c``'s first day starts during ``c`` comes from a pooled logistic model (discrete-time
+    hazard; Hernán, Brumback & Robins, *Epidemiology* 2000;11:561) fitted on the controls at risk
+    in every month, in the drivers of a roll-out measured on that first day: the trigger-window
+    admissions × ED visits (levels), age band, sex, admissions of the last three months, the last
+    month's acute events, chronic and avoidable condition groups, days since the last admission,
+    the long-run baseline, and the area's start intensity that month in the whole population
+    (:func:`_start_intensity`; ``h = 0`` where nobody in the area started). A control who starts in
+    ``c`` is censored on ``c``'s first day (the decision belongs to the month, the day within it is
+    chance); one uncensored through piece ``j`` carries ``prod_{i<=j} 1 / (1 - h_i)``.
+
+    A model rather than saturated cells: with cells of month × area × counts most cells hold one
+    control, whose censoring then gives ``h = 1`` and loses its person-time instead of passing it
+    to the others (a bias towards the never-censored).
     """
+    from sklearn.linear_model import LogisticRegression
+
     n, P = lo.shape
     out = np.ones((n, P))
+    info: dict[str, Any] = {"censoring_rows": 0, "censored": 0}
     ctrl = np.flatnonzero(~units["treated"].to_numpy(bool))
     if ctrl.size == 0 or P < 2:
-        return out
+        return out, info
     code = units["code"].to_numpy(np.int64)[ctrl]
     trial = units["trial"].to_numpy(np.int64)[ctrl]
     w = units["weight"].to_numpy(float)[ctrl]
-    area = units["area"].to_numpy(np.int64)[ctrl]
     j = np.arange(1, P)
     c_first = month_first_day(trial[:, None] + j[None, :])  # first day of calendar month trial + j
     hi_c = hi_itt[ctrl][:, 1:]
@@ -613,35 +758,43 @@ def _ipcw(units: pd.DataFrame, lo: np.ndarray, hi_itt: np.ndarray, pf: PersonFra
     cens = at_risk & (own < month_first_day(trial[:, None] + j[None, :] + 1))
     r, q = np.nonzero(at_risk)
     if r.size == 0:
-        return out
+        return out, info
     cc = code[r]
     month = trial[r] + j[q]
-    m0 = month_first_day(month)
-    m6 = month_first_day(month - 6)
-    a6 = np.minimum(history.adm.sum(cc, m6, m0), _CAPS["adm_6m"]).astype(np.int64)
-    e6 = (np.minimum(history.ed.sum(cc, m6, m0), _CAPS["ed_6m"]).astype(np.int64) if history.ed is not None
-          else np.zeros(r.size, np.int64))
-    cond = (np.minimum((history.conditions_first[cc] < m0[:, None]).sum(1), 2)
-            if history.conditions_first is not None else np.zeros(r.size, np.int64))
-    band = np.searchsorted(AGE_EDGES, (m0 - pf.birth[cc]) / _YEAR, side="right")
-    key = month - month.min()
-    for v, size in ((area[r], int(area.max()) + 1), (band, len(AGE_EDGES) + 1), (a6, _CAPS["adm_6m"] + 1),
-                    (e6, _CAPS["ed_6m"] + 1), (cond, 3), (male[cc].astype(np.int64), 2)):
-        key = key * size + v
-    _, cell = np.unique(key, return_inverse=True)
-    ww = w[r]
-    num = np.bincount(cell, weights=ww * cens[r, q])
-    den = np.bincount(cell, weights=ww)
-    h = np.where(den > 0, num / den, 0.0)[cell]
+    intensity = _start_intensity(pf, start_day, area_at, month)
+    starts = np.zeros(r.size)
+    log_int = np.zeros(r.size)
+    for c, (n_start, n_risk) in intensity.items():  # one pass per calendar month
+        rows = np.flatnonzero(month == c)
+        area = area_at(cc[rows], int(month_first_day(c)))
+        known = (area >= 0) & (area < n_start.size)
+        a = np.where(known, area, 0)
+        starts[rows] = np.where(known, n_start[a], 0.0)
+        log_int[rows] = np.log((np.where(known, n_start[a], 0.0) + 0.5) / (np.where(known, n_risk[a], 0.0) + 1.0))
+    y = cens[r, q]
+    h = np.zeros(r.size)
+    fit = starts > 0  # nobody in the area started that month: nobody can be censored
+    info.update({"censoring_rows": int(r.size), "censored": int(y.sum())})
+    if y[fit].any() and not y[fit].all():
+        x = _censoring_features(_history_cov(cc[fit], month[fit], pf, male, history), log_int[fit])
+        mu, sd = x.mean(0), x.std(0)
+        sd[sd == 0] = 1.0
+        model = LogisticRegression(C=10.0, max_iter=2000)
+        model.fit((x - mu) / sd, y[fit], sample_weight=w[r][fit])
+        h[fit] = model.predict_proba((x - mu) / sd)[:, 1]
+    elif y[fit].all():
+        h[fit] = y[fit]
+    h = np.minimum(h, 0.99)  # a start that was certain cannot be re-weighted; cap the weight at 100
     factor = np.ones((ctrl.size, P - 1))
     # an uncensored control carries 1/(1-h); a censored one stops (its partial piece keeps the
     # weight accumulated before this month)
-    with np.errstate(divide="ignore"):
-        factor[r, q] = np.where(cens[r, q], 1.0, 1.0 / (1.0 - h))
+    factor[r, q] = np.where(y, 1.0, 1.0 / (1.0 - h))
     cum = np.cumprod(factor, axis=1)
     before_c = np.column_stack([np.ones(ctrl.size), cum[:, :-1]])
     out[ctrl, 1:] = np.where(cens, before_c, cum)
-    return out
+    info["censoring_expected"] = float((w[r] * h).sum())
+    info["censoring_observed"] = float((w[r] * y).sum())
+    return out, info
 
 
 def _balance(units: pd.DataFrame, before: pd.DataFrame | None) -> pd.DataFrame:

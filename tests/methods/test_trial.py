@@ -117,7 +117,7 @@ def targeted_world(seed: int, *, rr: float, n_persons: int = 10000, n_areas: int
     rate (highest first, ``targeted``) at yearly steps from 2017, the lowest-rate area never. Person
     rate = area × age × persistent frailty × a transient spike (AR(1) with jumps); a resident 65+
     with at least 2 unplanned admissions in the last six calendar months, in an area whose team has
-    started, is enrolled in the next month with probability 0.5, at a uniform day; while enrolled
+    started, is enrolled in the next month with probability 0.25, at a uniform day; while enrolled
     the rate is multiplied by ``rr``.
     """
     rng = np.random.default_rng(seed)
@@ -152,7 +152,7 @@ def targeted_world(seed: int, *, rr: float, n_persons: int = 10000, n_areas: int
         buf[t % 6] = np.bincount(pos, minlength=n_persons)
         if t + 1 < T:
             trig = (buf.sum(0) >= 2) & (age >= 65) & (enrol >= 2**40) & (start_month[area] <= t + 1)
-            go = trig & (rng.random(n_persons) < 0.5)
+            go = trig & (rng.random(n_persons) < 0.25)  # limited places: many wait
             enrol[go] = first[t + 1] + rng.integers(0, ndays[t + 1], int(go.sum()))
     pos, day = np.concatenate(rows_p), np.concatenate(rows_d)
     munis = np.array(["1480", "1401", "1402", "1407", "1415", "1419", "1421", "1427"])[:n_areas]
@@ -173,31 +173,46 @@ def targeted_world(seed: int, *, rr: float, n_persons: int = 10000, n_areas: int
                         meta={"period": ["2016-01-01", "2021-12-31"], "source": "synthetic"})
 
 
+SEEDS = (1, 2, 3, 4)
+
+
 @pytest.fixture(scope="module")
 def targeted():
-    return {(rr, seed): targeted_world(seed, rr=rr) for rr in (1.0, 0.7) for seed in (1, 2)}
+    return {(rr, seed): targeted_world(seed, rr=rr) for rr in (1.0, 0.7) for seed in SEEDS}
 
 
-@pytest.mark.parametrize("rr", [1.0, 0.7])
-@pytest.mark.parametrize("seed", [1, 2])
-def test_trial_recovers_truth_under_area_targeting(targeted, rr, seed):
-    world = targeted[(rr, seed)]
+@pytest.fixture(scope="module")
+def targeted_results(targeted):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = evaluate_enrolments(world, outcomes=("unplanned_admissions",))
-    e = res.estimates.loc["unplanned_admissions"]
-    # no contacts table: the admission outcomes are estimated, ED visits are left out
-    assert list(res.estimates.index) == ["unplanned_admissions"]
-    assert e["lower"] < rr < e["upper"]
-    assert abs(np.log(e["estimate"] / rr)) < 0.15
-    # balance of the trigger window and of the area baseline after matching
-    assert abs(res.balance.loc["adm_6m", "smd_after"]) < 0.1
-    assert abs(res.balance.loc["area_baseline", "smd_after"]) < 0.1
-    assert res.balance.loc["adm_6m", "smd_before"] > 0.5
-    # falsification: the placebo window and the negative control exist and hold numbers
-    s = res.sensitivity.loc["unplanned_admissions"]
-    assert np.isfinite([s["e_value"], s["placebo_estimate"], s["pretrend_p_value"]]).all()
-    assert s["e_value"] >= 1
+        return {key: evaluate_enrolments(w, outcomes=("unplanned_admissions",)) for key, w in targeted.items()}
+
+
+def test_trial_recovers_truth_under_area_targeting(targeted_results):
+    """Four independent targeted worlds, each with no effect and with 0.7 (same seed, same people and
+    enrolments: the pair differs only in the effect). One world's per-protocol estimate has a
+    standard error of about 0.13 on the log scale (few who meet the rule stay untreated), so the
+    checks are on the mean over worlds, on the paired contrast, and on how many intervals cover."""
+    est = {k: r.estimates.loc["unplanned_admissions"] for k, r in targeted_results.items()}
+    log_none = np.log([est[(1.0, s)]["estimate"] for s in SEEDS])
+    log_known = np.log([est[(0.7, s)]["estimate"] for s in SEEDS])
+    assert abs(log_none.mean()) < 0.12
+    assert abs(log_known.mean() - np.log(0.7)) < 0.12
+    # the paired contrast: same world, effect on vs off
+    assert np.abs(log_known - log_none - np.log(0.7)).max() < 0.08
+    covered = [est[(rr, s)]["lower"] < rr < est[(rr, s)]["upper"] for rr in (1.0, 0.7) for s in SEEDS]
+    assert sum(covered) >= 5  # 95 % intervals: a miss or two in eight happen; four would be rare
+    for res in targeted_results.values():
+        # no contacts table: the admission outcomes are estimated, ED visits are left out
+        assert list(res.estimates.index) == ["unplanned_admissions"]
+        # balance of the trigger window and of the area baseline after matching
+        assert abs(res.balance.loc["adm_6m", "smd_after"]) < 0.1
+        assert abs(res.balance.loc["area_baseline", "smd_after"]) < 0.1
+        assert res.balance.loc["adm_6m", "smd_before"] > 0.5
+        # falsification: the placebo window and the negative control exist and hold numbers
+        s = res.sensitivity.loc["unplanned_admissions"]
+        assert np.isfinite([s["e_value"], s["placebo_estimate"], s["pretrend_p_value"]]).all()
+        assert s["e_value"] >= 1
 
 
 @pytest.mark.slow

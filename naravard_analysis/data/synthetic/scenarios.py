@@ -10,8 +10,8 @@ one intervention so that it is *targeted* at need, as in Swedish practice:
     spaced months; the lowest-rate quarter never starts. Patients are enrolled right after an
     admission spike (:func:`team_enrolments`: 65+, ≥ 2 unplanned admissions or ≥ 3 unplanned
     admissions + ED visits without admission in the six calendar months before, referred with
-    probability 0.5,
-    enrolled the next month); an enrolment lasts at least seven months, so the six-month outcome
+    probability 0.25 a month while the trigger holds (teams have limited places), enrolled the next
+    month); an enrolment lasts at least seven months, so the six-month outcome
     window is wholly under treatment.
 ``teams_random``
     The same, but the order in which municipalities start is a random permutation (targeting off).
@@ -82,14 +82,14 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "teams_targeted": {
         "intervention": "mobile_team", "targeting": True, "area": "municipality",
         "log_rate_spread": 0.4, "trend_per_year": None, "never_share": 0.25,
-        "enrolment_min_months": 7, "enrolment_mean_months": 12,
+        "enrolment_min_months": 7, "enrolment_mean_months": 12, "referral_probability": 0.25,
         "description": "mobile teams start first in the municipalities with the highest admission "
                        "rates; patients enrolled right after an admission spike",
     },
     "teams_random": {
         "intervention": "mobile_team", "targeting": False, "area": "municipality",
         "log_rate_spread": 0.4, "trend_per_year": None, "never_share": 0.25,
-        "enrolment_min_months": 7, "enrolment_mean_months": 12,
+        "enrolment_min_months": 7, "enrolment_mean_months": 12, "referral_probability": 0.25,
         "description": "as teams_targeted, but municipalities start in random order",
     },
     "named_doctor_targeted": {
@@ -252,7 +252,10 @@ def team_enrolments(seed: int, persons: dict, team_start: np.ndarray, hist: dict
     municipality whose team starts by month ``t + 1``, with ≥ 2 unplanned admissions (not
     transferred in), or ≥ 3 unplanned admissions + ED visits without admission, in months
     ``t - 5 .. t``, is
-    referred with probability 0.5 and enrolled on a uniformly drawn day of month ``t + 1``; the
+    referred with probability ``referral_probability`` (0.25: a team's places are limited, so many who
+    meet the rule wait; with 0.5 nearly everyone triggered is enrolled within two months and a
+    per-protocol comparison has almost no untreated follow-up left to compare with) and enrolled on
+    a uniformly drawn day of month ``t + 1``; the
     enrolment lasts ``enrolment_min_months - 1 + Geometric`` months (mean
     ``enrolment_mean_months``), ended by death or moving out.
     """
@@ -275,7 +278,7 @@ def team_enrolments(seed: int, persons: dict, team_start: np.ndarray, hist: dict
         elig = (trig & (age >= 65) & (start >= BIG)
                 & (persons["entry_day"] < d0 + nd) & (exit_day >= d0 + nd)
                 & (team_start[muni] <= t + 1))
-        go = np.flatnonzero(elig & (u_ref < 0.5))
+        go = np.flatnonzero(elig & (u_ref < scn.get("referral_probability", 0.5)))
         day = int(grid.first_day[t + 1]) + np.floor(u_day[go] * grid.n_days[t + 1]).astype(np.int64)
         start[go] = day
         end[go] = day + np.round(dur[go] * 30.44).astype(np.int64)
