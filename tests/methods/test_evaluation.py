@@ -228,10 +228,11 @@ def test_default_trial_design_on_the_demo_world(worlds, trial_results):
     for o in ("unplanned_admissions", "ed_visits"):
         oracle = truth[o]["oracle_rate_ratio"]
         assert strong.estimates.loc[o, "lower"] < oracle < strong.estimates.loc[o, "upper"]
-    # per protocol and intention to treat side by side; ITT is diluted towards 1 (the count
-    # outcomes, for the reason above)
+    # per protocol and intention to treat side by side (about 90 enrolled persons here, so their
+    # order is noise: ITT lies inside the per-protocol interval; dilution is checked over many
+    # worlds by the coverage study)
     s = strong.estimates.loc[["unplanned_admissions", "ed_visits"]]
-    assert (s["estimate_itt"] > s["estimate"] - 0.1).all()
+    assert ((s["estimate_itt"] > s["lower"]) & (s["estimate_itt"] < s["upper"])).all()
     # every result carries the falsification and sensitivity checks
     sens = none.sensitivity
     assert list(sens.index) == list(e.index)
