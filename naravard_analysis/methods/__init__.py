@@ -18,6 +18,8 @@ Evaluation of interventions (:mod:`~naravard_analysis.methods.evaluation`)
         Effect of getting a named regular doctor.
     emulate_trials, trial_rate_ratio, trial_event_study, trial_checks
         (:mod:`~naravard_analysis.methods.trial`) Sequential target-trial emulation.
+    entropy_balance (:mod:`~naravard_analysis.methods.balancing`)
+        Entropy-balancing weights within exact strata (the trials' control weights).
     match_controls, standardised_differences (:mod:`~naravard_analysis.methods.matching`)
         Risk-set matching and balance.
     value_effects (:mod:`~naravard_analysis.methods.costs`)
