@@ -119,11 +119,11 @@ def entropy_balance(x: np.ndarray, treated: np.ndarray, *, base_weight: np.ndarr
     Examples
     --------
     >>> import numpy as np
-    >>> x = np.array([[0.], [1.], [2.], [1.], [3.]])
+    >>> x = np.array([[0.], [1.], [0.], [1.], [2.]])
     >>> t = np.array([True, True, False, False, False])
     >>> r = entropy_balance(x, t)
-    >>> round(float(r.weights[~t] @ x[~t, 0] / r.weights[~t].sum()), 4)  # treated mean 0.5
-    0.5
+    >>> r.converged, round(float(r.weights[~t] @ x[~t, 0] / r.weights[~t].sum()), 4)  # treated mean 0.5
+    (True, 0.5)
     """
     treated = np.asarray(treated, bool)
     n = treated.size
