@@ -41,9 +41,13 @@ start these are the tables of the final world (tested).
 
 Known effects (``effects=None``): mobile teams 0.70 on unplanned admissions and on ED visits while
 enrolled (length of stay unchanged), except hip fractures (S72), the negative-control outcome that a
-team cannot plausibly change (every world); the truth on all unplanned admissions is therefore
-``0.70 + 0.30 s`` with ``s`` the hip fractures' share of the enrolled persons' counterfactual
-admissions, and likewise for bed days and ED visits (:func:`.truth.team_rate_ratios`); named doctor 0.85 on the chronic
+team cannot plausibly change (every world). The truth on all unplanned admissions, bed days and ED
+visits (``true_rate_ratio``) is the realised effect on the enrolled: their events in the 182 days
+after enrolment in the world with teams over the same events without (the oracle of
+:mod:`.truth`). The expected mix ``0.70 + 0.30 s``, with ``s`` the hip fractures' share of the
+enrolled persons' counterfactual admissions (:func:`.truth.team_rate_ratios`), is kept as
+``expected_rate_ratio``; it is about 3 % weaker than the realised effect, because a prevented event
+also removes the events the simulation couples to it. Named doctor 0.85 on the chronic
 avoidable admissions while a named doctor is assigned. The other intervention has no effect in
 the scenario (rate ratios 1). ``effects="none"`` is the no-effect world; a dict overrides keys of
 the scenario's known effects. The truth is written to ``meta["truth"]["scenario"]``.
