@@ -41,7 +41,8 @@ Assignment
 Control sampling
     up to ``controls_per_case`` controls per treated person are drawn at random within each cell
     and weighted ``n_treated / n_sampled`` (an exact-matching ATT weight; random sampling keeps it
-    unbiased and bounds memory) before the balancing weights tilt them. Each control's index day is the start day of a randomly chosen
+    unbiased and bounds memory) before the balancing weights tilt them. Each control's index day
+    is the start day of a randomly chosen
     treated person of the same cell, so both groups are followed from the same point of the month.
 Follow-up and censoring
     ``window_days`` from the index day, split into calendar-month pieces, ended at death or moving
@@ -97,6 +98,8 @@ __all__ = [
     "municipality_area",
     "listing_area",
     "trial_history",
+    "AVOIDABLE_GROUPS",
+    "avoidable_groups_first",
 ]
 
 _BIG = np.int64(2**40)
