@@ -133,7 +133,9 @@ class EvaluationResult(ResultDisplay):
         ``n_naive``, ``estimate`` (rate ratio: ratio of rate ratios for
         ``matched_did``, post/pre for ``pre_post``), ``lower``, ``upper`` (at ``settings["level"]``), ``p_value``,
         ``n_cases``, ``n_controls`` (control windows), then the rates per person-year before and
-        after for cases and (weighted) controls, the case event counts and person-years.
+        after for cases and (weighted) controls, the case event counts and person-years. The
+        ``trial`` design also gives ``naive_events_pre`` and ``naive_events_post``: the events
+        before and after enrolment behind ``naive_change`` (the same ``n_naive`` persons).
     balance
         Standardised mean differences of the matching covariates before matching (cases vs the
         whole risk set) and after (cases vs weighted matched controls), as R's cobalt reports them.
@@ -154,12 +156,14 @@ class EvaluationResult(ResultDisplay):
     sensitivity
         By outcome: ``e_value`` and ``e_value_limit`` (VanderWeele & Ding 2017), the placebo-date
         estimate ``placebo_estimate``/``placebo_lower``/``placebo_upper`` (index dates
-        ``placebo_months`` earlier, follow-up ending before the real trigger window; expected 1),
-        and the event-study pre-trend test ``pretrend_chi2``, ``pretrend_df``, ``pretrend_p_value``
+        ``placebo_months`` earlier, follow-up ending before the real trigger window; expected 1)
+        with the weighted events behind it, ``placebo_events_cases`` and
+        ``placebo_events_controls`` (weighted sums, not always whole numbers), and the event-study pre-trend test ``pretrend_chi2``, ``pretrend_df``, ``pretrend_p_value``
         (``trial`` design; NaN where a design does not provide a check).
     negative_control
         The same contrast for an outcome the intervention cannot plausibly change (default hip
-        fractures, ICD-10 S72): ``estimate``, ``lower``, ``upper``, ``p_value``; expected 1.
+        fractures, ICD-10 S72): ``estimate``, ``lower``, ``upper``, ``p_value``; expected 1; and
+        (``trial`` design) the weighted events behind it, ``events_cases`` and ``events_controls``.
     """
 
     estimates: pd.DataFrame
@@ -544,10 +548,12 @@ def evaluate_enrolments(
 
     event_study = _event_study(units, pf, ix, outcomes, W, censor_for(units), level)
     deaths = _deaths(units, design, level)
-    nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value"], dtype=float)
+    nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value", "events_cases", "events_controls"],
+                      dtype=float)
     if negative_control:
         r = _estimate_row(units, naive_units, negative_control, family, level)
-        nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"]]
+        # the events of this design's estimate span both windows of both arms: not one pair
+        nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"], np.nan, np.nan]
     nc.index.name = "outcome"
     sensitivity = _sensitivity(estimates, None, None)
     settings = {"window_days": W, "history_days": history_days, "controls_per_case": int(controls_per_case),
@@ -567,7 +573,7 @@ def _sensitivity(estimates: pd.DataFrame, placebo: pd.DataFrame | None,
     out["e_value"] = e_value(estimates["estimate"].to_numpy(float))
     out["e_value_limit"] = e_value_limit(estimates["estimate"].to_numpy(float),
                                          estimates["lower"].to_numpy(float), estimates["upper"].to_numpy(float))
-    for c in ("estimate", "lower", "upper"):
+    for c in ("estimate", "lower", "upper", "events_cases", "events_controls"):
         out[f"placebo_{c}"] = placebo[c].reindex(out.index).to_numpy(float) if placebo is not None else np.nan
     for c in ("chi2", "df", "p_value"):
         out[f"pretrend_{c}"] = pretrend[c].reindex(out.index).to_numpy(float) if pretrend is not None else np.nan
@@ -612,19 +618,24 @@ def _evaluate_trial(data, pf, ix, *, intervention, case_code, case_day, outcomes
     # the same change among the persons the trial analyses as treated (same people as the estimate)
     analysed = np.isin(naive_units["code"].to_numpy(), u.loc[u["treated"].to_numpy(bool), "code"].to_numpy())
 
-    def change(o: str, keep: np.ndarray) -> float:
+    def change(o: str, keep: np.ndarray) -> tuple[float, float, float]:
+        """The before/after change among ``keep`` and its events before and after."""
         pre = ix[o].sum(w["code"][keep], w["pre_lo"][keep], w["idx"][keep]).sum()
         post = ix[o].sum(w["code"][keep], w["idx"][keep], w["post_hi"][keep]).sum()
         py_pre, py_post = naive_units["py_pre"][keep].sum(), naive_units["py_post"][keep].sum()
-        return (post / py_post) / (pre / py_pre) - 1 if pre > 0 and py_post > 0 else np.nan
+        rel = (post / py_post) / (pre / py_pre) - 1 if pre > 0 and py_post > 0 else np.nan
+        return rel, float(pre), float(post)
 
     est = {}
     everyone = np.ones(len(naive_units), dtype=bool)
     for o in outcomes:
         r, ri = rows[o], itt[o]
+        naive, naive_pre, naive_post = change(o, everyone)
         est[o] = {
-            "naive_change": change(o, everyone), "naive_change_analysed": change(o, analysed),
+            "naive_change": naive, "naive_change_analysed": change(o, analysed)[0],
             "n_naive": len(naive_units),
+            # the events behind naive_change (the n_naive persons), so a report can check them
+            "naive_events_pre": naive_pre, "naive_events_post": naive_post,
             "estimate": r["estimate"], "lower": r["lower"], "upper": r["upper"], "p_value": r["p_value"],
             "n_cases": r["n_treated"], "n_controls": r["n_controls"],
             "rate_post_cases": r.get("events_treated", np.nan) / r.get("person_years_treated", np.nan),

@@ -997,8 +997,13 @@ def trial_checks(frame: TrialFrame, pf: PersonFrame, ix: dict[str, EventIndex], 
     :func:`trial_event_study`; per outcome of ``estimates`` (index) the E-value of the estimate and
     of its confidence limit (:mod:`.sensitivity`), the placebo-date estimate
     (:func:`placebo_frame`: index ``placebo_months`` earlier, window ``min(window, placebo_months
-    - 6)`` months, intention to treat) and the pre-trend test; and the same contrast for the
-    negative-control outcome (``ix[negative_control]``).
+    - 6)`` months, intention to treat) with the weighted events behind it
+    (``placebo_events_cases``, ``placebo_events_controls``: ``events_treated`` and
+    ``events_controls`` of :func:`trial_rate_ratio`) and the pre-trend test; and the same contrast
+    for the negative-control outcome (``ix[negative_control]``) with its weighted events
+    (``events_cases``, ``events_controls``). The events are there so that a report can hold each
+    estimate back when the counts behind it are small; the controls' are weighted sums, so not
+    always whole numbers.
     """
     from naravard_analysis.methods.sensitivity import e_value, e_value_limit
 
@@ -1012,20 +1017,24 @@ def trial_checks(frame: TrialFrame, pf: PersonFrame, ix: dict[str, EventIndex], 
     out["e_value"] = e_value(est)
     out["e_value_limit"] = e_value_limit(est, estimates["lower"].to_numpy(float),
                                          estimates["upper"].to_numpy(float))
-    for c in ("estimate", "lower", "upper"):
-        out[f"placebo_{c}"] = np.nan
+    placebo = ["placebo_estimate", "placebo_lower", "placebo_upper", "placebo_events_cases",
+               "placebo_events_controls"]
+    for c in placebo:
+        out[c] = np.nan
     if W_pl > 0 and len(frame.units):
         pl = placebo_frame(frame, pf, shift_days=P, window_days=W_pl)
         for o in outcomes:
             r = trial_rate_ratio(pl, ix[o], per_protocol=False, level=level)
-            out.loc[o, ["placebo_estimate", "placebo_lower", "placebo_upper"]] = [
-                r["estimate"], r["lower"], r["upper"]]
+            out.loc[o, placebo] = [r["estimate"], r["lower"], r["upper"],
+                                   r.get("events_treated", np.nan), r.get("events_controls", np.nan)]
     for c in ("chi2", "df", "p_value"):
         out[f"pretrend_{c}"] = pretrend[c].reindex(out.index).to_numpy(float)
     out.attrs["placebo_window_days"] = W_pl
-    nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value"], dtype=float)
+    nc = pd.DataFrame(columns=["estimate", "lower", "upper", "p_value", "events_cases", "events_controls"],
+                      dtype=float)
     if negative_control:
         r = trial_rate_ratio(frame, ix[negative_control], level=level)
-        nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"]]
+        nc.loc[negative_control] = [r["estimate"], r["lower"], r["upper"], r["p_value"],
+                                    r.get("events_treated", np.nan), r.get("events_controls", np.nan)]
     nc.index.name = "outcome"
     return event_study, out, nc

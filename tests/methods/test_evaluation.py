@@ -437,6 +437,23 @@ def test_naive_change_on_the_analysed_cases_beside_all_enrolled(results, trial_r
     assert (t["n_cases"] <= t["n_naive"]).all() and t["naive_change_analysed"].notna().all()
 
 
+def test_trial_gives_the_events_behind_the_naive_change(worlds, trial_results):
+    """The trial result carries the before/after events of its naive change (all analysable
+    enrolled, n_naive persons): the same persons, events and change as the pre_post design, so a
+    report needs no second run to check them."""
+    import warnings
+
+    t = trial_results["none"].estimates
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp = evaluate_enrolments(worlds["none"], design="pre_post").estimates.reindex(t.index)
+    assert (t["n_naive"] == pp["n_cases"]).all()
+    assert t["naive_events_pre"].tolist() == pp["events_pre_cases"].tolist()
+    assert t["naive_events_post"].tolist() == pp["events_post_cases"].tolist()
+    assert t["naive_change"].to_numpy() == pytest.approx(pp["naive_change"].to_numpy(), rel=1e-12)
+    assert (t["naive_events_post"] > 0).all() and (t["naive_events_pre"] > t["naive_events_post"]).all()
+
+
 def test_pre_post_naive_is_already_on_the_analysed():
     res = evaluate_enrolments(_hand_bundle(), design="pre_post", outcomes=("unplanned_admissions",))
     e = res.estimates.loc["unplanned_admissions"]

@@ -24,6 +24,8 @@ from naravard_analysis.methods.trial import (
     TrialHistory,
     emulate_trials,
     municipality_area,
+    placebo_frame,
+    trial_checks,
     trial_rate_ratio,
 )
 
@@ -92,6 +94,47 @@ def test_trial_by_hand():
     # controls 0.5 × 2 + 2 = 3 admissions in 0.5 × 183 × 2 + 183 = 366 days -> ratio 1/3
     itt = trial_rate_ratio(frame, adm, per_protocol=False)
     assert itt["estimate"] == pytest.approx(1 / 3, rel=1e-9)
+
+
+def test_trial_checks_give_the_events_behind_the_placebo_and_negative_control():
+    """The placebo-date and negative-control estimates come with the weighted events behind them
+    (so a report can hold an estimate back when they are small), and the estimates themselves are
+    those of trial_rate_ratio on the placebo frame. Same three persons as test_trial_by_hand."""
+    data = _hand_bundle()
+    pf = person_frame(data)
+    adm = EventIndex(*outcome_events(data, "unplanned_admissions", pf))
+    start = np.full(3, 2**40)
+    start[[0, 2]] = days(data.enrolments["start_date"])
+    frame = emulate_trials(pf, start, area_at=municipality_area(data), male=np.zeros(3),
+                           history=TrialHistory(adm=adm), window_days=183, controls_per_case=5)
+    # placebo index 12 months (365 days) earlier, window min(183, 365 - 183) = 182 days:
+    # March trial 2018-03-10 .. 2018-09-08, May trial 2018-05-15 .. 2018-11-13 (exclusive).
+    d = lambda s: int(days(pd.Series([pd.Timestamp(s)]))[0])  # noqa: E731
+    events = [(0, "2018-04-01"),  # A: March trial, treated (weight 1)
+              (1, "2018-04-10"),  # B: March control only (weight 1/2)
+              (1, "2018-06-01"),  # B: March control (1/2) and May control (1)
+              (2, "2018-04-20"),  # C: March control (1/2); before its own May placebo window
+              (2, "2018-10-01")]  # C: May trial, treated (weight 1)
+    pre = EventIndex(np.array([c for c, _ in events]), np.array([d(s) for _, s in events]), np.ones(len(events)))
+    ix = {"pre": pre, "unplanned_admissions": adm}
+    estimates = pd.DataFrame({"estimate": [1.0], "lower": [0.5], "upper": [2.0]}, index=["pre"])
+    _, sens, nc = trial_checks(frame, pf, ix, estimates, negative_control="unplanned_admissions",
+                               placebo_months=12)
+    s = sens.loc["pre"]
+    assert sens.attrs["placebo_window_days"] == 182
+    # treated: A 1 + C 1; controls: B 0.5 × 2 + C 0.5 × 1 (March) + B 1 × 1 (May) = 2.5
+    assert s["placebo_events_cases"] == pytest.approx(2.0)
+    assert s["placebo_events_controls"] == pytest.approx(2.5)
+    r = trial_rate_ratio(placebo_frame(frame, pf, shift_days=365, window_days=182), pre, per_protocol=False)
+    assert [s["placebo_estimate"], s["placebo_lower"], s["placebo_upper"], s["placebo_events_cases"],
+            s["placebo_events_controls"]] == [r["estimate"], r["lower"], r["upper"], r["events_treated"],
+                                              r["events_controls"]]
+    # the negative control (here the admissions, per protocol): A's one admission; the controls'
+    # 0.5 × 2 (March B, censoring weight 2) + 2 (May B) = 4 (test_trial_by_hand)
+    n = nc.loc["unplanned_admissions"]
+    assert (n["events_cases"], n["events_controls"]) == pytest.approx((1.0, 4.0))
+    r = trial_rate_ratio(frame, adm)
+    assert [n["estimate"], n["lower"], n["upper"]] == [r["estimate"], r["lower"], r["upper"]]
 
 
 def test_e_value_worked_example():
