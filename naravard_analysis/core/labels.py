@@ -158,6 +158,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "n_controls": ("Kontroller", "Controls"),
     "naive_ratio": ("Kvot efter/före (naiv)", "After/before ratio (naive)"),
     "p_value": ("p-värde", "p-value"),
+    "placebo_estimate": ("Kvot vid placebo-indexdatum", "Ratio at placebo index dates"),
+    "placebo_lower": ("Placebo: nedre gräns", "Placebo: lower limit"),
+    "placebo_upper": ("Placebo: övre gräns", "Placebo: upper limit"),
     # summary of methods.evaluation.EvaluationResult
     "evaluation_title": ("Utvärdering av {intervention}", "Evaluation of {intervention}"),
     "evaluation_design_pre_post": (

@@ -16,7 +16,8 @@ avoidable     avoidable hospitalisation (Socialstyrelsen's chronic conditions), 
 readmission   unplanned readmission within 30 days among people aged 65+
 ed_visits     emergency-department visits per 1 000 inhabitants aged 80+
 its           interrupted time series of unplanned admissions around a chosen date, COVID-19 left out
-mobile_teams  mobile-team evaluation: naive before/after vs matched difference-in-differences
+mobile_teams  mobile-team evaluation: naive before/after vs the target-trial estimate, with its
+              falsification checks (placebo index dates, negative control, pre-trend test, E-values)
 """
 
 from __future__ import annotations
@@ -665,8 +666,8 @@ class RegionalReport:
                     + ("Data innehåller inga inskrivningar i mobila team." if sv
                        else "The data hold no mobile-team enrolments."))
             return Section("mobile_teams", _t("mobile_teams", lang), text)
-        matched, naive, outcomes, negative = _evaluate_mobile_teams(self.data)
-        table = self._publish_mobile_teams(matched, naive, outcomes)
+        matched, outcomes, negative = _evaluate_mobile_teams(self.data)
+        table = self._publish_mobile_teams(matched, outcomes)
         fig = plot_forest(table, label_col="outcome", estimate="estimate", lower="lower", upper="upper",
                           naive="naive_ratio", title=_t("mobile_teams", lang), language=lang,
                           xlabel=("Kvot (efter/före, jämfört med kontroller)" if sv
@@ -699,36 +700,45 @@ class RegionalReport:
         text += "\n\n" + _mobile_team_checks(matched, table, negative, self.min_count, lang)
         return Section("mobile_teams", _t("mobile_teams", lang), text, table, files)
 
-    def _publish_mobile_teams(self, matched: Any, naive: Any, outcomes: list[str]) -> pd.DataFrame:
+    def _publish_mobile_teams(self, matched: Any, outcomes: list[str]) -> pd.DataFrame:
         """The mobile-team table, each ratio tied to every count it is computed from.
 
-        The naive before/after ratio comes from all analysable enrolled (``naive``, the
-        ``pre_post`` design: its events before and after and its persons), the matched estimate
-        from the cases and controls and their events after enrolment. None of these event counts
-        is published, yet a ratio of 2/14 = 1/7 gives the after-count back: they go to the
-        disclosure check as hidden counts (:func:`~naravard_analysis.report.disclosure.suppress`).
+        The naive before/after ratio comes from all analysable enrolled (``naive_change`` of the
+        trial result, with its persons ``n_naive`` and its events before and after,
+        ``naive_events_pre`` / ``naive_events_post``), the matched estimate from the cases and
+        controls and their events after enrolment, the placebo-date estimate from the same cases
+        and controls and their weighted events in the placebo window (``placebo_events_cases`` /
+        ``placebo_events_controls`` of ``sensitivity``). None of these event counts is published,
+        yet a ratio of 2/14 = 1/7 gives the after-count back: they go to the disclosure check as
+        hidden counts (:func:`~naravard_analysis.report.disclosure.suppress`). A weighted count
+        (the controls' events carry sampling weights) counts as small below ``min_count`` like a
+        whole one: 4.5 events hide the ratio as 4 would.
         """
         est = matched.estimates.loc[outcomes]
-        pre_post = naive.estimates.reindex(est.index)
+        sens = matched.sensitivity.reindex(est.index)
         arms = _arm_events(matched).reindex(est.index)
         table = pd.DataFrame({
             "outcome": est.index.to_numpy(),
             "n_enrolled": int(matched.settings.get("n_enrolled", 0)),
             "n_cases": est["n_cases"].to_numpy(), "n_controls": est["n_controls"].to_numpy(),
-            "naive_ratio": 1 + pre_post["naive_change"].to_numpy(dtype=float),
+            "naive_ratio": 1 + est["naive_change"].to_numpy(dtype=float),
             **{c: est[c].to_numpy(dtype=float) for c in ("estimate", "lower", "upper", "p_value")},
+            **{c: sens[c].to_numpy(dtype=float) for c in ("placebo_estimate", "placebo_lower", "placebo_upper")},
         })
         hidden = {
-            "naive_persons": pre_post["n_cases"].to_numpy(dtype=float),
-            "naive_events_before": pre_post["events_pre_cases"].to_numpy(dtype=float),
-            "naive_events_after": pre_post["events_post_cases"].to_numpy(dtype=float),
+            "naive_persons": est["n_naive"].to_numpy(dtype=float),
+            "naive_events_before": est["naive_events_pre"].to_numpy(dtype=float),
+            "naive_events_after": est["naive_events_post"].to_numpy(dtype=float),
             **{c: arms[c].to_numpy(dtype=float) for c in arms.columns},
+            **{c: sens[c].to_numpy(dtype=float) for c in ("placebo_events_cases", "placebo_events_controls")},
         }
         matched_counts = ["n_cases", "n_controls", *arms.columns]
         return self._publish("mobile_teams", table, ["n_enrolled", "n_cases", "n_controls"], rate_cols={
             "naive_ratio": ["n_enrolled", "naive_persons", "naive_events_before", "naive_events_after"],
             "estimate": matched_counts, "p_value": matched_counts,
-        }, interval_cols={"lower": "estimate", "upper": "estimate"}, hidden_counts=hidden)
+            "placebo_estimate": ["n_cases", "n_controls", "placebo_events_cases", "placebo_events_controls"],
+        }, interval_cols={"lower": "estimate", "upper": "estimate", "placebo_lower": "placebo_estimate",
+                          "placebo_upper": "placebo_estimate"}, hidden_counts=hidden)
 
     # ----------------------------------------------------------------- outputs
     def write_tables(self) -> Path:
@@ -767,10 +777,10 @@ class RegionalReport:
         )
 
 
-def _evaluate_mobile_teams(data: RegisterData) -> tuple[Any, Any, list[str], str | None]:
+def _evaluate_mobile_teams(data: RegisterData) -> tuple[Any, list[str], str | None]:
     """The matched (target-trial) evaluation with the negative-control outcome among its outcomes
-    (so its counts are there to check), the ``pre_post`` design for the naive before/after
-    ratio with its counts, the outcomes shown and the negative control's name."""
+    (so its counts are there to check; the result also carries the naive before/after change with
+    its counts), the outcomes shown and the negative control's name."""
     from naravard_analysis.methods.evaluation import DEFAULT_OUTCOMES, evaluate_enrolments
     from naravard_analysis.methods.person_time import OUTCOMES
 
@@ -780,9 +790,7 @@ def _evaluate_mobile_teams(data: RegisterData) -> tuple[Any, Any, list[str], str
         warnings.simplefilter("ignore")
         matched = evaluate_enrolments(data, intervention="mobile_team", seed=0,
                                       outcomes=(*outcomes, *([negative] if negative else [])))
-        naive = evaluate_enrolments(data, intervention="mobile_team", seed=0, outcomes=outcomes,
-                                    design="pre_post")
-    return matched, naive, list(outcomes), negative
+    return matched, list(outcomes), negative
 
 
 def _arm_events(result: Any) -> pd.DataFrame:
@@ -811,9 +819,10 @@ def _mobile_team_checks(result: Any, table: pd.DataFrame, negative: str | None, 
 
     Each check is a function of an estimate (an E-value gives the ratio back) and of counts of its
     own, so it is shown only where the estimate is and its own counts may be: E-values and the
-    pre-trend test beside each shown estimate, the negative control when its cases and controls
-    have ``min_count`` events or more. Placebo-date estimates are not shown: the result does not
-    give the counts behind them, so they cannot be checked.
+    pre-trend test beside each shown estimate; the placebo-date estimate beside each shown estimate
+    as ``table`` publishes it (hidden there when its cases' or controls' weighted events in the
+    placebo window are below ``min_count``); the negative control when its cases and controls have
+    ``min_count`` events or more.
     """
     sv = lang == "sv"
     shown = table.loc[table["estimate_suppressed"].eq(""), "outcome"].tolist()
@@ -829,14 +838,25 @@ def _mobile_team_checks(result: Any, table: pd.DataFrame, negative: str | None, 
         lines.append(f"- {label(o, lang)}: " + (f"förtrendtest p = {p}; E-värde {e} (konfidensgränsen {el})."
                                                 if sv else f"pre-trend test p = {p}; E-value {e} "
                                                 f"(confidence limit {el})."))
-    lines.append(f"- {label('placebo_dates', lang)[:1].upper() + label('placebo_dates', lang)[1:]}: " + (
-        "skattningarna visas inte, eftersom antalen bakom dem inte kan kontrolleras mot gränsen för små tal."
-        if sv else "the estimates are not shown, since the counts behind them cannot be checked against the "
-        "small-count limit."))
+    placebo = label("placebo_dates", lang)
+    placebo = placebo[:1].upper() + placebo[1:]
+    level = format_number(100 * float(result.settings.get("level", 0.95)), lang, decimals=0)
+    for row in table.loc[table["estimate_suppressed"].eq("")].itertuples():
+        name = f"- {placebo} ({label(row.outcome, lang)})"
+        if row.placebo_estimate_suppressed != "" or pd.isna(row.placebo_estimate):
+            lines.append(f"{name}: {_t('too_few', lang)}")
+            continue
+        est, lo, hi = (format_number(x, lang, decimals=2)
+                       for x in (row.placebo_estimate, row.placebo_lower, row.placebo_upper))
+        lines.append(f"{name}: " + (f"kvot {est} ({level} % KI {lo}–{hi}); utan snedvridning nära 1." if sv
+                                    else f"ratio {est} ({level}% CI {lo}–{hi}); near 1 without bias."))
     if negative and negative in result.negative_control.index:
         counts = _arm_events(result).reindex([negative])
         est = result.estimates.reindex([negative])
-        need = [*counts.iloc[0].tolist(), *est[["n_cases", "n_controls"]].iloc[0].tolist()]
+        need = [*counts.iloc[0].tolist(), *est[["n_cases", "n_controls"]].iloc[0].tolist(),
+                # the weighted events behind the estimate itself (controls: not whole numbers)
+                *result.negative_control.reindex(columns=["events_cases", "events_controls"])
+                .loc[negative].tolist()]
         r = result.negative_control.loc[negative]
         name = f"{label('negative_control', lang)} ({label(negative, lang)})"
         if all(pd.notna(x) and (x == 0 or x >= min_count) for x in need):

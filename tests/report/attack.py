@@ -315,6 +315,35 @@ def mobile_team_counts(data, outcomes):
     return naive.reset_index(drop=True), matched, pp, tr
 
 
+def mobile_team_placebo_counts(data, result, outcomes) -> pd.DataFrame:
+    """What an attacker recomputes behind each placebo-date estimate of the mobile-team table: the
+    weighted events of the trial's cases and of its controls in the placebo window, each index day
+    moved ``placebo_months`` earlier (months of 365.25 / 12 days) with a window of
+    ``placebo_window_days`` (both in ``result.settings``), cut to residence -- from the register
+    data and the analysis units (person, index day, sampling weight), not from the result's
+    ``sensitivity`` frame."""
+    from naravard_analysis.methods.person_time import EventIndex, outcome_events, person_frame
+
+    pf = person_frame(data)
+    u = result.units
+    code = u["code"].to_numpy(np.int64)
+    index = u["index_day"].to_numpy(np.int64)
+    weight = u["weight"].to_numpy(float)
+    treated = u["treated"].to_numpy(bool)
+    shift = int(round(result.settings["placebo_months"] * 365.25 / 12))
+    width = result.settings.get("placebo_window_days")
+    rows = []
+    for o in outcomes:
+        if width is None or width <= 0 or not len(u):
+            rows.append({"placebo_cases": np.nan, "placebo_controls": np.nan})
+            continue
+        lo = np.maximum(index - shift, pf.entry[code])
+        hi = np.maximum(np.minimum(index - shift + int(width), pf.exit[code]), lo)
+        y = EventIndex(*outcome_events(data, o, pf)).sum(code, lo, hi) * weight
+        rows.append({"placebo_cases": float(y[treated].sum()), "placebo_controls": float(y[~treated].sum())})
+    return pd.DataFrame(rows)
+
+
 def changes_giving_back_a_hidden_baseline(table: pd.DataFrame, baseline_year: int, *, value: str = "coc",
                                           change: str = "relative_change", group: str = "staff") -> list[tuple]:
     """A change from the baseline beside its value gives the baseline back

@@ -7,12 +7,14 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from naravard_analysis.data import RegisterData
 from naravard_analysis.report import regional as rr
 from naravard_analysis.report.figures import set_theme
+from naravard_analysis.report.labels import format_number, label
 
 sys.path.insert(0, str(Path(__file__).parent))
 from attack import small_counts_in_text  # noqa: E402
@@ -254,3 +256,59 @@ def test_a_section_whose_data_break_a_rule_is_left_out_not_the_report(demo, tmp_
                                "(contacts.care_level: must be one of the care levels).")
     assert "3 rows" not in section.text and "named_doctor" not in rep.tables
     assert rep.section("overview").skipped is None  # the report goes on
+
+
+def test_placebo_estimate_is_shown_beside_large_counts_and_hidden_beside_small(demo, tmp_path):
+    """The placebo-date estimate (index dates 12 months earlier) is published with its interval
+    where the cases' and controls' weighted events in the placebo window reach min_count, and
+    hidden where one does not. Demo world, all municipalities: the placebo window holds 11 cases'
+    and 19.7 weighted controls' unplanned admissions (recomputed from the data below), 23 and 25.8
+    ED visits, 68 and 94.6 bed days; at min_count 12 the first is hidden, the others shown."""
+    from attack import mobile_team_counts, mobile_team_placebo_counts, ratios_on_small_counts
+
+    for min_count, hidden in ((5, []), (12, ["unplanned_admissions"])):
+        rep = _report(demo, tmp_path / str(min_count), language="en", min_count=min_count)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            section = rep.section("mobile_teams")
+        table = section.table.set_index("outcome")
+        outcomes = table.index.tolist()
+        _, _, _, tr = mobile_team_counts(rep.data, outcomes)
+        placebo = mobile_team_placebo_counts(rep.data, tr, outcomes)
+        # the counts the report checks are those an attacker recomputes from the data
+        sens = tr.sensitivity.loc[outcomes]
+        assert placebo["placebo_cases"].tolist() == pytest.approx(sens["placebo_events_cases"].tolist())
+        assert placebo["placebo_controls"].tolist() == pytest.approx(sens["placebo_events_controls"].tolist())
+        assert placebo.loc[0, "placebo_cases"] == 11 and placebo.loc[0, "placebo_controls"] == pytest.approx(
+            19.7, abs=0.05)
+        assert ratios_on_small_counts(section.table, placebo, "placebo_estimate", min_count) == []
+        assert (table["estimate_suppressed"] == "").all()  # the main estimates are shown throughout
+        for o in outcomes:
+            name = f"Placebo index dates 12 months earlier ({label(o, 'en')})"
+            if o in hidden:
+                assert table.loc[o, ["placebo_estimate", "placebo_lower", "placebo_upper"]].isna().all()
+                assert table.loc[o, "placebo_estimate_suppressed"] == "primary"
+                assert f"{name}: not shown" in section.text
+            else:
+                row = sens.loc[o]
+                assert table.loc[o, ["placebo_estimate", "placebo_lower", "placebo_upper"]].tolist() == [
+                    row["placebo_estimate"], row["placebo_lower"], row["placebo_upper"]]
+                assert table.loc[o, "placebo_estimate_suppressed"] == ""
+                assert f"{name}: ratio {format_number(row['placebo_estimate'], 'en', decimals=2)} (95% CI" in section.text
+
+
+def test_placebo_estimate_is_hidden_beside_a_weighted_count_below_min_count(demo, tmp_path):
+    """The controls' placebo events are weighted sums: 4.6 is below min_count 5 and hides the
+    estimate as 4 would (the disclosure rule compares the value, not its integer part)."""
+    rep = _report(demo, tmp_path, language="en")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matched, outcomes, _ = rr._evaluate_mobile_teams(rep.data)
+    matched.sensitivity.loc["ed_visits", "placebo_events_controls"] = 4.6
+    matched.sensitivity.loc["bed_days", "placebo_events_controls"] = 5.0
+    table = rep._publish_mobile_teams(matched, outcomes).set_index("outcome")
+    assert table.loc["ed_visits", "placebo_estimate_suppressed"] == "primary"
+    assert np.isnan(table.loc["ed_visits", "placebo_estimate"])
+    assert table.loc["bed_days", "placebo_estimate_suppressed"] == ""
+    # the naive ratio comes from the same (trial) result: no second, pre_post run
+    assert table["naive_ratio"].tolist() == pytest.approx((1 + matched.estimates.loc[outcomes, "naive_change"]).tolist())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from naravard_analysis.data.synthetic import make_world
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from attack import (  # noqa: E402
     changes_giving_back_a_hidden_baseline,
     mobile_team_counts,
+    mobile_team_placebo_counts,
     products_giving_small_counts,
     ratios_on_small_counts,
     read_sheet,
@@ -114,18 +115,22 @@ def nested_differences(out: Path, sheets: dict, min_count: int) -> list[str]:
 
 def attack_derived_values(report: rr.RegionalReport, out: Path, min_count: int) -> list[str]:
     """Values derived from counts the report does not publish: a ratio whose events before or
-    after (recomputed from the data) are small, a change from baseline beside its value where
+    after (recomputed from the data) are small, a placebo-date estimate whose cases' or controls'
+    weighted events in the placebo window are small, a change from baseline beside its value where
     the baseline is hidden."""
     leaks = []
     path = out / "figures" / "mobile_teams.csv"
     if path.exists():
         table = read_csv(path)
-        naive, matched, _, _ = mobile_team_counts(report.data, table["outcome"].tolist())
-        STATS["derived"] = STATS.get("derived", 0) + 2 * len(table)
+        naive, matched, _, trial = mobile_team_counts(report.data, table["outcome"].tolist())
+        placebo = mobile_team_placebo_counts(report.data, trial, table["outcome"].tolist())
+        STATS["derived"] = STATS.get("derived", 0) + 3 * len(table)
         leaks += [f"mobile_teams.csv: naive ratio {x}" for x in ratios_on_small_counts(table, naive, "naive_ratio",
                                                                                       min_count)]
         leaks += [f"mobile_teams.csv: estimate {x}" for x in ratios_on_small_counts(table, matched, "estimate",
                                                                                    min_count)]
+        leaks += [f"mobile_teams.csv: placebo estimate {x}" for x in ratios_on_small_counts(
+            table, placebo, "placebo_estimate", min_count)]
     path = out / "figures" / "continuity.csv"
     if path.exists():
         leaks += [f"continuity.csv: baseline {x}" for x in changes_giving_back_a_hidden_baseline(
@@ -144,6 +149,11 @@ def attack_derived_values(report: rr.RegionalReport, out: Path, min_count: int) 
     language=st.sampled_from(["sv", "en"]),
     interruption=st.sampled_from(["2019-01-01", "2021-01-01", "2022-07-01"]),
 )
+# a world whose mobile-team table has enough cases and controls (7) to show ratios, while the
+# placebo window holds 1-4 events of the cases and 2 of the controls: the placebo-date estimate
+# must go with those counts (found leaking when the estimate was tied to the persons only)
+@example(seed=7, n_persons=2500, first_year=2016, municipalities=[], min_count=5, language="en",
+         interruption="2022-07-01")
 def test_no_written_output_reveals_a_small_count(tmp_path_factory, seed, n_persons, first_year,
                                                   municipalities, min_count, language, interruption):
     set_theme()
