@@ -16,8 +16,7 @@ avoidable     avoidable hospitalisation (Socialstyrelsen's chronic conditions), 
 readmission   unplanned readmission within 30 days among people aged 65+
 ed_visits     emergency-department visits per 1 000 inhabitants aged 80+
 its           interrupted time series of unplanned admissions around a chosen date, COVID-19 left out
-mobile_teams  mobile-team evaluation: naive before/after vs the target-trial estimate, with its
-              falsification checks (placebo index dates, negative control, pre-trend test, E-values)
+mobile_teams  mobile-team evaluation: naive before/after vs target trial, with falsification checks
 """
 
 from __future__ import annotations
