@@ -186,9 +186,6 @@ def named_doctor_starts(listings: pd.DataFrame, *, intervention: str = "named_do
         ["start_date", "person_id"], kind="stable").reset_index(drop=True)
 
 
-_CONDITION_GROUPS = ("heart_failure", "copd", "asthma", "diabetes", "hypertension", "angina", "anemia")
-
-
 #: Chronic condition groups of :func:`conditions_first`: ICD-10 code prefixes, after the Charlson
 #: and Elixhauser coding algorithms of Quan et al. (*Med Care* 2005;43:1130), with atrial
 #: fibrillation and hypertension as in Elixhauser.
@@ -239,21 +236,12 @@ def conditions_first(data, pf) -> np.ndarray:
 
 
 def _conditions_before(data, pf, year_starts: np.ndarray) -> np.ndarray:
-    """Chronic condition groups (main diagnosis of an earlier admission) per person and year start."""
-    from naravard_analysis.indicators.avoidable import flag_avoidable
+    """Avoidable chronic groups recorded as the main diagnosis of an earlier admission, per person and
+    year start (:func:`~naravard_analysis.methods.trial.avoidable_groups_first`)."""
+    from naravard_analysis.methods.trial import avoidable_groups_first
 
-    flags = flag_avoidable(data.admissions, data.persons, unit="admission", min_age=0)
-    groups = [c for c in ("heart_failure", "copd", "asthma", "diabetes", "hypertension", "angina", "anemia")
-              if c in flags]
-    code = pf.codes(flags["person_id"], "admissions")
-    day = days(flags["admission_date"])
-    out = np.zeros((len(pf.ids), len(year_starts)), np.int64)
-    for g in groups:  # a handful of condition groups, each vectorised over all admissions
-        m = flags[g].to_numpy(bool)
-        first = np.full(len(pf.ids), np.iinfo(np.int64).max)
-        np.minimum.at(first, code[m], day[m])
-        out += first[:, None] < year_starts[None, :]
-    return out
+    first = avoidable_groups_first(data, pf)
+    return (first[:, :, None] < year_starts[None, None, :]).sum(1).astype(np.int64)
 
 
 def listing_effect(
